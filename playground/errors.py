@@ -1,0 +1,84 @@
+"""Typed errors of the core.
+
+Every problem a user can cause names *where* it is (a node id and kind, or a
+field path in a file) and *what* is wrong, so the UI and the command line can
+show it as one clear line. Validation collects problems into a list instead of
+stopping at the first, so a user sees all of them at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class PlaygroundError(Exception):
+    """Base class of every error the core raises on purpose (never a bug)."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a model graph.
+
+    ``node`` and ``kind`` locate it (``None`` for graph-wide problems such as a
+    missing output head), ``port`` names the port when the problem is an edge.
+    """
+
+    code: str
+    message: str
+    node: str | None = None
+    kind: str | None = None
+    port: str | None = None
+    edge: tuple[str, str, str] | None = None  # (src, dst, port) of a bad edge
+
+    def __str__(self) -> str:
+        where = ""
+        if self.node is not None:
+            where = f"node '{self.node}'"
+            if self.kind:
+                where += f" ({self.kind})"
+            if self.port:
+                where += f", port '{self.port}'"
+            where += ": "
+        return where + self.message
+
+
+# The codes a Problem may carry; kept as constants so tests and the UI can match on them.
+UNKNOWN_KIND = "unknown-kind"
+MISSING_INPUT = "missing-input"
+EXTRA_INPUT = "extra-input"
+CYCLE = "cycle"
+SHAPE_MISMATCH = "shape-mismatch"
+HEADS_NOT_DIVIDING = "heads-not-dividing"
+BAD_PARAMETER = "bad-parameter"
+BAD_EDGE = "bad-edge"
+NO_OUTPUT = "no-output"
+DUPLICATE_ID = "duplicate-id"
+
+
+class GraphError(PlaygroundError):
+    """A model graph has one or more problems; ``problems`` lists them all."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        lines = [str(p) for p in self.problems]
+        head = f"{len(lines)} problem(s) in the model graph" if len(lines) > 1 else "model graph"
+        super().__init__(head + ": " + "; ".join(lines) if len(lines) > 1 else f"{head}: {lines[0]}")
+
+
+class SequenceError(PlaygroundError):
+    """An input sequence cannot be used: empty, unknown symbol, NaN, wrong width..."""
+
+
+class FileFormatError(PlaygroundError):
+    """A file cannot be read. ``path`` is the field path inside it (``graph.nodes[2].hidden_size``)."""
+
+    def __init__(self, message: str, path: str = "", file: str | None = None):
+        self.path = path
+        self.file = file
+        self.detail = message
+        where = f"{file}: " if file else ""
+        super().__init__(f"{where}{path}: {message}" if path else f"{where}{message}")
+
+
+class TrainingError(PlaygroundError):
+    """Training had to stop (NaN loss, exploding gradient, out of memory)."""

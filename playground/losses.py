@@ -1,0 +1,48 @@
+"""Per-step losses, shared by training and tracing so both see the same number.
+
+The loss of a batch is the mean over the steps that carry loss:
+``L = sum_{b,t} mask[b,t] * loss[b,t] / sum_{b,t} mask[b,t]``. Which steps carry
+loss follows from the task's shape (every step for many-to-many aligned, the
+last for many-to-one, the decoder steps for encoder-decoder).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .errors import SequenceError
+
+
+def step_losses(outputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor,
+                head_output: str) -> torch.Tensor:
+    """``(B, T)`` loss at every step, zero where ``mask`` is 0.
+
+    Softmax heads: cross-entropy of the logits ``outputs (B, T, C)`` against class
+    ids ``targets (B, T)``. Identity heads: mean squared error against
+    ``targets (B, T, C)`` (a ``(B, T)`` target is taken as one value per step).
+    """
+    mask = mask.to(outputs.dtype)
+    if head_output == "softmax":
+        if targets.dtype.is_floating_point:
+            raise SequenceError("a softmax head needs class ids as targets, got real values")
+        C = outputs.shape[-1]
+        safe = torch.where(mask > 0, targets, torch.zeros_like(targets))
+        if bool(((safe < 0) | (safe >= C)).any()):
+            bad = int(safe[(safe < 0) | (safe >= C)][0])
+            raise SequenceError(f"target class {bad} is outside the head's {C} outputs")
+        loss = F.cross_entropy(outputs.transpose(1, 2), safe, reduction="none")  # (B, T)
+    else:
+        t = targets.to(outputs.dtype)
+        if t.dim() == 2:
+            t = t.unsqueeze(-1)
+        if t.shape[-1] != outputs.shape[-1]:
+            raise SequenceError(f"targets have {t.shape[-1]} value(s) per step but the head "
+                                f"outputs {outputs.shape[-1]}")
+        loss = (outputs - t).pow(2).mean(-1)  # (B, T)
+    return loss * mask
+
+
+def mean_loss(losses: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The batch loss: mean of the per-step losses over the steps that carry loss."""
+    return losses.sum() / mask.to(losses.dtype).sum().clamp_min(1.0)

@@ -1,0 +1,411 @@
+"""Exact per-step traces: everything a user steps through, as float numpy arrays.
+
+:func:`trace` runs a model on one batch of sequences and records, per time step
+and per layer, the input, the hidden and cell states, every gate with its
+pre-activation, attention weights with Q/K/V, the outputs, probabilities and
+per-step losses, and the gradients BPTT delivers: the *total* dL/dh_t and dL/dc_t
+at each step (recurrent path included) and dL/dW for every weight.
+
+Arrays are batch-first, ``(B, T, ...)``. A trace holds no torch tensors: the
+views draw from it without ever reaching back into torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .build import SequenceModel
+from .cells import GATES, Intervention, Run, chunks, run_fused, run_unrolled
+from .errors import SequenceError
+from .losses import mean_loss, step_losses
+from .sequences import check_inputs
+from .spec import RECURRENT_KINDS
+
+
+@dataclass
+class RecurrentTrace:
+    """One layer (and direction) of an RNN / LSTM / GRU node over the whole sequence.
+
+    LSTM: ``i, f, o = sigmoid(.)``, ``g = tanh(.)``, ``c_t = f*c_{t-1} + i*g``,
+    ``h_t = o*tanh(c_t)``. GRU: ``r, z = sigmoid(.)``, ``n = tanh(W_in x + b_in +
+    r*(W_hn h_{t-1} + b_hn))``, ``h_t = (1-z)*n + z*h_{t-1}``. RNN:
+    ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``, its pre-activation in ``pre["pre"]``.
+    """
+
+    node: str
+    kind: str
+    layer: int
+    direction: int
+    nonlinearity: str
+    x: np.ndarray                       # (B, T, I)
+    h: np.ndarray                       # (B, T, H)
+    h0: np.ndarray                      # (B, H)
+    c: np.ndarray | None                # (B, T, H), LSTM only
+    c0: np.ndarray | None
+    gates: dict[str, np.ndarray]        # letter -> (B, T, H) activation
+    pre: dict[str, np.ndarray]          # letter -> (B, T, H) pre-activation
+    dh: np.ndarray | None               # (B, T, H) total dL/dh_t; None without a loss
+    dc: np.ndarray | None               # (B, T, H) total dL/dc_t (LSTM)
+    dh_dropped: np.ndarray | None       # (B, T, H) gradient truncated BPTT did not pass on
+    cut: np.ndarray                     # (T,) True where no gradient flows to the step before
+    weight_grads: dict[str, np.ndarray]  # weight_ih, weight_hh, bias_ih, bias_hh
+
+    @property
+    def hidden_size(self) -> int:
+        return self.h.shape[-1]
+
+    @property
+    def dh_norm(self) -> np.ndarray | None:
+        """(B, T) ||dL/dh_t||: the curve that shows vanishing or exploding gradients."""
+        return None if self.dh is None else np.linalg.norm(self.dh, axis=-1)
+
+    @property
+    def dc_norm(self) -> np.ndarray | None:
+        return None if self.dc is None else np.linalg.norm(self.dc, axis=-1)
+
+    @property
+    def label(self) -> str:
+        d = " (reverse)" if self.direction else ""
+        return f"{self.node} layer {self.layer}{d}"
+
+
+@dataclass
+class AttentionTrace:
+    """A self-attention, cross-attention or transformer node.
+
+    ``weights[b, head, t, s]`` = softmax_s(q_t . k_s / sqrt(d_head)) (masked when causal).
+    """
+
+    node: str
+    kind: str
+    x: np.ndarray             # (B, Tq, E) queries' input
+    memory: np.ndarray        # (B, Tk, Ek) keys/values' input (x itself for self-attention)
+    q: np.ndarray             # (B, heads, Tq, d_head)
+    k: np.ndarray             # (B, heads, Tk, d_head)
+    v: np.ndarray             # (B, heads, Tk, d_head)
+    weights: np.ndarray       # (B, heads, Tq, Tk)
+    out: np.ndarray           # (B, Tq, E)
+    dout: np.ndarray | None   # (B, Tq, E) dL/d out_t
+
+    layer: int = 0
+    direction: int = 0
+
+    @property
+    def num_heads(self) -> int:
+        return self.weights.shape[1]
+
+    @property
+    def dout_norm(self) -> np.ndarray | None:
+        return None if self.dout is None else np.linalg.norm(self.dout, axis=-1)
+
+    @property
+    def label(self) -> str:
+        return self.node
+
+
+@dataclass
+class Trace:
+    """A model's run on one batch: per layer records plus outputs, losses and gradients."""
+
+    layers: list
+    inputs: dict[str, np.ndarray]
+    outputs: np.ndarray               # (B, T, C) logits or values
+    probs: np.ndarray | None          # (B, T, C) softmax heads
+    targets: np.ndarray | None
+    mask: np.ndarray | None           # (B, T) steps that carry loss
+    step_loss: np.ndarray | None      # (B, T)
+    loss: float | None
+    param_grads: dict[str, np.ndarray]
+    head_output: str
+    tbptt: int | None = None
+    interventions: tuple = field(default_factory=tuple)
+
+    @property
+    def steps(self) -> int:
+        return self.outputs.shape[1]
+
+    def layer(self, node: str, layer: int = 0, direction: int = 0):
+        for rec in self.layers:
+            if rec.node == node and rec.layer == layer and rec.direction == direction:
+                return rec
+        raise KeyError(f"no trace for node '{node}' layer {layer} direction {direction}")
+
+    def layers_of(self, node: str) -> list:
+        return [r for r in self.layers if r.node == node]
+
+
+def _np(t: torch.Tensor | None) -> np.ndarray | None:
+    return None if t is None else t.detach().cpu().numpy()
+
+
+def _scan(a: np.ndarray, b: np.ndarray, y0: np.ndarray | None, reverse: bool) -> np.ndarray:
+    """``y_t = a_t * y_{t-1} + b_t`` along axis 1 of ``(B, T, H)`` (``y_{t+1}`` when reverse)."""
+    B, T, H = b.shape
+    out = np.empty((T, B, H), dtype=b.dtype)
+    at, bt = list(a.swapaxes(0, 1)), list(b.swapaxes(0, 1))
+    prev = np.zeros((B, H), b.dtype) if y0 is None else y0
+    for t in (range(T - 1, -1, -1) if reverse else range(T)):
+        np.multiply(at[t], prev, out=out[t])
+        out[t] += bt[t]
+        prev = out[t]
+    return out.swapaxes(0, 1)
+
+
+def _shift_next(a: np.ndarray) -> np.ndarray:
+    """``a[:, t+1]`` at position t, zero at the last step."""
+    out = np.zeros_like(a)
+    out[:, :-1] = a[:, 1:]
+    return out
+
+
+@torch.no_grad()
+def _finish(run: Run, grads: list[torch.Tensor | None], has_loss: bool) -> dict:
+    """Gates, cell states and per-step gradients of a run, in run order, as numpy."""
+    W_ih, W_hh, b_ih, b_hh = run.weights
+    out = run.out.detach()
+    H = out.shape[-1]
+    res: dict = {"h": _np(out)}
+    keep_next = np.ones(run.cut.shape[0], bool)
+    keep_next[:-1] = ~run.cut[1:]
+    keep_next[-1] = False
+    kn = keep_next[None, :, None]
+    if run.extra is None:  # unrolled: gates and probes already hold everything
+        res["gates"] = {k: _np(v) for k, v in run.gates.items()}
+        res["pre"] = {k: _np(v) for k, v in run.pre.items()}
+        res["c"] = _np(run.c)
+        res["dh"] = _np(grads[0]) if has_loss else None
+        res["dc"] = _np(grads[1]) if has_loss and run.kind == "lstm" else None
+        res["dh_dropped"] = None
+        return res
+    hp = torch.cat([run.h0.detach().unsqueeze(1), out[:, :-1]], 1)  # (B, T, H): h_{t-1}
+    gi = F.linear(run.x.detach(), W_ih, b_ih)
+    gh = F.linear(hp, W_hh, b_hh)
+    out_g, hT_g, cT_g, e_g = (_np(g) if g is not None else None for g in grads)
+    if run.kind == "lstm":
+        pre = gi + gh
+        p = dict(zip("ifgo", pre.chunk(4, -1)))
+        gates = {k: (torch.tanh(v) if k == "g" else torch.sigmoid(v)) for k, v in p.items()}
+        ig = _np(gates["i"] * gates["g"])
+        g_np = {k: _np(v) for k, v in gates.items()}
+        c = _scan(g_np["f"], ig, _np(run.c0.detach()), reverse=False)
+        res.update(gates=g_np, pre={k: _np(v) for k, v in p.items()}, c=c)
+        if has_loss:
+            dh = out_g + kn * _shift_next(e_g)
+            dh[:, -1] += hT_g
+            tanh_c = np.tanh(c)
+            b = dh * g_np["o"] * (1.0 - tanh_c * tanh_c)
+            if cT_g is not None:
+                b[:, -1] += cT_g
+            res["dc"] = _scan(kn * _shift_next(g_np["f"]), b, None, reverse=True)
+            res["dh"] = dh
+            res["dh_dropped"] = (~kn & (np.arange(out.shape[1]) < out.shape[1] - 1)[None, :, None]) \
+                * _shift_next(e_g) if run.cut.any() else None
+    elif run.kind == "gru":
+        x_r, x_z, x_n = gi.chunk(3, -1)
+        h_r, h_z, h_n = gh.chunk(3, -1)
+        p_r, p_z = x_r + h_r, x_z + h_z
+        r, z = torch.sigmoid(p_r), torch.sigmoid(p_z)
+        p_n = x_n + r * h_n
+        res.update(gates={"r": _np(r), "z": _np(z), "n": _np(torch.tanh(p_n))},
+                   pre={"r": _np(p_r), "z": _np(p_z), "n": _np(p_n)}, c=None)
+        if has_loss:
+            eg = torch.from_numpy(e_g).to(out.device)
+            W_hn = W_hh[2 * H:].detach()
+            known = _np(eg[..., :H] + (r * eg[..., H:]) @ W_hn)  # recurrent part but z*dh
+            z_np = res["gates"]["z"]
+            b = out_g + kn * _shift_next(known)
+            b[:, -1] += hT_g
+            dh = _scan(kn * _shift_next(z_np), b, None, reverse=True)
+            res["dh"] = dh
+            res["dh_dropped"] = None
+            if run.cut.any():
+                full_next = _shift_next(known) + _shift_next(z_np) * _shift_next(dh)
+                res["dh_dropped"] = (~kn) * full_next * (np.arange(out.shape[1]) <
+                                                         out.shape[1] - 1)[None, :, None]
+    else:
+        res.update(gates={}, pre={"pre": _np(gi + gh)}, c=None)
+        if has_loss:
+            dh = out_g + kn * _shift_next(e_g)
+            dh[:, -1] += hT_g
+            res["dh"] = dh
+            res["dh_dropped"] = None
+    res.setdefault("dh", None)
+    res.setdefault("dc", None)
+    res.setdefault("dh_dropped", None)
+    return res
+
+
+def _flip(a):
+    if a is None:
+        return None
+    if isinstance(a, dict):
+        return {k: _flip(v) for k, v in a.items()}
+    return np.ascontiguousarray(a[:, ::-1])
+
+
+def trace(model: SequenceModel, inputs, targets=None, mask=None, *, tbptt: int | None = None,
+          interventions=(), fused: bool = True) -> Trace:
+    """Run ``model`` on ``inputs`` and record everything (see module doc).
+
+    ``inputs`` is a tensor for a one-input model or a dict keyed by input node id,
+    ``(B, T)`` token ids or ``(B, T, F)`` values. With ``targets`` (and ``mask``,
+    default all steps) the loss is computed and everything is backpropagated.
+    ``tbptt`` cuts the recurrent gradient every ``tbptt`` steps. ``interventions``
+    (:class:`~playground.cells.Intervention`) change gates or states from some step
+    on; everything after is recomputed. ``fused=False`` forces the step-by-step path.
+    """
+    inputs = check_inputs(model, inputs)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.enable_grad():
+            return _trace(model, inputs, targets, mask, tbptt, tuple(interventions), fused)
+    finally:
+        model.train(was_training)
+
+
+def _trace(model, inputs, targets, mask, tbptt, interventions, fused):  # noqa: C901
+    graph, info = model.graph, model.info
+    seq: dict[str, torch.Tensor] = {}
+    final: dict[str, object] = {}
+    runs: list[tuple[str, int, int, Run]] = []
+    attn: list[tuple[str, str, torch.Tensor, torch.Tensor, torch.Tensor, dict]] = []
+    for nid in info.order:
+        node = graph.node(nid)
+        layer = model.layers[nid]
+        src = graph.inputs_of(nid)
+        if node.kind == "input":
+            seq[nid] = model.embed(nid, inputs[nid])
+        elif node.kind in RECURRENT_KINDS:
+            seq[nid], final[nid] = _trace_recurrent(nid, node.kind, layer, seq[src["seq"]],
+                                                    final.get(src.get("state")), tbptt,
+                                                    interventions, fused, runs)
+        elif node.kind in ("self_attention", "cross_attention", "transformer"):
+            x = seq[src["seq"]]
+            if node.kind == "cross_attention":
+                mem = seq[src["memory"]]
+                out, parts = layer(x, mem, need_weights=True)
+            else:
+                mem = x
+                out, parts = layer(x, need_weights=True)
+            seq[nid] = out
+            attn.append((nid, node.kind, x, mem, out, parts))
+        else:
+            seq[nid] = layer(seq[src["seq"]])
+    outputs = seq[info.output]
+    T = outputs.shape[1]
+    head = model.head_output
+    has_loss = targets is not None
+    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    sl = loss = None
+    grad_list: list = []
+    if has_loss:
+        targets_t = torch.as_tensor(targets, device=outputs.device)
+        if targets_t.shape[:2] != outputs.shape[:2]:
+            raise SequenceError(f"targets have shape {tuple(targets_t.shape)} but the model "
+                                f"outputs {tuple(outputs.shape[:2])} (batch, steps)")
+        mask_t = (torch.ones(outputs.shape[:2], device=outputs.device) if mask is None
+                  else torch.as_tensor(mask, device=outputs.device))
+        sl = step_losses(outputs, targets_t, mask_t, head)
+        loss = mean_loss(sl, mask_t)
+        wanted = [p for _, p in params]
+        for _, _, _, run in runs:
+            wanted += run.grad_targets()
+        wanted += [a[4] for a in attn]
+        live = [w for w in wanted if w is not None and w.requires_grad]
+        got = dict(zip(map(id, live), torch.autograd.grad(loss, live, allow_unused=True)))
+        grad_list = [got.get(id(w)) if w is not None else None for w in wanted]
+    pg = {n: _np(grad_list[i]) if grad_list and grad_list[i] is not None
+          else np.zeros(tuple(p.shape), dtype=_np(p.detach()).dtype)
+          for i, (n, p) in enumerate(params)}
+    pos = len(params)
+    records: list = []
+    for nid, l, d, run in runs:
+        k = len(run.grad_targets())
+        g = grad_list[pos:pos + k] if has_loss else [None] * k
+        pos += k
+        g = [gi if gi is not None or gt is None else torch.zeros_like(gt)
+             for gi, gt in zip(g, run.grad_targets())]
+        res = _finish(run, g, has_loss)
+        flip = _flip if d == 1 else (lambda a: a)
+        sfx = f"_l{l}" + ("_reverse" if d else "")
+        wg = {name: pg.get(f"layers.{nid}.rnn.{name}{sfx}") for name in
+              ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+        records.append(RecurrentTrace(
+            node=nid, kind=run.kind, layer=l, direction=d, nonlinearity=run.nonlinearity,
+            x=flip(_np(run.x)), h=flip(res["h"]), h0=_np(run.h0),
+            c=flip(res["c"]), c0=_np(run.c0), gates=flip(res["gates"]), pre=flip(res["pre"]),
+            dh=flip(res["dh"]), dc=flip(res["dc"]), dh_dropped=flip(res["dh_dropped"]),
+            cut=run.cut[::-1].copy() if d else run.cut.copy(),
+            weight_grads={k: v for k, v in wg.items() if v is not None}))
+    for (nid, kind, x, mem, out, parts), i in zip(attn, range(pos, pos + len(attn))):
+        dout = _np(grad_list[i]) if has_loss and grad_list[i] is not None else (
+            np.zeros(tuple(out.shape), _np(out).dtype) if has_loss else None)
+        records.append(AttentionTrace(
+            node=nid, kind=kind, x=_np(x), memory=_np(mem), q=_np(parts["q"]),
+            k=_np(parts["k"]), v=_np(parts["v"]), weights=_np(parts["weights"]),
+            out=_np(out), dout=dout))
+    order = {nid: i for i, nid in enumerate(info.order)}
+    records.sort(key=lambda r: (order[r.node], r.layer, r.direction))
+    probs = _np(torch.softmax(outputs.detach(), -1)) if head == "softmax" else None
+    return Trace(
+        layers=records, inputs={k: _np(v) for k, v in inputs.items()}, outputs=_np(outputs),
+        probs=probs, targets=None if targets is None else np.asarray(_np(torch.as_tensor(targets))),
+        mask=None if not has_loss else _np(mask_t), step_loss=_np(sl),
+        loss=None if loss is None else float(loss.detach()), param_grads=pg, head_output=head,
+        tbptt=tbptt if tbptt and tbptt < T else None, interventions=interventions)
+
+
+def _trace_recurrent(nid, kind, layer, x, state, tbptt, interventions, fused, runs):
+    rnn = layer.rnn
+    L, D, H = rnn.num_layers, 2 if rnn.bidirectional else 1, rnn.hidden_size
+    B, T = x.shape[0], x.shape[1]
+    windows = chunks(T, tbptt)
+    cut = np.zeros(T, bool)
+    for s, _ in windows[1:]:
+        cut[s] = True
+    if state is None:
+        zeros = x.new_zeros(L * D, B, H)
+        h0_all, c0_all = zeros, (zeros if kind == "lstm" else None)
+    elif kind == "lstm":
+        h0_all, c0_all = state
+    else:
+        h0_all, c0_all = state, None
+    layer_in = x
+    hs, cs = [], []
+    for l in range(L):
+        outs = []
+        for d in range(D):
+            sfx = f"_l{l}" + ("_reverse" if d else "")
+            W = (getattr(rnn, "weight_ih" + sfx), getattr(rnn, "weight_hh" + sfx),
+                 getattr(rnn, "bias_ih" + sfx, None), getattr(rnn, "bias_hh" + sfx, None))
+            xin = layer_in.flip(1) if d else layer_in
+            run = Run(kind, layer.nonlinearity, xin, h0_all[l * D + d],
+                      c0_all[l * D + d] if c0_all is not None else None, W, cut)
+            mine = [iv for iv in interventions
+                    if iv.node == nid and iv.layer == l and iv.direction == d]
+            if mine or not fused:
+                ivs_at: dict[int, list] = {}
+                for t in range(T):
+                    nat = T - 1 - t if d else t
+                    active = [iv for iv in mine if iv.covers(nat)]
+                    if active:
+                        ivs_at[t] = active
+                run_unrolled(run, windows, ivs_at)
+            else:
+                run_fused(run, windows)
+            runs.append((nid, l, d, run))
+            outs.append(run.out.flip(1) if d else run.out)
+            hs.append(run.hT)
+            cs.append(run.cT)
+        layer_in = torch.cat(outs, -1) if D == 2 else outs[0]
+    final = (torch.stack(hs), torch.stack(cs)) if kind == "lstm" else torch.stack(hs)
+    return layer_in, final
+
+
+GATE_NAMES = GATES
+__all__ = ["trace", "Trace", "RecurrentTrace", "AttentionTrace", "Intervention", "GATE_NAMES"]

@@ -1,0 +1,320 @@
+"""Traces agree with PyTorch's own modules on the same weights and input.
+
+References are computed here with ``torch.nn`` modules only (``nn.LSTM`` and friends,
+run whole for outputs and weight gradients and one step per call for the per-step
+state gradients), independently of the code under test.
+"""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch import nn
+
+from playground.build import build
+from playground.spec import chain
+from playground.trace import trace
+
+NN = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
+TOL = {torch.float32: 1e-5, torch.float64: 1e-10}
+
+
+def close(actual, expected, rtol, what=""):
+    actual = np.asarray(actual, dtype=np.float64)
+    expected = np.asarray(expected, dtype=np.float64)
+    assert actual.shape == expected.shape, f"{what}: shape {actual.shape} != {expected.shape}"
+    scale = max(np.abs(expected).max(), 1e-30)
+    err = np.abs(actual - expected).max() / scale
+    assert err <= rtol, f"{what}: relative error {err:.3g} > {rtol:g}"
+
+
+def make(kind, V, H, L, dtype, seed=0, **extra):
+    params = {"hidden_size": H, "num_layers": L, **extra}
+    g = chain(("x", "input", {"encoding": "onehot", "vocab_size": V}), ("rec", kind, params),
+              ("head", "linear", {"out_features": V}))
+    return build(g, seed=seed).to(dtype)
+
+
+def reference(model, kind, x, y, mask, tbptt=None):
+    """nn.LSTM/GRU/RNN + nn.Linear with the model's weights: whole-sequence outputs and
+    weight grads, and step-at-a-time per-step state gradients."""
+    rnn_src = model.layers["rec"].rnn
+    kw = {"nonlinearity": rnn_src.nonlinearity} if kind == "rnn" else {}
+    rnn = NN[kind](rnn_src.input_size, rnn_src.hidden_size, rnn_src.num_layers,
+                   bias=rnn_src.bias, batch_first=True, bidirectional=rnn_src.bidirectional,
+                   **kw).to(model.dtype)
+    rnn.load_state_dict(rnn_src.state_dict())
+    head = nn.Linear(rnn_src.hidden_size * (2 if rnn_src.bidirectional else 1),
+                     model.layers["head"].out_features).to(model.dtype)
+    head.load_state_dict(model.layers["head"].state_dict())
+    V = model.layers["x"].vocab_size
+    xin = F.one_hot(x, V).to(model.dtype)
+    B, T = x.shape
+
+    def loss_of(logits):
+        ce = F.cross_entropy(logits.transpose(1, 2), y, reduction="none")
+        return (ce * mask).sum() / mask.sum()
+
+    out, _ = rnn(xin)
+    logits = head(out)
+    loss = loss_of(logits)
+    loss.backward()
+    ref = {"logits": logits.detach().numpy(), "loss": float(loss.detach()),
+           "grads": {n: p.grad.numpy().copy() for n, p in rnn.named_parameters()},
+           "head_grads": {n: p.grad.numpy().copy() for n, p in head.named_parameters()}}
+    if rnn_src.bidirectional:
+        return ref
+    # Step by step, one single-layer nn module per layer, each step's output read off its
+    # returned state (which also feeds the layer above), so .grad is the total gradient.
+    cells = []
+    for l in range(rnn.num_layers):
+        cell = NN[kind](rnn.input_size if l == 0 else rnn.hidden_size, rnn.hidden_size,
+                        bias=rnn.bias, batch_first=True, **kw).to(model.dtype)
+        cell.load_state_dict({k.replace(f"_l{l}", "_l0"): v for k, v in rnn.state_dict().items()
+                              if k.endswith(f"_l{l}")})
+        cells.append(cell)
+    states = [None] * rnn.num_layers
+    hs = [[] for _ in cells]
+    cs = [[] for _ in cells]
+    outs = []
+    for t in range(T):
+        inp = xin[:, t:t + 1]
+        for l, cell in enumerate(cells):
+            st_ = states[l]
+            if st_ is not None and tbptt and t % tbptt == 0:
+                st_ = tuple(s.detach() for s in st_) if kind == "lstm" else st_.detach()
+            _, st_ = cell(inp, st_)
+            h = st_[0] if kind == "lstm" else st_
+            h.retain_grad()
+            hs[l].append(h)
+            if kind == "lstm":
+                st_[1].retain_grad()
+                cs[l].append(st_[1])
+            states[l] = st_
+            inp = h.transpose(0, 1)  # (B, 1, H) into the layer above
+        outs.append(inp)
+    loss2 = loss_of(head(torch.cat(outs, 1)))
+    loss2.backward()
+    ref["h"] = np.stack([torch.cat([h.detach()[0][:, None] for h in hl], 1).numpy() for hl in hs])
+    ref["dh"] = np.stack([torch.cat([h.grad[0][:, None] for h in hl], 1).numpy() for hl in hs])
+    if kind == "lstm":
+        H = rnn.hidden_size
+        ref["c"] = np.stack([torch.cat([c.detach()[0][:, None] for c in cl], 1).numpy()
+                             for cl in cs])
+        # c_t.grad holds the gradient from step t+1 on; the total dL/dc_t adds the path
+        # through h_t = o_t tanh(c_t) of the same step, with o_t from nn's own weights.
+        dcs = []
+        layer_in = xin
+        for l, cell in enumerate(cells):
+            h = torch.from_numpy(ref["h"][l])
+            h_prev = torch.cat([torch.zeros_like(h[:, :1]), h[:, :-1]], 1)
+            o = torch.sigmoid(layer_in @ cell.weight_ih_l0[3 * H:].T + h_prev @
+                              cell.weight_hh_l0[3 * H:].T + cell.bias_ih_l0[3 * H:]
+                              + cell.bias_hh_l0[3 * H:]).detach()
+            c = torch.from_numpy(ref["c"][l])
+            future = torch.cat([(c_.grad if c_.grad is not None else torch.zeros_like(c_))[0][:, None]
+                                for c_ in cs[l]], 1)
+            dh = torch.from_numpy(ref["dh"][l])
+            dcs.append((future + dh * o * (1 - torch.tanh(c) ** 2)).numpy())
+            layer_in = h
+        ref["dc"] = np.stack(dcs)
+    return ref
+
+
+def check(kind, B, T, V, H, L, dtype, fused=True, tbptt=None, seed=0, bidirectional=False):
+    torch.manual_seed(seed)
+    model = make(kind, V, H, L, dtype, seed=seed, bidirectional=bidirectional)
+    x = torch.randint(0, V, (B, T))
+    y = torch.randint(0, V, (B, T))
+    mask = (torch.rand(B, T) < 0.8).to(dtype)
+    mask[:, -1] = 1
+    tol = TOL[dtype]
+    with torch.backends.mkldnn.flags(enabled=dtype == torch.float32):
+        tr = trace(model, x, y, mask, fused=fused, tbptt=tbptt)
+        ref = reference(model, kind, x, y, mask, tbptt=tbptt if not fused or tbptt else None)
+    close(tr.outputs, ref["logits"], tol, "outputs")
+    assert abs(tr.loss - ref["loss"]) <= tol * abs(ref["loss"])
+    if tbptt is None:
+        for name, g in ref["grads"].items():
+            close(tr.param_grads[f"layers.rec.rnn.{name}"], g, tol, f"grad {name}")
+        for name, g in ref["head_grads"].items():
+            close(tr.param_grads[f"layers.head.{name}"], g, tol, f"grad head.{name}")
+    if bidirectional:
+        return tr
+    for l in range(L):
+        rec = tr.layer("rec", l)
+        close(rec.h, ref["h"][l], tol, f"h layer {l}")
+        close(rec.dh, ref["dh"][l], tol, f"dL/dh layer {l}")
+        if kind == "lstm":
+            close(rec.c, ref["c"][l], tol, f"c layer {l}")
+            close(rec.dc, ref["dc"][l], tol, f"dL/dc layer {l}")
+            # The recorded gates reproduce nn.LSTM's states through the LSTM equations.
+            c_prev = np.concatenate([rec.c0[:, None], ref["c"][l][:, :-1]], 1)
+            g = rec.gates
+            close(g["f"] * c_prev + g["i"] * g["g"], ref["c"][l], tol * 10, "c from gates")
+            close(g["o"] * np.tanh(ref["c"][l]), ref["h"][l], tol * 10, "h from gates")
+        if kind == "gru":
+            h_prev = np.concatenate([rec.h0[:, None], ref["h"][l][:, :-1]], 1)
+            g = rec.gates
+            close((1 - g["z"]) * g["n"] + g["z"] * h_prev, ref["h"][l], tol * 10, "h from gates")
+        if kind == "rnn":
+            act = np.tanh if rec.nonlinearity == "tanh" else (lambda a: np.maximum(a, 0))
+            close(act(rec.pre["pre"]), ref["h"][l], tol * 10, "h from pre-activation")
+    return tr
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("L", [1, 2])
+@pytest.mark.parametrize("B", [1, 3])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_recurrent_matches_torch_nn(kind, L, B, dtype):
+    check(kind, B=B, T=9, V=5, H=6, L=L, dtype=dtype)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_unrolled_path_matches_torch_nn(kind, dtype):
+    check(kind, B=2, T=7, V=4, H=5, L=2, dtype=dtype, fused=False)
+
+
+@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("fused", [True, False])
+def test_truncated_bptt_cuts_gradient(kind, fused):
+    tr = check(kind, B=2, T=10, V=4, H=5, L=1, dtype=torch.float64, fused=fused, tbptt=4)
+    rec = tr.layer("rec")
+    assert rec.cut.tolist() == [t in (4, 8) for t in range(10)]
+
+
+def test_relu_rnn_matches():
+    torch.manual_seed(1)
+    model = make("rnn", 4, 6, 1, torch.float64, nonlinearity="relu")
+    x = torch.randint(0, 4, (2, 8))
+    y = torch.randint(0, 4, (2, 8))
+    tr = trace(model, x, y)
+    ref = reference(model, "rnn", x, y, torch.ones(2, 8, dtype=torch.float64))
+    close(tr.layer("rec").dh, ref["dh"][0], 1e-10, "dh relu")
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_bidirectional_outputs_and_grads(kind):
+    check(kind, B=2, T=6, V=4, H=5, L=2, dtype=torch.float64, bidirectional=True)
+
+
+@settings(max_examples=15, deadline=None)
+@given(kind=st.sampled_from(["rnn", "lstm", "gru"]), B=st.integers(1, 3), T=st.integers(1, 12),
+       V=st.integers(2, 7), H=st.integers(1, 9), L=st.integers(1, 2), seed=st.integers(0, 99))
+def test_random_sizes_float64(kind, B, T, V, H, L, seed):
+    check(kind, B, T, V, H, L, torch.float64, seed=seed)
+
+
+# -- attention -----------------------------------------------------------------------------
+
+def attn_model(kind, E, heads, causal, dtype, seed=0, V=6):
+    p = {"num_heads": heads}
+    if kind != "cross_attention":
+        p["causal"] = causal
+    if kind == "transformer":
+        p["ff_dim"] = 2 * E
+    g = chain(("x", "input", {"encoding": "embedding", "vocab_size": V, "embed_dim": E}),
+              ("att", kind, p), ("head", "linear", {"out_features": V}))
+    return build(g, seed=seed).to(dtype)
+
+
+@pytest.mark.parametrize("heads", [1, 3])
+@pytest.mark.parametrize("causal", [False, True])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_self_attention_matches_multihead_attention(heads, causal, dtype):
+    torch.manual_seed(0)
+    E, B, T, V = 6, 2, 7, 6
+    model = attn_model("self_attention", E, heads, causal, dtype)
+    x = torch.randint(0, V, (B, T))
+    y = torch.randint(0, V, (B, T))
+    tr = trace(model, x, y)
+    mha = nn.MultiheadAttention(E, heads, batch_first=True).to(dtype)
+    mha.load_state_dict(model.layers["att"].attn.state_dict())
+    emb = nn.Embedding(V, E).to(dtype)
+    emb.load_state_dict(model.layers["x"].embedding.state_dict())
+    head = nn.Linear(E, V).to(dtype)
+    head.load_state_dict(model.layers["head"].state_dict())
+    e = emb(x)
+    mask = torch.ones(T, T, dtype=torch.bool).triu(1) if causal else None
+    out, w = mha(e, e, e, attn_mask=mask, need_weights=True, average_attn_weights=False)
+    out.retain_grad()
+    logits = head(out)
+    loss = F.cross_entropy(logits.transpose(1, 2), y)
+    loss.backward()
+    tol = TOL[dtype]
+    rec = tr.layer("att")
+    close(rec.weights, w.detach().numpy(), tol, "attention weights")
+    close(rec.out, out.detach().numpy(), tol, "attention output")
+    close(tr.outputs, logits.detach().numpy(), tol, "logits")
+    close(rec.dout, out.grad.numpy(), tol, "dL/d out")
+    for n, p in mha.named_parameters():
+        close(tr.param_grads[f"layers.att.attn.{n}"], p.grad.numpy(), tol, n)
+    close(tr.param_grads["layers.x.embedding.weight"], emb.weight.grad.numpy(), tol, "embedding")
+    if causal:
+        assert np.all(rec.weights[..., np.triu_indices(T, 1)[0], np.triu_indices(T, 1)[1]] == 0)
+
+
+@pytest.mark.parametrize("heads", [1, 2])
+@pytest.mark.parametrize("causal", [False, True])
+def test_transformer_block_matches_encoder_layer(heads, causal):
+    torch.manual_seed(0)
+    dtype = torch.float64
+    E, B, T, V = 8, 2, 5, 6
+    model = attn_model("transformer", E, heads, causal, dtype)
+    x = torch.randint(0, V, (B, T))
+    y = torch.randint(0, V, (B, T))
+    tr = trace(model, x, y)
+    ref = nn.TransformerEncoderLayer(E, heads, 2 * E, dropout=0.0, batch_first=True,
+                                     norm_first=True).to(dtype)
+    ref.load_state_dict(model.layers["att"].state_dict(), strict=False)
+    emb = model.layers["x"].embedding
+    head = model.layers["head"]
+    e = emb(x).detach()
+    mask = torch.ones(T, T, dtype=torch.bool).triu(1) if causal else None
+    out = ref(e, src_mask=mask, is_causal=causal)
+    loss = F.cross_entropy(head(out).detach().requires_grad_().transpose(1, 2), y)
+    close(tr.layer("att").out, out.detach().numpy(), 1e-10, "block output")
+    assert abs(tr.loss - float(loss)) < 1e-10
+    ref_loss = F.cross_entropy(F.linear(out, head.weight.detach(), head.bias.detach())
+                               .transpose(1, 2), y)
+    ref_loss.backward()
+    for n, p in ref.named_parameters():
+        close(tr.param_grads[f"layers.att.{n}"], p.grad.numpy(), 1e-10, n)
+
+
+@pytest.mark.parametrize("heads", [1, 2])
+def test_cross_attention_matches_multihead_attention(heads):
+    from playground.spec import EdgeSpec, GraphSpec, NodeSpec
+
+    torch.manual_seed(0)
+    dtype = torch.float64
+    g = GraphSpec(
+        [NodeSpec("src", "input", {"encoding": "onehot", "vocab_size": 5}),
+         NodeSpec("enc", "gru", {"hidden_size": 6}),
+         NodeSpec("tgt", "input", {"encoding": "embedding", "vocab_size": 5, "embed_dim": 4}),
+         NodeSpec("cross", "cross_attention", {"num_heads": heads}),
+         NodeSpec("head", "linear", {"out_features": 5})],
+        [EdgeSpec("src", "enc"), EdgeSpec("tgt", "cross"), EdgeSpec("enc", "cross", "memory"),
+         EdgeSpec("cross", "head")])
+    model = build(g, seed=3).to(dtype)
+    xs, xt = torch.randint(0, 5, (2, 7)), torch.randint(0, 5, (2, 4))
+    y = torch.randint(0, 5, (2, 4))
+    tr = trace(model, {"src": xs, "tgt": xt}, y)
+    enc = nn.GRU(5, 6, batch_first=True).to(dtype)
+    enc.load_state_dict(model.layers["enc"].rnn.state_dict())
+    mha = nn.MultiheadAttention(4, heads, kdim=6, vdim=6, batch_first=True).to(dtype)
+    mha.load_state_dict(model.layers["cross"].attn.state_dict())
+    mem, _ = enc(F.one_hot(xs, 5).to(dtype))
+    q = model.layers["tgt"].embedding(xt).detach()
+    out, w = mha(q, mem, mem, need_weights=True, average_attn_weights=False)
+    head = model.layers["head"]
+    loss = F.cross_entropy(F.linear(out, head.weight.detach(), head.bias.detach())
+                           .transpose(1, 2), y)
+    loss.backward()
+    close(tr.layer("cross").weights, w.detach().numpy(), 1e-10, "cross weights")
+    for n, p in enc.named_parameters():
+        close(tr.param_grads[f"layers.enc.rnn.{n}"], p.grad.numpy(), 1e-10, n)
