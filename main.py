@@ -2,7 +2,9 @@
 
     python main.py                 open the app on the default preset
     python main.py FILE            open an experiment file
-    python main.py --help          everything else
+    python main.py presets         list the bundled presets
+    python main.py train FILE      train headless (see --help)
+    python main.py trace FILE      write a trace to .npz
 """
 
 from __future__ import annotations
@@ -11,18 +13,27 @@ import sys
 
 from playground import __version__
 
+SUBCOMMANDS = ("presets", "train", "trace", "export")
+
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in SUBCOMMANDS:
+        from playground.cli import main as cli_main
+
+        return cli_main(argv)
     import argparse
 
-    argv = sys.argv[1:] if argv is None else argv
     parser = argparse.ArgumentParser(
         prog="sequence-playground",
-        description="Build RNN, LSTM, GRU and attention models and step through them.")
+        description="Build RNN, LSTM, GRU and attention models and step through them. "
+                    f"Subcommands: {', '.join(SUBCOMMANDS)} (each has --help).")
     parser.add_argument("--version", action="version", version=f"Sequence Playground {__version__}")
-    parser.add_argument("file", nargs="?", help="experiment file to open")
-    parser.parse_args(argv)
-    return 0
+    parser.add_argument("file", nargs="?", help="experiment file to open (default: the hello preset)")
+    args = parser.parse_args(argv)
+    from ui.app import run
+
+    return run(args.file)
 
 
 if __name__ == "__main__":
