@@ -62,7 +62,8 @@ class GraphError(PlaygroundError):
         self.problems = list(problems)
         lines = [str(p) for p in self.problems]
         head = f"{len(lines)} problem(s) in the model graph" if len(lines) > 1 else "model graph"
-        super().__init__(head + ": " + "; ".join(lines) if len(lines) > 1 else f"{head}: {lines[0]}")
+        joined = "; ".join(lines) if len(lines) > 1 else lines[0]
+        super().__init__(f"{head}: {joined}")
 
 
 class SequenceError(PlaygroundError):
@@ -70,7 +71,7 @@ class SequenceError(PlaygroundError):
 
 
 class FileFormatError(PlaygroundError):
-    """A file cannot be read. ``path`` is the field path inside it (``graph.nodes[2].hidden_size``)."""
+    """A file cannot be read; ``path`` is the field path in it (``graph.nodes[2].hidden_size``)."""
 
     def __init__(self, message: str, path: str = "", file: str | None = None):
         self.path = path

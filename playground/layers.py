@@ -60,7 +60,7 @@ class RecurrentLayer(nn.Module):
 
 
 def sinusoidal_positions(T: int, width: int, device=None, dtype=torch.float32) -> torch.Tensor:
-    """The fixed positions of Vaswani et al.: PE[t, 2i] = sin(t / 10000^(2i/d)), PE[t, 2i+1] = cos."""
+    """Fixed positions (Vaswani et al.): PE[t, 2i] = sin(t / 10000^(2i/d)), PE[t, 2i+1] = cos."""
     pos = torch.arange(T, device=device, dtype=torch.float64).unsqueeze(1)
     i = torch.arange(0, width, 2, device=device, dtype=torch.float64)
     angle = pos / torch.pow(10000.0, i / width)  # (T, ceil(d/2))

@@ -35,7 +35,8 @@ def graph_from_dict(data: Any, path: str = "graph") -> GraphSpec:
         npath = f"{path}.nodes[{i}]"
         _expect(isinstance(raw, dict), npath, "must be an object")
         nid = raw.get("id")
-        _expect(isinstance(nid, str) and nid != "", f"{npath}.id", f"must be a non-empty string, got {nid!r}")
+        _expect(isinstance(nid, str) and nid != "", f"{npath}.id",
+                f"must be a non-empty string, got {nid!r}")
         _expect(nid not in seen, f"{npath}.id", f"duplicate node id '{nid}'")
         seen.add(nid)
         kind = raw.get("kind")

@@ -12,15 +12,16 @@ views draw from it without ever reaching back into torch.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .build import SequenceModel
 from .cells import GATES, Intervention, Run, chunks, run_fused, run_unrolled
 from .errors import SequenceError
+from .gates import _np, forward_quantities, gradient_quantities
 from .losses import mean_loss, step_losses
 from .sequences import check_inputs
 from .spec import RECURRENT_KINDS
@@ -138,107 +139,6 @@ class Trace:
         return [r for r in self.layers if r.node == node]
 
 
-def _np(t: torch.Tensor | None) -> np.ndarray | None:
-    return None if t is None else t.detach().cpu().numpy()
-
-
-def _scan(a: np.ndarray, b: np.ndarray, y0: np.ndarray | None, reverse: bool) -> np.ndarray:
-    """``y_t = a_t * y_{t-1} + b_t`` along axis 1 of ``(B, T, H)`` (``y_{t+1}`` when reverse)."""
-    B, T, H = b.shape
-    out = np.empty((T, B, H), dtype=b.dtype)
-    at, bt = list(a.swapaxes(0, 1)), list(b.swapaxes(0, 1))
-    prev = np.zeros((B, H), b.dtype) if y0 is None else y0
-    for t in (range(T - 1, -1, -1) if reverse else range(T)):
-        np.multiply(at[t], prev, out=out[t])
-        out[t] += bt[t]
-        prev = out[t]
-    return out.swapaxes(0, 1)
-
-
-def _shift_next(a: np.ndarray) -> np.ndarray:
-    """``a[:, t+1]`` at position t, zero at the last step."""
-    out = np.zeros_like(a)
-    out[:, :-1] = a[:, 1:]
-    return out
-
-
-@torch.no_grad()
-def _finish(run: Run, grads: list[torch.Tensor | None], has_loss: bool) -> dict:
-    """Gates, cell states and per-step gradients of a run, in run order, as numpy."""
-    W_ih, W_hh, b_ih, b_hh = run.weights
-    out = run.out.detach()
-    H = out.shape[-1]
-    res: dict = {"h": _np(out)}
-    keep_next = np.ones(run.cut.shape[0], bool)
-    keep_next[:-1] = ~run.cut[1:]
-    keep_next[-1] = False
-    kn = keep_next[None, :, None]
-    if run.extra is None:  # unrolled: gates and probes already hold everything
-        res["gates"] = {k: _np(v) for k, v in run.gates.items()}
-        res["pre"] = {k: _np(v) for k, v in run.pre.items()}
-        res["c"] = _np(run.c)
-        res["dh"] = _np(grads[0]) if has_loss else None
-        res["dc"] = _np(grads[1]) if has_loss and run.kind == "lstm" else None
-        res["dh_dropped"] = None
-        return res
-    hp = torch.cat([run.h0.detach().unsqueeze(1), out[:, :-1]], 1)  # (B, T, H): h_{t-1}
-    gi = F.linear(run.x.detach(), W_ih, b_ih)
-    gh = F.linear(hp, W_hh, b_hh)
-    out_g, hT_g, cT_g, e_g = (_np(g) if g is not None else None for g in grads)
-    if run.kind == "lstm":
-        pre = gi + gh
-        p = dict(zip("ifgo", pre.chunk(4, -1)))
-        gates = {k: (torch.tanh(v) if k == "g" else torch.sigmoid(v)) for k, v in p.items()}
-        ig = _np(gates["i"] * gates["g"])
-        g_np = {k: _np(v) for k, v in gates.items()}
-        c = _scan(g_np["f"], ig, _np(run.c0.detach()), reverse=False)
-        res.update(gates=g_np, pre={k: _np(v) for k, v in p.items()}, c=c)
-        if has_loss:
-            dh = out_g + kn * _shift_next(e_g)
-            dh[:, -1] += hT_g
-            tanh_c = np.tanh(c)
-            b = dh * g_np["o"] * (1.0 - tanh_c * tanh_c)
-            if cT_g is not None:
-                b[:, -1] += cT_g
-            res["dc"] = _scan(kn * _shift_next(g_np["f"]), b, None, reverse=True)
-            res["dh"] = dh
-            res["dh_dropped"] = (~kn & (np.arange(out.shape[1]) < out.shape[1] - 1)[None, :, None]) \
-                * _shift_next(e_g) if run.cut.any() else None
-    elif run.kind == "gru":
-        x_r, x_z, x_n = gi.chunk(3, -1)
-        h_r, h_z, h_n = gh.chunk(3, -1)
-        p_r, p_z = x_r + h_r, x_z + h_z
-        r, z = torch.sigmoid(p_r), torch.sigmoid(p_z)
-        p_n = x_n + r * h_n
-        res.update(gates={"r": _np(r), "z": _np(z), "n": _np(torch.tanh(p_n))},
-                   pre={"r": _np(p_r), "z": _np(p_z), "n": _np(p_n)}, c=None)
-        if has_loss:
-            eg = torch.from_numpy(e_g).to(out.device)
-            W_hn = W_hh[2 * H:].detach()
-            known = _np(eg[..., :H] + (r * eg[..., H:]) @ W_hn)  # recurrent part but z*dh
-            z_np = res["gates"]["z"]
-            b = out_g + kn * _shift_next(known)
-            b[:, -1] += hT_g
-            dh = _scan(kn * _shift_next(z_np), b, None, reverse=True)
-            res["dh"] = dh
-            res["dh_dropped"] = None
-            if run.cut.any():
-                full_next = _shift_next(known) + _shift_next(z_np) * _shift_next(dh)
-                res["dh_dropped"] = (~kn) * full_next * (np.arange(out.shape[1]) <
-                                                         out.shape[1] - 1)[None, :, None]
-    else:
-        res.update(gates={}, pre={"pre": _np(gi + gh)}, c=None)
-        if has_loss:
-            dh = out_g + kn * _shift_next(e_g)
-            dh[:, -1] += hT_g
-            res["dh"] = dh
-            res["dh_dropped"] = None
-    res.setdefault("dh", None)
-    res.setdefault("dc", None)
-    res.setdefault("dh_dropped", None)
-    return res
-
-
 def _flip(a):
     if a is None:
         return None
@@ -260,12 +160,26 @@ def trace(model: SequenceModel, inputs, targets=None, mask=None, *, tbptt: int |
     """
     inputs = check_inputs(model, inputs)
     was_training = model.training
-    model.eval()
+    if was_training:  # dropout off; skip the module walk when already in eval mode
+        model.eval()
     try:
         with torch.enable_grad():
             return _trace(model, inputs, targets, mask, tbptt, tuple(interventions), fused)
     finally:
-        model.train(was_training)
+        if was_training:
+            model.train(True)
+
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def _worker() -> ThreadPoolExecutor:
+    """One background thread: gates and cell states are recovered there while the main
+    thread runs the backward pass (both release the GIL in their heavy parts)."""
+    global _pool
+    if _pool is None:
+        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trace-gates")
+    return _pool
 
 
 def _trace(model, inputs, targets, mask, tbptt, interventions, fused):  # noqa: C901
@@ -298,6 +212,7 @@ def _trace(model, inputs, targets, mask, tbptt, interventions, fused):  # noqa: 
             seq[nid] = layer(seq[src["seq"]])
     outputs = seq[info.output]
     T = outputs.shape[1]
+    pending = _worker().submit(lambda: [forward_quantities(r) for *_, r in runs])
     head = model.head_output
     has_loss = targets is not None
     params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
@@ -324,13 +239,16 @@ def _trace(model, inputs, targets, mask, tbptt, interventions, fused):  # noqa: 
           for i, (n, p) in enumerate(params)}
     pos = len(params)
     records: list = []
-    for nid, l, d, run in runs:
+    fwds = pending.result()
+    for (nid, l, d, run), fwd in zip(runs, fwds):
         k = len(run.grad_targets())
         g = grad_list[pos:pos + k] if has_loss else [None] * k
         pos += k
         g = [gi if gi is not None or gt is None else torch.zeros_like(gt)
              for gi, gt in zip(g, run.grad_targets())]
-        res = _finish(run, g, has_loss)
+        res = dict(fwd, h=_np(run.out))
+        res.update(gradient_quantities(run, fwd, g) if has_loss else
+                   {"dh": None, "dc": None, "dh_dropped": None})
         flip = _flip if d == 1 else (lambda a: a)
         sfx = f"_l{l}" + ("_reverse" if d else "")
         wg = {name: pg.get(f"layers.{nid}.rnn.{name}{sfx}") for name in

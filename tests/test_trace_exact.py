@@ -114,8 +114,8 @@ def reference(model, kind, x, y, mask, tbptt=None):
                               cell.weight_hh_l0[3 * H:].T + cell.bias_ih_l0[3 * H:]
                               + cell.bias_hh_l0[3 * H:]).detach()
             c = torch.from_numpy(ref["c"][l])
-            future = torch.cat([(c_.grad if c_.grad is not None else torch.zeros_like(c_))[0][:, None]
-                                for c_ in cs[l]], 1)
+            future = torch.cat([(c_.grad if c_.grad is not None else torch.zeros_like(c_))
+                                [0][:, None] for c_ in cs[l]], 1)
             dh = torch.from_numpy(ref["dh"][l])
             dcs.append((future + dh * o * (1 - torch.tanh(c) ** 2)).numpy())
             layer_in = h

@@ -1,0 +1,138 @@
+"""Gates, cell states and per-step gradients of a recurrent layer after a fused run.
+
+The fused kernel returns only ``h_t``. Everything else follows exactly:
+
+* gate pre-activations for all steps at once, from the known ``h_{t-1}``:
+  ``pre = x W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh`` (one matrix product);
+* LSTM cell states by the elementwise scan ``c_t = f_t c_{t-1} + i_t g_t``;
+* the total ``dL/dh_t = dL/dy_t + (recurrent part from step t+1)``, where the
+  recurrent part is the gradient of the zero-valued extra inputs (see
+  :mod:`playground.cells`), cut at truncated-BPTT window starts;
+* LSTM ``dL/dc_t = dL/dh_t o_t (1 - tanh^2 c_t) + f_{t+1} dL/dc_{t+1}`` by a backward scan;
+  GRU ``dL/dh_t`` by ``... + z_{t+1} dL/dh_{t+1}``, its direct path.
+
+:func:`forward_quantities` needs only the forward pass, so :mod:`playground.trace`
+runs it on a worker thread while autograd computes the backward pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .cells import Run
+
+
+def scan(a: np.ndarray, b: np.ndarray, y0: np.ndarray | None, reverse: bool) -> np.ndarray:
+    """``y_t = a_t * y_{t-1} + b_t`` along axis 1 of ``(B, T, H)`` (``y_{t+1}`` when reverse)."""
+    B, T, H = b.shape
+    out = np.empty((T, B, H), dtype=b.dtype)
+    rows = list(out)
+    at, bt = list(a.swapaxes(0, 1)), list(b.swapaxes(0, 1))
+    prev = np.zeros((B, H), b.dtype) if y0 is None else y0.astype(b.dtype, copy=False)
+    mul, add = np.multiply, np.add
+    for t in (range(T - 1, -1, -1) if reverse else range(T)):
+        r = rows[t]
+        mul(at[t], prev, out=r)
+        add(r, bt[t], out=r)
+        prev = r
+    return out.swapaxes(0, 1)
+
+
+def _np(t: torch.Tensor | None) -> np.ndarray | None:
+    return None if t is None else t.detach().cpu().numpy()
+
+
+def _next(a: np.ndarray) -> np.ndarray:
+    """``a[:, t+1]`` at position t, zero at the last step."""
+    out = np.zeros_like(a)
+    out[:, :-1] = a[:, 1:]
+    return out
+
+
+def forward_quantities(run: Run) -> dict:
+    """Gates (activations and pre-activations) and LSTM cell states, in run order."""
+    if run.extra is None:  # the unrolled path recorded them as it went
+        return {"gates": {k: _np(v) for k, v in run.gates.items()},
+                "pre": {k: _np(v) for k, v in run.pre.items()}, "c": _np(run.c)}
+    W_ih, W_hh, b_ih, b_hh = run.weights
+    with torch.no_grad():
+        out = run.out.detach()
+        B, T, H = out.shape
+        hp = torch.cat([run.h0.detach().unsqueeze(1), out[:, :-1]], 1)  # (B, T, H): h_{t-1}
+        x2 = run.x.detach().reshape(B * T, -1)
+        gi = x2 @ W_ih.detach().t()  # (B*T, G)
+        if b_ih is not None:
+            gi += b_ih.detach()
+        gh = hp.reshape(B * T, H) @ W_hh.detach().t()
+        if b_hh is not None:
+            gh += b_hh.detach()
+        if run.kind == "lstm":
+            pre = gi.add_(gh)  # (B*T, 4H)
+            act = torch.sigmoid(pre)
+            act[:, 2 * H:3 * H] = torch.tanh(pre[:, 2 * H:3 * H])
+            pre_np = pre.view(B, T, 4 * H).cpu().numpy()
+            act_np = act.view(B, T, 4 * H).cpu().numpy()
+            names = "ifgo"
+            gates = {k: act_np[..., j * H:(j + 1) * H] for j, k in enumerate(names)}
+            pres = {k: pre_np[..., j * H:(j + 1) * H] for j, k in enumerate(names)}
+            c = scan(gates["f"], gates["i"] * gates["g"], _np(run.c0), reverse=False)
+            return {"gates": gates, "pre": pres, "c": c}
+        if run.kind == "gru":
+            p_rz = gi[:, :2 * H] + gh[:, :2 * H]
+            rz = torch.sigmoid(p_rz)
+            r = rz[:, :H]
+            p_n = gi[:, 2 * H:] + r * gh[:, 2 * H:]
+            n = torch.tanh(p_n)
+            rz_np = rz.view(B, T, 2 * H).cpu().numpy()
+            prz_np = p_rz.view(B, T, 2 * H).cpu().numpy()
+            return {"gates": {"r": rz_np[..., :H], "z": rz_np[..., H:],
+                              "n": _np(n.view(B, T, H))},
+                    "pre": {"r": prz_np[..., :H], "z": prz_np[..., H:],
+                            "n": _np(p_n.view(B, T, H))},
+                    "c": None, "gh_n": None}
+        return {"gates": {}, "pre": {"pre": _np(gi.add_(gh).view(B, T, H))}, "c": None}
+
+
+def gradient_quantities(run: Run, fwd: dict, grads: list) -> dict:
+    """Total dL/dh_t, dL/dc_t and the gradient truncated BPTT dropped, in run order."""
+    if run.extra is None:
+        dh, dc = (_np(g) for g in grads)
+        return {"dh": dh, "dc": dc if run.kind == "lstm" else None, "dh_dropped": None}
+    out_g, hT_g, cT_g, e_g = grads
+    out_g = _np(out_g)
+    hT_g = _np(hT_g)
+    B, T, H = out_g.shape
+    keep = np.ones(T, bool)
+    keep[:-1] = ~run.cut[1:]
+    keep[-1] = False  # nothing comes after the last step
+    kn = keep[None, :, None]
+    dropped_at = (~keep)[None, :, None].copy()
+    dropped_at[:, -1] = False
+    if run.kind == "gru":
+        r = torch.from_numpy(np.ascontiguousarray(fwd["gates"]["r"]))
+        eg = e_g.detach().cpu()
+        W_hn = run.weights[1].detach().cpu()[2 * H:]
+        # W_hr^T dr + W_hz^T dz + W_hn^T (r * dn): all of dL/dh_{t-1} but the direct z path.
+        rec = _np(eg[..., :H] + (r * eg[..., H:]) @ W_hn)
+        z_next = _next(fwd["gates"]["z"]) * kn
+        b = out_g + kn * _next(rec)
+        b[:, -1] += hT_g
+        dh = scan(z_next, b, None, reverse=True)
+        dropped = None
+        if run.cut.any():
+            dropped = dropped_at * (_next(rec) + _next(fwd["gates"]["z"]) * _next(dh))
+        return {"dh": dh, "dc": None, "dh_dropped": dropped}
+    rec_next = _next(_np(e_g))
+    dh = out_g + kn * rec_next
+    dh[:, -1] += hT_g
+    dropped = dropped_at * rec_next if run.cut.any() else None
+    dc = None
+    if run.kind == "lstm":
+        g = fwd["gates"]
+        tanh_c = np.tanh(fwd["c"])
+        b = dh * g["o"] * (1.0 - tanh_c * tanh_c)
+        if cT_g is not None:
+            b[:, -1] += _np(cT_g)
+        dc = scan(kn * _next(g["f"]), b, None, reverse=True)
+    return {"dh": dh, "dc": dc, "dh_dropped": dropped}
