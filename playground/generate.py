@@ -1,0 +1,201 @@
+"""Generation: sampling text from a language model, free-running a time-series model.
+
+Text: from a prompt, repeat ``p = softmax(z_T / temperature)``, pick the next symbol
+(``argmax p`` when greedy, else a draw from ``p``) and feed it back as the next input.
+Time series: feed each prediction ``y_t`` back as the input ``x_{t+1}``.
+
+Models that are a plain stack of recurrent layers (input -> RNN/LSTM/GRU... -> linear)
+run one step at a time with their state carried over (:func:`forward_window`, also used
+by truncated BPTT in :mod:`playground.train`); any other graph is re-run on the whole
+prefix at each step, which gives the same result, just slower.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .build import SequenceModel
+from .errors import SequenceError
+from .sequences import check_inputs
+from .spec import ATTENTION_KINDS, RECURRENT_KINDS
+
+
+def bind_inputs(model: SequenceModel, batch) -> dict[str, np.ndarray]:
+    """A batch's inputs keyed by the model's input node ids (see ``playground.data``)."""
+    try:
+        from .data import bind_inputs as bind
+    except ImportError:  # TEMP until data.py lands
+        ids = model.input_ids
+        if len(ids) == 1:
+            return {ids[0]: batch.inputs["x"]}
+        return {i: batch.inputs[i] for i in ids}
+    return bind(model, batch)
+
+
+# -- running in windows with carried state ---------------------------------------------------
+def window_problem(model: SequenceModel) -> str | None:
+    """Why ``model`` cannot be run a window of steps at a time with carried state, or None.
+
+    That needs a plain stack: one input, recurrent layers fed by ``seq`` edges only (no
+    encoder state, not bidirectional), and a linear head; attention sees the whole sequence.
+    """
+    g = model.graph
+    if len(model.input_ids) != 1:
+        return f"it has {len(model.input_ids)} inputs ({', '.join(model.input_ids)})"
+    for nid in model.info.order:
+        node = g.node(nid)
+        if node.kind in ATTENTION_KINDS:
+            return f"node '{nid}' ({node.kind}) looks at the whole sequence at once"
+        if node.kind in RECURRENT_KINDS:
+            if node.params["bidirectional"]:
+                return (f"node '{nid}' is bidirectional: its reverse direction needs the rest "
+                        "of the sequence")
+            if "state" in g.inputs_of(nid):
+                return f"node '{nid}' starts from another layer's final state"
+    return None
+
+
+def forward_window(model: SequenceModel, inputs: dict[str, torch.Tensor],
+                   states: dict) -> tuple[torch.Tensor, dict]:
+    """Run a window of steps ``inputs (B, W, ...)`` from ``states`` (node -> state, empty at
+    the start); returns ``(outputs (B, W, C), new states)``. Only for models where
+    :func:`window_problem` is None."""
+    g = model.graph
+    seq: dict[str, torch.Tensor] = {}
+    new: dict = {}
+    for nid in model.info.order:
+        kind = g.node(nid).kind
+        src = g.inputs_of(nid)
+        if kind == "input":
+            seq[nid] = model.embed(nid, inputs[nid])
+        elif kind in RECURRENT_KINDS:
+            seq[nid], new[nid] = model.layers[nid](seq[src["seq"]], states.get(nid))
+        else:
+            seq[nid] = model.layers[nid](seq[src["seq"]])
+    return seq[model.output_id], new
+
+
+def detach_state(states: dict) -> dict:
+    """The same states cut from the graph (tuples for LSTM ``(h, c)``)."""
+    return {k: tuple(s.detach() for s in v) if isinstance(v, tuple) else v.detach()
+            for k, v in states.items()}
+
+
+class _Stepper:
+    """Feeds a growing sequence to a model; incremental when the graph allows it."""
+
+    def __init__(self, model: SequenceModel):
+        self.model = model
+        self.nid = model.input_ids[0]
+        self.incremental = window_problem(model) is None
+        self.states: dict = {}
+        self.prefix: torch.Tensor | None = None
+
+    def feed(self, x: torch.Tensor) -> torch.Tensor:
+        """Append ``x (1, W, ...)``; return the output at the last step ``(C,)``."""
+        if self.incremental:
+            out, self.states = forward_window(self.model, {self.nid: x}, self.states)
+            return out[0, -1]
+        self.prefix = x if self.prefix is None else torch.cat([self.prefix, x], 1)
+        return self.model({self.nid: self.prefix})[0, -1]
+
+
+def _pick(logits: torch.Tensor, temperature: float, greedy: bool,
+          rng: np.random.Generator) -> int:
+    if greedy or temperature <= 0:
+        return int(torch.argmax(logits))
+    z = logits.double().cpu().numpy() / temperature
+    p = np.exp(z - z.max())
+    p /= p.sum()
+    return int(rng.choice(len(p), p=p))
+
+
+@torch.no_grad()
+def generate_ids(model: SequenceModel, prompt_ids, length: int, *, temperature: float = 1.0,
+                 greedy: bool = False, seed: int | None = None,
+                 to_input=None) -> list[int]:
+    """``length`` class ids continuing ``prompt_ids`` (a one-input token model).
+    ``to_input`` maps an output class to the input id fed back (identity by default)."""
+    if len(model.input_ids) != 1:
+        raise SequenceError("generation needs a model with one input")
+    ids = check_inputs(model, np.asarray(prompt_ids, dtype=np.int64).reshape(1, -1))
+    x = ids[model.input_ids[0]]  # (1, T)
+    rng = np.random.default_rng(seed)
+    was = model.training
+    model.eval()
+    try:
+        stepper = _Stepper(model)
+        logits = stepper.feed(x)
+        out: list[int] = []
+        for _ in range(length):
+            c = _pick(logits, temperature, greedy, rng)
+            out.append(c)
+            nxt = c if to_input is None else to_input(c)
+            logits = stepper.feed(torch.tensor([[nxt]], device=x.device))
+        return out
+    finally:
+        model.train(was)
+
+
+def _join(symbols: list[str]) -> str:
+    return "".join(symbols) if all(len(s) == 1 for s in symbols) else " ".join(symbols)
+
+
+def _tokens(vocab, prompt: str):
+    level = getattr(vocab, "level", None)
+    if level == "word" or (level is None and any(len(s) > 1 for s in vocab.symbols)):
+        return prompt.split()
+    return prompt
+
+
+def generate_text(model: SequenceModel, dataset, prompt: str, length: int, *,
+                  temperature: float = 1.0, greedy: bool = False,
+                  seed: int | None = None) -> str:
+    """Continue ``prompt`` by ``length`` symbols of the dataset's vocabulary (characters
+    joined as they are, words with spaces). Greedy or sampled at ``temperature``."""
+    vocab = dataset.vocab
+    if vocab is None:
+        raise SequenceError("this task has no vocabulary; use free_run for numeric series")
+    if not prompt:
+        raise SequenceError("the prompt is empty; type at least one symbol")
+    try:
+        ids = np.asarray(vocab.encode(_tokens(vocab, prompt)), dtype=np.int64)
+    except (KeyError, ValueError) as e:
+        raise SequenceError(f"the prompt has a symbol outside the vocabulary: {e}") from None
+    out_vocab = dataset.target_vocab or vocab
+    to_input = None
+    if dataset.target_vocab is not None:
+        def to_input(c: int) -> int:
+            return int(vocab.encode([out_vocab.decode([c])[0]])[0])
+    ids_out = generate_ids(model, ids, length, temperature=temperature, greedy=greedy,
+                           seed=seed, to_input=to_input)
+    return _join(list(out_vocab.decode(ids_out)))
+
+
+@torch.no_grad()
+def free_run(model: SequenceModel, context, steps: int) -> np.ndarray:
+    """Predict ``steps`` values past ``context`` ``(T, F)`` (or ``(T,)``), feeding each
+    prediction back as the next input; returns ``(steps, F)``. The head must output as many
+    values per step as the input has features."""
+    if len(model.input_ids) != 1 or model.head_output != "identity":
+        raise SequenceError("free-running prediction needs a one-input model with a values head")
+    nid = model.input_ids[0]
+    x = check_inputs(model, {nid: np.asarray(context, dtype=np.float32)})[nid]  # (1, T, F)
+    F_ = x.shape[-1]
+    C = model.graph.node(model.output_id).params["out_features"]
+    if C != F_:
+        raise SequenceError(f"the head predicts {C} value(s) per step but the input has {F_} "
+                            "feature(s); free-running feeds predictions back as inputs")
+    was = model.training
+    model.eval()
+    try:
+        stepper = _Stepper(model)
+        y = stepper.feed(x)
+        out = []
+        for _ in range(steps):
+            out.append(y)
+            y = stepper.feed(y.view(1, 1, F_))
+        return torch.stack(out).cpu().numpy() if out else np.zeros((0, F_), np.float32)
+    finally:
+        model.train(was)
