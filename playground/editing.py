@@ -1,0 +1,422 @@
+"""An editable model graph with events, for the canvas (Qt-free).
+
+:class:`GraphModel` wraps a :class:`~playground.spec.GraphSpec`. Every change goes
+through one of its methods, which checks the change, applies it and fires a plain
+Python event (``node_added``, ``node_removed``, ``edge_added``, ``edge_removed``,
+``param_changed``, ``node_moved``, ``reset``; ``changed`` after any of them). The
+canvas scene only follows these events, and undo commands only call these
+methods, so undo and redo need no knowledge of the drawing.
+
+:func:`carry_weights` keeps the trained weights of layers an edit left unchanged.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import PlaygroundError
+from .spec import (
+    INPUT_PORTS,
+    KIND_LABELS,
+    PARAMS,
+    RECURRENT_KINDS,
+    EdgeSpec,
+    GraphSpec,
+    NodeSpec,
+    default_params,
+)
+from .validate import GraphInfo, analyze
+
+# Which output of a source an edge into ``port`` carries.
+OUTPUT_OF_PORT = {"seq": "seq", "memory": "seq", "state": "state"}
+GATE_COUNT = {"rnn": 1, "lstm": 4, "gru": 3}
+
+
+class EditError(PlaygroundError):
+    """An edit was refused; the message says why (shown to the user as is)."""
+
+
+class Event:
+    """A list of callbacks: ``connect(fn)``, ``disconnect(fn)``, ``emit(*args)``."""
+
+    def __init__(self) -> None:
+        self._callbacks: list[Callable] = []
+
+    def connect(self, fn: Callable) -> None:
+        self._callbacks.append(fn)
+
+    def disconnect(self, fn: Callable) -> None:
+        self._callbacks.remove(fn)
+
+    def emit(self, *args: Any) -> None:
+        for fn in list(self._callbacks):
+            fn(*args)
+
+
+@dataclass
+class EditInfo(GraphInfo):
+    """:class:`GraphInfo` plus parameter counts per node (for nodes whose widths are known)
+    and each port's tensor shape as text, e.g. ``{"seq_in": "(B, T, 4)"}``."""
+
+    params: dict[str, int] = field(default_factory=dict)
+    shapes: dict[str, dict[str, str]] = field(default_factory=dict)
+
+    @property
+    def total_params(self) -> int:
+        return sum(self.params.values())
+
+
+class GraphModel:
+    """The graph being edited. Node ids are unique; methods raise :class:`EditError`."""
+
+    EVENTS = ("node_added", "node_removed", "edge_added", "edge_removed", "param_changed",
+              "node_moved", "reset", "changed")
+
+    def __init__(self, graph: GraphSpec | None = None):
+        self._graph = graph.copy() if graph is not None else GraphSpec()
+        for name in self.EVENTS:
+            setattr(self, name, Event())
+
+    # -- reading ---------------------------------------------------------------------------
+    @property
+    def graph(self) -> GraphSpec:
+        """The live spec; read it, change it only through this model's methods."""
+        return self._graph
+
+    def spec(self) -> GraphSpec:
+        """A copy of the graph, safe to keep or build."""
+        return self._graph.copy()
+
+    def node(self, node_id: str) -> NodeSpec:
+        try:
+            return self._graph.node(node_id)
+        except KeyError:
+            raise EditError(f"there is no node '{node_id}'") from None
+
+    def has_node(self, node_id: str) -> bool:
+        return any(n.id == node_id for n in self._graph.nodes)
+
+    def edges_of(self, node_id: str) -> list[EdgeSpec]:
+        return [e for e in self._graph.edges if node_id in (e.src, e.dst)]
+
+    def analyze(self) -> EditInfo:
+        """Validate the graph (:func:`playground.validate.analyze`), count parameters and
+        describe port shapes. Never raises."""
+        return analyze_graph(self._graph)
+
+    # -- whole graph -----------------------------------------------------------------------
+    def set_graph(self, graph: GraphSpec) -> None:
+        self._graph = graph.copy()
+        self.reset.emit()
+        self.changed.emit()
+
+    # -- nodes -----------------------------------------------------------------------------
+    def new_id(self, kind: str) -> str:
+        base = {"input": "x", "linear": "head", "self_attention": "attn",
+                "cross_attention": "xattn", "transformer": "block"}.get(kind, kind)
+        ids = {n.id for n in self._graph.nodes}
+        if kind in ("input", "linear") and base not in ids:
+            return base
+        i = 1
+        while f"{base}{i}" in ids:
+            i += 1
+        return f"{base}{i}"
+
+    def add_node(self, kind: str, pos: tuple[float, float] = (0.0, 0.0),
+                 params: dict[str, Any] | None = None, node_id: str | None = None,
+                 index: int | None = None) -> str:
+        """Add a ``kind`` node (default parameters updated by ``params``); returns its id."""
+        if kind not in PARAMS:
+            raise EditError(f"unknown layer kind {kind!r}; expected one of {', '.join(PARAMS)}")
+        node_id = node_id or self.new_id(kind)
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]*", node_id):
+            raise EditError(f"node id {node_id!r}: use letters, digits, '_' or '-', "
+                            "starting with a letter")
+        if self.has_node(node_id):
+            raise EditError(f"a node '{node_id}' already exists")
+        full = default_params(kind)
+        for name, value in (params or {}).items():
+            full[name] = self._checked(kind, node_id, name, value)
+        node = NodeSpec(node_id, kind, full, (float(pos[0]), float(pos[1])))
+        self.restore_node(node, index)
+        return node_id
+
+    def restore_node(self, node: NodeSpec, index: int | None = None,
+                     edges: list[tuple[int, EdgeSpec]] = ()) -> None:
+        """Put back a node (and its edges at their old indices) exactly as it was."""
+        nodes = self._graph.nodes
+        nodes.insert(len(nodes) if index is None else index, copy.deepcopy(node))
+        self.node_added.emit(node.id)
+        for i, e in sorted(edges, key=lambda ie: ie[0]):
+            self._insert_edge(e, i)
+        self.changed.emit()
+
+    def remove_node(self, node_id: str) -> tuple[int, NodeSpec, list[tuple[int, EdgeSpec]]]:
+        """Remove a node and its edges; returns ``(index, node, [(edge index, edge)])`` for
+        :meth:`restore_node`."""
+        node = self.node(node_id)
+        edges = [(i, e) for i, e in enumerate(self._graph.edges) if node_id in (e.src, e.dst)]
+        for i, e in reversed(edges):
+            del self._graph.edges[i]
+            self.edge_removed.emit(e)
+        index = self._graph.nodes.index(node)
+        del self._graph.nodes[index]
+        self.node_removed.emit(node_id)
+        self.changed.emit()
+        return index, node, edges
+
+    def move_node(self, node_id: str, pos: tuple[float, float]) -> tuple[float, float]:
+        """Move a node; returns its old position."""
+        node = self.node(node_id)
+        old, node.pos = node.pos, (float(pos[0]), float(pos[1]))
+        if old != node.pos:
+            self.node_moved.emit(node_id, node.pos)
+            self.changed.emit()
+        return old
+
+    def set_param(self, node_id: str, name: str, value: Any) -> Any:
+        """Set one parameter (checked against ``PARAMS``); returns the old value."""
+        node = self.node(node_id)
+        value = self._checked(node.kind, node_id, name, value)
+        old = node.params.get(name)
+        if old != value or type(old) is not type(value):
+            node.params[name] = value
+            self.param_changed.emit(node_id, name, value)
+            self.changed.emit()
+        return old
+
+    def check_param(self, node_id: str, name: str, value: Any) -> Any:
+        """The value as it would be stored; raises :class:`EditError` when it is not allowed."""
+        return self._checked(self.node(node_id).kind, node_id, name, value)
+
+    @staticmethod
+    def _checked(kind: str, node_id: str, name: str, value: Any) -> Any:
+        schema = {p.name: p for p in PARAMS[kind]}
+        if name not in schema:
+            raise EditError(f"node '{node_id}': a {KIND_LABELS[kind]} has no parameter "
+                            f"'{name}' (it has {', '.join(schema)})")
+        p = schema[name]
+        if p.type is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        bad = p.check(value)
+        if bad:
+            raise EditError(f"node '{node_id}': {p.label or name} {bad}")
+        return value
+
+    # -- edges -----------------------------------------------------------------------------
+    def connection_problem(self, src: str, dst: str, port: str = "seq",
+                           from_output: str | None = None) -> str | None:
+        """Why ``src -> dst.port`` cannot be made, or None. ``from_output`` (``seq`` or
+        ``state``) is the source port the user dragged from, when known."""
+        if not self.has_node(src) or not self.has_node(dst):
+            return f"there is no node '{src if not self.has_node(src) else dst}'"
+        s, d = self.node(src), self.node(dst)
+        ports = INPUT_PORTS[d.kind]
+        if not ports:
+            return f"'{dst}' is a sequence input; it takes no input"
+        if port not in ports:
+            return (f"a {KIND_LABELS[d.kind]} has no '{port}' input (its inputs: "
+                    f"{', '.join(ports)})")
+        if src == dst:
+            return "a node cannot feed itself"
+        if s.kind == "linear":
+            return f"'{src}' is the linear output head; nothing may follow it"
+        want = OUTPUT_OF_PORT[port]
+        if from_output is not None and from_output != want:
+            return (f"the '{port}' input takes a {want} output, not the {from_output} "
+                    f"output of '{src}'")
+        if port == "state" and s.kind not in RECURRENT_KINDS:
+            return (f"the initial state must come from a recurrent layer, not a "
+                    f"{KIND_LABELS[s.kind]} ('{src}')")
+        taken = self._graph.inputs_of(dst).get(port)
+        if taken is not None:
+            return f"port '{port}' of '{dst}' already takes '{taken}'; disconnect it first"
+        if self._reaches(dst, src):
+            return f"'{src}' already depends on '{dst}'; this edge would make a cycle"
+        return None
+
+    def _reaches(self, start: str, goal: str) -> bool:
+        frontier, seen = [start], {start}
+        while frontier:
+            n = frontier.pop()
+            if n == goal:
+                return True
+            for e in self._graph.edges:
+                if e.src == n and e.dst not in seen:
+                    seen.add(e.dst)
+                    frontier.append(e.dst)
+        return False
+
+    def connect(self, src: str, dst: str, port: str = "seq",
+                from_output: str | None = None) -> EdgeSpec:
+        """Feed ``src`` into ``dst``'s input ``port``; refuses invalid connections."""
+        problem = self.connection_problem(src, dst, port, from_output)
+        if problem:
+            raise EditError(f"cannot connect {src} -> {dst} ({port}): {problem}")
+        edge = EdgeSpec(src, dst, port)
+        self.restore_edge(edge)
+        return edge
+
+    def restore_edge(self, edge: EdgeSpec, index: int | None = None) -> None:
+        """Insert an edge without checks (undo of a removal)."""
+        self._insert_edge(edge, index)
+        self.changed.emit()
+
+    def _insert_edge(self, edge: EdgeSpec, index: int | None) -> None:
+        edges = self._graph.edges
+        edges.insert(len(edges) if index is None else index, edge)
+        self.edge_added.emit(edge)
+
+    def disconnect(self, src: str, dst: str, port: str = "seq") -> int:
+        """Remove the edge; returns its index (for :meth:`restore_edge`)."""
+        edge = EdgeSpec(src, dst, port)
+        try:
+            index = self._graph.edges.index(edge)
+        except ValueError:
+            raise EditError(f"there is no edge {src} -> {dst} ({port})") from None
+        del self._graph.edges[index]
+        self.edge_removed.emit(edge)
+        self.changed.emit()
+        return index
+
+    # -- copy, paste, duplicate -------------------------------------------------------------
+    def fragment(self, node_ids: list[str]) -> dict[str, Any]:
+        """Plain data of some nodes and the edges among them (for the clipboard)."""
+        ids = set(node_ids)
+        return {"nodes": [self.node(n).to_dict() for n in node_ids],
+                "edges": [e.to_dict() for e in self._graph.edges
+                          if e.src in ids and e.dst in ids]}
+
+    def paste(self, fragment: dict[str, Any], offset: tuple[float, float] = (30.0, 30.0),
+              ids: list[str] | None = None) -> list[str]:
+        """Add a fragment's nodes (fresh ids, or ``ids``) shifted by ``offset``, with its
+        inner edges; returns the new ids."""
+        try:
+            nodes = [NodeSpec(d["id"], d["kind"], dict(d["params"]), tuple(d["pos"]))
+                     for d in fragment["nodes"]]
+            edges = [EdgeSpec(d["src"], d["dst"], d["port"]) for d in fragment["edges"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise EditError(f"the clipboard does not hold canvas nodes ({exc})") from None
+        rename: dict[str, str] = {}
+        for i, n in enumerate(nodes):
+            pos = (n.pos[0] + offset[0], n.pos[1] + offset[1])
+            rename[n.id] = self.add_node(n.kind, pos, n.params, ids[i] if ids else None)
+        for e in edges:
+            self.connect(rename[e.src], rename[e.dst], e.port)
+        return [rename[n.id] for n in nodes]
+
+    def duplicate(self, node_ids: list[str], offset=(30.0, 30.0)) -> list[str]:
+        return self.paste(self.fragment(node_ids), offset)
+
+
+# -- analysis --------------------------------------------------------------------------------
+def node_parameter_count(node: NodeSpec, in_width: int | None,
+                         memory_width: int | None = None) -> int | None:
+    """Trainable parameters of one node, from its params and input widths.
+
+    Recurrent, per layer and direction: ``G*H*(I + H) + 2*G*H`` (bias), G gates;
+    attention ``4E^2 + 4E`` (cross: ``2E^2 + 2E*M + 4E``); transformer adds
+    ``2*E*F + F + E`` and two LayerNorms ``4E``; linear ``I*O + O``.
+    """
+    p = node.params
+    if node.kind == "input":
+        return p["vocab_size"] * p["embed_dim"] if p["encoding"] == "embedding" else 0
+    if in_width is None:
+        return None
+    E = in_width
+    if node.kind in RECURRENT_KINDS:
+        G, H, D = GATE_COUNT[node.kind], p["hidden_size"], 2 if p["bidirectional"] else 1
+        total = 0
+        for layer in range(p["num_layers"]):
+            inp = E if layer == 0 else H * D
+            total += D * (G * H * (inp + H) + (2 * G * H if p["bias"] else 0))
+        return total
+    positions = p["max_len"] * E if p.get("positions") == "learned" else 0
+    if node.kind == "self_attention":
+        return 4 * E * E + 4 * E + positions
+    if node.kind == "cross_attention":
+        if memory_width is None:
+            return None
+        return 2 * E * E + 2 * E * memory_width + 4 * E
+    if node.kind == "transformer":
+        F = p["ff_dim"]
+        return 4 * E * E + 4 * E + 2 * E * F + F + E + 4 * E + positions
+    if node.kind == "linear":
+        return E * p["out_features"] + p["out_features"]
+    return None
+
+
+def _state_shape(node: NodeSpec) -> str:
+    p = node.params
+    n = p["num_layers"] * (2 if p["bidirectional"] else 1)
+    s = f"({n}, B, {p['hidden_size']})"
+    return f"h, c {s}" if node.kind == "lstm" else s
+
+
+def analyze_graph(graph: GraphSpec) -> EditInfo:
+    """:func:`playground.validate.analyze`, plus parameter counts and port shapes."""
+    base = analyze(graph)
+    info = EditInfo(**{f: getattr(base, f) for f in ("order", "width", "inputs", "output",
+                                                     "problems")})
+    w = info.width
+    for node in graph.nodes:
+        if node.kind not in PARAMS:
+            continue
+        src = {e.port: e.src for e in graph.edges if e.dst == node.id}
+        shapes: dict[str, str] = {}
+        in_w = w.get(src.get("seq")) if "seq" in src else None
+        if in_w is not None:
+            shapes["seq_in"] = f"(B, T, {in_w})"
+        if "memory" in src and src["memory"] in w:
+            shapes["memory_in"] = f"(B, S, {w[src['memory']]})"
+        if "state" in src and any(n.id == src["state"] for n in graph.nodes):
+            s = graph.node(src["state"])
+            if s.kind in RECURRENT_KINDS:
+                shapes["state_in"] = _state_shape(s)
+        if node.id in w:
+            shapes["seq_out"] = f"(B, T, {w[node.id]})"
+        if node.kind in RECURRENT_KINDS:
+            shapes["state_out"] = _state_shape(node)
+        info.shapes[node.id] = shapes
+        try:
+            mem = w.get(src["memory"]) if "memory" in src else None
+            count = node_parameter_count(node, in_w, mem)
+        except (KeyError, TypeError):
+            count = None  # malformed parameters: already a problem
+        if count is not None:
+            info.params[node.id] = count
+    return info
+
+
+# -- keeping trained weights ----------------------------------------------------------------
+def _signature(graph: GraphSpec, info: GraphInfo, node_id: str):
+    node = graph.node(node_id)
+    src = graph.inputs_of(node_id)
+    widths = tuple((port, info.width.get(src[port])) for port in ("seq", "memory") if port in src)
+    return node.kind, sorted(node.params.items()), widths
+
+
+def carry_weights(old_model, new_model, old_graph: GraphSpec, new_graph: GraphSpec) -> list[str]:
+    """Copy into ``new_model`` the weights of every layer that did not change (same id, kind,
+    parameters and input widths) from ``old_model``; return, in model order, the ids of the
+    layers with weights that were re-initialised instead (changed or new layers)."""
+    old_info, new_info = old_model.info, new_model.info
+    fresh: list[str] = []
+    for nid in new_info.order:
+        layer = new_model.layers[nid]
+        if not any(True for _ in layer.parameters()):
+            continue
+        same = (nid in old_model.layers and any(n.id == nid for n in old_graph.nodes)
+                and _signature(old_graph, old_info, nid) == _signature(new_graph, new_info, nid))
+        if same:
+            try:
+                layer.load_state_dict(old_model.layers[nid].state_dict())
+                continue
+            except RuntimeError:
+                pass  # shapes differ after all: re-initialise
+        fresh.append(nid)
+    return fresh

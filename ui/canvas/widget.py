@@ -1,0 +1,302 @@
+"""CanvasView: the model editor widget (palette, graph view, properties, problems)."""
+
+from __future__ import annotations
+
+import json
+
+from PySide6.QtCore import QMimeData, QPointF, Qt, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QUndoStack
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from playground.editing import EditInfo, GraphModel
+from playground.spec import GraphSpec
+
+from .commands import AddNodeCommand, DisconnectCommand, PasteCommand, RemoveNodeCommand
+from .items import NODE_W, NodeItem
+from .palette import PaletteWidget
+from .properties import PropertyEditor
+from .scene import GraphScene
+from .view import GraphView
+
+MIME_NODES = "application/x-sequence-playground-nodes"
+
+
+class ProblemsList(QListWidget):
+    """Every validation problem, one per line; clicking one selects its node."""
+
+    nodeClicked = Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("canvasProblems")
+        self.itemClicked.connect(self._clicked)
+
+    def show_problems(self, info: EditInfo) -> None:
+        self.clear()
+        if info.ok:
+            item = QListWidgetItem("✓ The model is valid.")
+            item.setForeground(Qt.darkGreen)
+            self.addItem(item)
+            return
+        for p in info.problems:
+            item = QListWidgetItem(f"⚠ {p}")
+            item.setForeground(Qt.red)
+            item.setData(Qt.UserRole, p.node or "")
+            self.addItem(item)
+
+    def messages(self) -> list[str]:
+        return [self.item(i).text() for i in range(self.count())]
+
+    def _clicked(self, item: QListWidgetItem) -> None:
+        if item.data(Qt.UserRole):
+            self.nodeClicked.emit(item.data(Qt.UserRole))
+
+
+class CanvasView(QWidget):
+    """The model editor. See the package docstring for the contract with the window."""
+
+    nodeSelected = Signal(str)
+    graphChanged = Signal()
+    messageShown = Signal(str)
+
+    def __init__(self, model: GraphModel | None = None, parent=None, embed_panels: bool = True):
+        super().__init__(parent)
+        self.model = model if model is not None else GraphModel()
+        self._undo = QUndoStack(self)
+        self.scene = GraphScene(self.model, self._undo, self)
+        self.view = GraphView(self.scene, self)
+        self.palette = PaletteWidget()
+        self.properties = PropertyEditor(self.model, self._undo)
+        self.problems = ProblemsList()
+        self.total_label = QLabel()
+        self.total_label.setObjectName("canvasTotal")
+        self.message_label = QLabel()
+        self.message_label.setObjectName("canvasMessage")
+        self.message_label.setStyleSheet("color: #d7263d;")
+        self.message_label.setWordWrap(True)
+        self.info: EditInfo = self.model.analyze()
+        self._selected = ""
+        self._paste_count = 0
+
+        center = QWidget()
+        cl = QVBoxLayout(center)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.addWidget(self.view, 1)
+        status = QHBoxLayout()
+        status.addWidget(self.message_label, 1)
+        status.addWidget(self.total_label)
+        cl.addLayout(status)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        if embed_panels:
+            side = QSplitter(Qt.Vertical)
+            side.addWidget(self.properties)
+            side.addWidget(self.problems)
+            side.setSizes([300, 120])
+            split = QSplitter(Qt.Horizontal)
+            split.addWidget(self.palette)
+            split.addWidget(center)
+            split.addWidget(side)
+            split.setStretchFactor(1, 1)
+            split.setSizes([160, 800, 260])
+            layout.addWidget(split)
+        else:
+            layout.addWidget(center)
+
+        self.palette.addRequested.connect(self.add_node)
+        self.view.kindDropped.connect(self._dropped)
+        self.scene.selectionChanged.connect(self._selection_changed)
+        self.scene.message.connect(self.show_message)
+        self.problems.nodeClicked.connect(self.select_node)
+        self.model.changed.connect(self._model_changed)
+        self._make_actions()
+        self._refresh()
+
+    # -- contract with the window ------------------------------------------------------------
+    @property
+    def undo_stack(self) -> QUndoStack:
+        return self._undo
+
+    @property
+    def palette_widget(self) -> PaletteWidget:
+        return self.palette
+
+    @property
+    def properties_widget(self) -> PropertyEditor:
+        return self.properties
+
+    @property
+    def problems_widget(self) -> ProblemsList:
+        return self.problems
+
+    @property
+    def graph(self) -> GraphSpec:
+        """A copy of the edited graph."""
+        return self.model.spec()
+
+    def set_graph(self, graph: GraphSpec) -> None:
+        """Replace the content (e.g. a file was opened); clears the undo history."""
+        self._undo.clear()
+        self.model.set_graph(graph)
+        self.view.fit()
+
+    def select_node(self, node_id: str) -> None:
+        self.scene.clearSelection()
+        item = self.scene.nodes.get(node_id)
+        if item is not None:
+            item.setSelected(True)
+            self.view.ensureVisible(item)
+
+    def selected_node(self) -> str:
+        return self._selected
+
+    # -- edits (each one an undo command) ----------------------------------------------------
+    def add_node(self, kind: str, pos: QPointF | tuple | None = None, params=None) -> str:
+        """Add a ``kind`` node at ``pos`` (default: right of the existing nodes); select it."""
+        if pos is None:
+            nodes = self.model.graph.nodes
+            x = max((n.pos[0] for n in nodes), default=-NODE_W - 60) + NODE_W + 60
+            y = nodes[-1].pos[1] if nodes else 0.0
+            pos = (x, y)
+        elif isinstance(pos, QPointF):
+            pos = (pos.x(), pos.y())
+        cmd = AddNodeCommand(self.model, kind, (float(pos[0]), float(pos[1])), params)
+        self._undo.push(cmd)
+        self.select_node(cmd.node_id)
+        return cmd.node_id
+
+    def connect_nodes(self, src: str, dst: str, port: str = "seq",
+                      from_output: str | None = None) -> str | None:
+        """Connect as a port-to-port drag would; returns the refusal reason or None."""
+        s, d = self.scene.nodes.get(src), self.scene.nodes.get(dst)
+        if s is None or d is None:
+            reason = f"Cannot connect {src} → {dst}: there is no node '{dst if s else src}'"
+            self.show_message(reason)
+            return reason
+        out = s.outputs.get(from_output or ("state" if port == "state" else "seq"))
+        inp = d.inputs.get(port)
+        if out is None or inp is None:
+            reason = self.model.connection_problem(src, dst, port, from_output)
+            reason = f"Cannot connect {src} → {dst} ({port}): {reason or 'no such port'}"
+            self.show_message(reason)
+            return reason
+        return self.scene.connect_ports(out, inp)
+
+    def set_param(self, node_id: str, name: str, value) -> None:
+        from .commands import SetParamCommand
+
+        self.model.check_param(node_id, name, value)
+        self._undo.push(SetParamCommand(self.model, node_id, name, value))
+
+    def delete_selected(self) -> None:
+        nodes, edges = self.scene.selected_node_ids(), self.scene.selected_edges()
+        edges = [e for e in edges if e.src not in nodes and e.dst not in nodes]
+        if not nodes and not edges:
+            return
+        self._undo.beginMacro("Delete")
+        for e in edges:
+            self._undo.push(DisconnectCommand(self.model, e.src, e.dst, e.port))
+        for nid in nodes:
+            self._undo.push(RemoveNodeCommand(self.model, nid))
+        self._undo.endMacro()
+
+    def copy_selected(self) -> dict | None:
+        ids = self.scene.selected_node_ids()
+        if not ids:
+            return None
+        fragment = self.model.fragment(ids)
+        mime = QMimeData()
+        mime.setData(MIME_NODES, json.dumps(fragment).encode())
+        QGuiApplication.clipboard().setMimeData(mime)
+        self._paste_count = 0
+        return fragment
+
+    def paste(self, fragment: dict | None = None) -> list[str]:
+        if fragment is None:
+            mime = QGuiApplication.clipboard().mimeData()
+            if mime is None or not mime.hasFormat(MIME_NODES):
+                return []
+            try:  # JSON only: the clipboard never executes anything
+                fragment = json.loads(bytes(mime.data(MIME_NODES)).decode())
+            except ValueError:
+                self.show_message("The clipboard does not hold canvas nodes.")
+                return []
+        self._paste_count += 1
+        off = 40.0 * self._paste_count
+        return self._push_paste(fragment, (off, off), "Paste")
+
+    def duplicate_selected(self) -> list[str]:
+        ids = self.scene.selected_node_ids()
+        return self._push_paste(self.model.fragment(ids), (40.0, 40.0), "Duplicate") if ids else []
+
+    def _push_paste(self, fragment, offset, text) -> list[str]:
+        cmd = PasteCommand(self.model, fragment, offset, text)
+        try:
+            self._undo.push(cmd)
+        except Exception as exc:  # a malformed clipboard: tell the user, change nothing
+            self.show_message(str(exc))
+            return []
+        self.scene.clearSelection()
+        for nid in cmd.ids:
+            self.scene.nodes[nid].setSelected(True)
+        return list(cmd.ids)
+
+    def show_message(self, text: str) -> None:
+        self.message_label.setText(text)
+        self.messageShown.emit(text)
+
+    # -- internals -----------------------------------------------------------------------------
+    def _make_actions(self) -> None:
+        def act(text, keys, slot):
+            a = QAction(text, self)
+            a.setShortcuts(keys)
+            a.setShortcutContext(Qt.WidgetWithChildrenShortcut)
+            a.triggered.connect(slot)
+            self.view.addAction(a)
+            return a
+
+        self.actions_by_name = {
+            "undo": act("Undo", [QKeySequence.Undo], self._undo.undo),
+            "redo": act("Redo", [QKeySequence("Ctrl+Shift+Z"), QKeySequence.Redo],
+                        self._undo.redo),
+            "delete": act("Delete", [QKeySequence.Delete, QKeySequence(Qt.Key_Backspace)],
+                          self.delete_selected),
+            "copy": act("Copy", [QKeySequence.Copy], self.copy_selected),
+            "paste": act("Paste", [QKeySequence.Paste], lambda: self.paste()),
+            "duplicate": act("Duplicate", [QKeySequence("Ctrl+D")], self.duplicate_selected),
+            "fit": act("Fit", [QKeySequence("F")], self.view.fit),
+            "zoom_in": act("Zoom in", [QKeySequence.ZoomIn], lambda: self.view.zoom_by(1.25)),
+            "zoom_out": act("Zoom out", [QKeySequence.ZoomOut], lambda: self.view.zoom_by(0.8)),
+        }
+
+    def _dropped(self, kind: str, pos: QPointF) -> None:
+        self.add_node(kind, QPointF(pos.x() - NODE_W / 2, pos.y() - 20))
+
+    def _selection_changed(self) -> None:
+        items = [i for i in self.scene.selectedItems() if isinstance(i, NodeItem)]
+        nid = items[0].node_id if len(items) == 1 else ""
+        self.properties.show_node(nid or None)
+        if nid != self._selected:
+            self._selected = nid
+            self.nodeSelected.emit(nid)
+
+    def _model_changed(self) -> None:
+        self.message_label.clear()
+        self._refresh()
+        self.graphChanged.emit()
+
+    def _refresh(self) -> None:
+        self.info = self.model.analyze()
+        self.scene.show_analysis(self.info)
+        self.problems.show_problems(self.info)
+        state = "valid" if self.info.ok else f"{len(self.info.problems)} problem(s)"
+        self.total_label.setText(f"{len(self.model.graph.nodes)} nodes · "
+                                 f"{self.info.total_params:,} parameters · {state}")
