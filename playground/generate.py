@@ -21,18 +21,6 @@ from .sequences import check_inputs
 from .spec import ATTENTION_KINDS, RECURRENT_KINDS
 
 
-def bind_inputs(model: SequenceModel, batch) -> dict[str, np.ndarray]:
-    """A batch's inputs keyed by the model's input node ids (see ``playground.data``)."""
-    try:
-        from .data import bind_inputs as bind
-    except ImportError:  # TEMP until data.py lands
-        ids = model.input_ids
-        if len(ids) == 1:
-            return {ids[0]: batch.inputs["x"]}
-        return {i: batch.inputs[i] for i in ids}
-    return bind(model, batch)
-
-
 # -- running in windows with carried state ---------------------------------------------------
 def window_problem(model: SequenceModel) -> str | None:
     """Why ``model`` cannot be run a window of steps at a time with carried state, or None.
@@ -138,31 +126,20 @@ def generate_ids(model: SequenceModel, prompt_ids, length: int, *, temperature: 
         model.train(was)
 
 
-def _join(symbols: list[str]) -> str:
-    return "".join(symbols) if all(len(s) == 1 for s in symbols) else " ".join(symbols)
-
-
-def _tokens(vocab, prompt: str):
-    level = getattr(vocab, "level", None)
-    if level == "word" or (level is None and any(len(s) > 1 for s in vocab.symbols)):
-        return prompt.split()
-    return prompt
-
-
 def generate_text(model: SequenceModel, dataset, prompt: str, length: int, *,
                   temperature: float = 1.0, greedy: bool = False,
                   seed: int | None = None) -> str:
-    """Continue ``prompt`` by ``length`` symbols of the dataset's vocabulary (characters
-    joined as they are, words with spaces). Greedy or sampled at ``temperature``."""
+    """Continue ``prompt`` by ``length`` symbols of the dataset's vocabulary, as text
+    (characters side by side, words with spaces). Greedy or sampled at ``temperature``."""
     vocab = dataset.vocab
     if vocab is None:
         raise SequenceError("this task has no vocabulary; use free_run for numeric series")
     if not prompt:
         raise SequenceError("the prompt is empty; type at least one symbol")
     try:
-        ids = np.asarray(vocab.encode(_tokens(vocab, prompt)), dtype=np.int64)
-    except (KeyError, ValueError) as e:
-        raise SequenceError(f"the prompt has a symbol outside the vocabulary: {e}") from None
+        ids = np.asarray(vocab.encode(prompt), dtype=np.int64)
+    except SequenceError as e:
+        raise SequenceError(f"prompt: {e}") from None
     out_vocab = dataset.target_vocab or vocab
     to_input = None
     if dataset.target_vocab is not None:
@@ -170,7 +147,7 @@ def generate_text(model: SequenceModel, dataset, prompt: str, length: int, *,
             return int(vocab.encode([out_vocab.decode([c])[0]])[0])
     ids_out = generate_ids(model, ids, length, temperature=temperature, greedy=greedy,
                            seed=seed, to_input=to_input)
-    return _join(list(out_vocab.decode(ids_out)))
+    return out_vocab.join(out_vocab.decode(ids_out))
 
 
 @torch.no_grad()

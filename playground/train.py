@@ -25,8 +25,9 @@ import torch
 
 from .build import INIT_SCHEMES, SequenceModel
 from .cells import chunks
+from .data import bind_inputs, check_model
 from .errors import FileFormatError, TrainingError
-from .generate import bind_inputs, detach_state, forward_window, window_problem
+from .generate import detach_state, forward_window, window_problem
 from .losses import mean_loss, step_losses
 from .sequences import check_inputs
 
@@ -165,15 +166,10 @@ def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
 
 
 def check_fit(model: SequenceModel, dataset) -> None:
-    """Raise TrainingError when the model's head or inputs do not fit the dataset."""
-    head = model.graph.node(model.output_id)
-    want = "softmax" if dataset.output == "classes" else "identity"
-    if model.head_output != want:
-        raise TrainingError(f"the task predicts {dataset.output}, so head '{head.id}' needs "
-                            f"output '{want}', not '{model.head_output}'")
-    if head.params["out_features"] != dataset.output_size:
-        raise TrainingError(f"head '{head.id}' has {head.params['out_features']} outputs but "
-                            f"the task needs {dataset.output_size}")
+    """Raise TrainingError naming every way the model does not fit the dataset."""
+    problems = check_model(dataset, model)
+    if problems:
+        raise TrainingError("the model does not fit the data: " + "; ".join(problems))
 
 
 class Trainer:
@@ -252,15 +248,12 @@ class Trainer:
     # -- running ----------------------------------------------------------------------------
     def _tensors(self, batch) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
         dev = self.device
-        bound = bind_inputs(self.model, batch)
+        inputs = bind_inputs(self.model, batch)  # tensors on the device
         if not self._checked:  # clear SequenceErrors for the first batch, then trust the source
-            check_inputs(self.model, bound)
+            check_inputs(self.model, inputs)
             self._checked = True
-        inputs = {k: torch.from_numpy(np.asarray(v)).to(dev, non_blocking=True)
-                  for k, v in bound.items()}
-        targets = torch.from_numpy(np.asarray(batch.targets)).to(dev, non_blocking=True)
-        mask = torch.from_numpy(np.asarray(batch.mask, dtype=np.float32)).to(dev,
-                                                                           non_blocking=True)
+        targets = torch.as_tensor(batch.targets).to(dev, non_blocking=True)
+        mask = torch.as_tensor(batch.mask, dtype=torch.float32).to(dev, non_blocking=True)
         return inputs, targets, mask
 
     def _loss_and_backward(self, inputs, targets, mask) -> torch.Tensor:

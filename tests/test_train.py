@@ -6,7 +6,6 @@ The datasets here are tiny in-test objects that follow the documented Dataset pr
 
 import copy
 import threading
-from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -14,39 +13,32 @@ import torch
 import torch.nn.functional as F
 
 from playground.build import build
+from playground.data import Batch, Dataset, Vocab
 from playground.errors import FileFormatError, TrainingError
 from playground.spec import chain
 from playground.trace import trace
 from playground.train import Snapshot, TrainConfig, Trainer, pick_device
 
 
-@dataclass
-class Batch:
-    inputs: dict
-    targets: np.ndarray
-    mask: np.ndarray
-
-
-class TextTask:
+class TextTask(Dataset):
     """Next-character prediction on windows of a repeated text."""
 
-    shape, output = "many_to_many", "classes"
-    input_features, target_vocab = None, None
+    name, shape, output = "text task", "many_to_many", "classes"
 
     def __init__(self, text="hello hello ", T=8):
-        self.syms = sorted(set(text))
-        self.ids = np.array([self.syms.index(c) for c in text * 8], dtype=np.int64)
+        super().__init__(0)
+        self.vocab = Vocab(sorted(set(text)))
+        self.ids = self.vocab.encode(text * 8)
         self.T = T
-        self.output_size = len(self.syms)
-        self.vocab = None
+        self.output_size = len(self.vocab)
 
     def _at(self, starts):
         x = np.stack([self.ids[s:s + self.T] for s in starts])
         y = np.stack([self.ids[s + 1:s + self.T + 1] for s in starts])
         return Batch({"x": x}, y, np.ones(x.shape, np.float32))
 
-    def sample(self, batch_size, rng):
-        return self._at(rng.integers(0, len(self.ids) - self.T - 1, batch_size))
+    def generate(self, n, rng):
+        return self._at(rng.integers(0, len(self.ids) - self.T - 1, n))
 
     def validation(self):
         return self._at(range(0, 12))
@@ -55,13 +47,13 @@ class TextTask:
         return self._at([0])
 
 
-class Series:
-    """Predict the next value of a noisy sine (one value per step, MSE)."""
+class Series(Dataset):
+    """Predict the next value of a sine (one value per step, MSE)."""
 
-    shape, output, vocab, target_vocab, input_features, output_size = (
-        "many_to_many", "values", None, None, 1, 1)
+    name, shape, output, input_features, output_size = ("sine", "many_to_many", "values", 1, 1)
 
     def __init__(self, T=40):
+        super().__init__(0)
         self.T = T
 
     def _make(self, phases):
@@ -70,8 +62,8 @@ class Series:
         return Batch({"x": s[:, :-1, None]}, s[:, 1:, None], np.ones((len(phases), self.T),
                                                                        np.float32))
 
-    def sample(self, batch_size, rng):
-        return self._make(rng.uniform(0, 6.28, batch_size))
+    def generate(self, n, rng):
+        return self._make(rng.uniform(0, 6.28, n))
 
     def validation(self):
         return self._make(np.linspace(0, 6, 8))
@@ -272,11 +264,11 @@ def test_traces_every_n_steps_and_on_request():
 
 
 def test_model_must_fit_the_task():
-    with pytest.raises(TrainingError, match="6 outputs but the task needs 5"):
+    with pytest.raises(TrainingError, match="head 'head' has 6 outputs but text task needs 5"):
         Trainer(build(chain(("x", "input", {"encoding": "onehot", "vocab_size": 5}),
                             ("r", "rnn", {}), ("head", "linear", {"out_features": 6}))),
                 TextTask(), TrainConfig(device="cpu"))
-    with pytest.raises(TrainingError, match="output 'identity'"):
+    with pytest.raises(TrainingError, match="use identity"):
         Trainer(char_model(), Series(), TrainConfig(device="cpu"))
 
 
