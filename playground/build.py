@@ -81,7 +81,7 @@ class SequenceModel(nn.Module):
     # -- running -----------------------------------------------------------------------------
     def as_inputs(self, inputs) -> dict[str, torch.Tensor]:
         """Accept a tensor for a single-input model, or a dict keyed by input node id."""
-        if isinstance(inputs, torch.Tensor):
+        if not isinstance(inputs, dict):  # a tensor, array or nested list
             if len(self.input_ids) != 1:
                 raise SequenceError(f"this model has {len(self.input_ids)} inputs "
                                     f"({', '.join(self.input_ids)}); pass a dict")

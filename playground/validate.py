@@ -72,6 +72,19 @@ def _topological(ids: list[str], deps: dict[str, set[str]]) -> tuple[list[str], 
     return order, {n for n in ids if n not in order}
 
 
+def _reaches(start: str, goal: str, outs: dict[str, list[tuple[str, str]]]) -> bool:
+    seen, frontier = set(), [start]
+    while frontier:
+        n = frontier.pop()
+        for m, _ in outs.get(n, []):
+            if m == goal:
+                return True
+            if m not in seen:
+                seen.add(m)
+                frontier.append(m)
+    return False
+
+
 def analyze(graph: GraphSpec) -> GraphInfo:  # noqa: C901 - one pass, many checks
     """Check ``graph`` and infer shapes; never raises. See :func:`validate`."""
     info = GraphInfo()
@@ -134,7 +147,8 @@ def analyze(graph: GraphSpec) -> GraphInfo:  # noqa: C901 - one pass, many check
                              "it", nid, n.kind))
 
     ids = list(nodes)
-    order, on_cycle = _topological(ids, {nid: set(ins[nid].values()) for nid in ids})
+    order, stuck = _topological(ids, {nid: set(ins[nid].values()) for nid in ids})
+    on_cycle = {n for n in stuck if _reaches(n, n, outs)}
     for nid in sorted(on_cycle):
         P.append(Problem(E.CYCLE, "is on a cycle; sequences must flow one way", nid,
                          nodes[nid].kind))
@@ -178,7 +192,7 @@ def analyze(graph: GraphSpec) -> GraphInfo:  # noqa: C901 - one pass, many check
             info.width[nid] = w
 
     # Nodes that cannot reach the output head train nothing; say so.
-    if info.output is not None and not on_cycle:
+    if info.output is not None and not stuck:
         reach = {info.output}
         frontier = [info.output]
         while frontier:
@@ -191,7 +205,7 @@ def analyze(graph: GraphSpec) -> GraphInfo:  # noqa: C901 - one pass, many check
             if nid not in reach:
                 P.append(Problem("disconnected", "is not connected to the output head", nid,
                                  nodes[nid].kind))
-    info.order = [nid for nid in order if nid not in on_cycle]
+    info.order = order  # nodes downstream of a cycle are left out too
     return info
 
 
