@@ -26,8 +26,11 @@ def recurrent_weights(model, node: str, layer: int = 0, direction: int = 0):
     """``(W_ih, W_hh, b_ih, b_hh)`` of one layer as float64 numpy (biases may be None)."""
     rnn = model.layers[node].rnn
     sfx = f"_l{layer}" + ("_reverse" if direction else "")
-    get = (lambda n: None if getattr(rnn, n + sfx, None) is None
-           else getattr(rnn, n + sfx).detach().cpu().double().numpy())
+
+    def get(name):
+        w = getattr(rnn, name + sfx, None)
+        return None if w is None else w.detach().cpu().double().numpy()
+
     return get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
 
 
