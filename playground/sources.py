@@ -153,9 +153,16 @@ def read_array(path: str, key: str | None = None) -> np.ndarray:
     ``(N, T, F)`` float32."""
     name = os.path.basename(path)
     try:
-        loaded = np.load(path, allow_pickle=False)
+        with open(path, "rb") as f:
+            magic = f.read(6)
     except FileNotFoundError:
         raise FileFormatError("file not found", file=path) from None
+    except OSError as e:
+        raise FileFormatError(f"cannot read the file: {e.strerror}", file=path) from None
+    if magic != b"\x93NUMPY" and not magic.startswith(b"PK"):
+        raise FileFormatError("not a readable NumPy file (.npy or .npz)", file=name)
+    try:
+        loaded = np.load(path, allow_pickle=False)
     except ValueError as e:
         msg = "holds Python objects; only numeric arrays can be read" if "pickle" in str(e) \
             else f"not a readable NumPy file ({e})"
