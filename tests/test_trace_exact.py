@@ -76,6 +76,7 @@ def reference(model, kind, x, y, mask, tbptt=None):
                               if k.endswith(f"_l{l}")})
         cells.append(cell)
     states = [None] * rnn.num_layers
+    cut_leaves = []
     hs = [[] for _ in cells]
     cs = [[] for _ in cells]
     outs = []
@@ -84,7 +85,10 @@ def reference(model, kind, x, y, mask, tbptt=None):
         for l, cell in enumerate(cells):
             st_ = states[l]
             if st_ is not None and tbptt and t % tbptt == 0:
-                st_ = tuple(s.detach() for s in st_) if kind == "lstm" else st_.detach()
+                # A fresh leaf where truncation cuts: its .grad is what BPTT did not pass on.
+                h_cut = (st_[0] if kind == "lstm" else st_).detach().requires_grad_()
+                cut_leaves.append((l, t - 1, h_cut))
+                st_ = (h_cut, st_[1].detach()) if kind == "lstm" else h_cut
             _, st_ = cell(inp, st_)
             h = st_[0] if kind == "lstm" else st_
             h.retain_grad()
@@ -99,6 +103,7 @@ def reference(model, kind, x, y, mask, tbptt=None):
     loss2.backward()
     ref["h"] = np.stack([torch.cat([h.detach()[0][:, None] for h in hl], 1).numpy() for hl in hs])
     ref["dh"] = np.stack([torch.cat([h.grad[0][:, None] for h in hl], 1).numpy() for hl in hs])
+    ref["dropped"] = [(l, t, leaf.grad[0].numpy()) for l, t, leaf in cut_leaves]
     if kind == "lstm":
         H = rnn.hidden_size
         ref["c"] = np.stack([torch.cat([c.detach()[0][:, None] for c in cl], 1).numpy()
@@ -185,6 +190,18 @@ def test_truncated_bptt_cuts_gradient(kind, fused):
     tr = check(kind, B=2, T=10, V=4, H=5, L=1, dtype=torch.float64, fused=fused, tbptt=4)
     rec = tr.layer("rec")
     assert rec.cut.tolist() == [t in (4, 8) for t in range(10)]
+    if fused:  # the gradient truncation dropped at steps 3 and 7, against nn's detached leaves
+        torch.manual_seed(0)
+        model = make(kind, 4, 5, 1, torch.float64)
+        x, y = torch.randint(0, 4, (2, 10)), torch.randint(0, 4, (2, 10))
+        mask = (torch.rand(2, 10) < 0.8).double()
+        mask[:, -1] = 1
+        ref = reference(model, kind, x, y, mask, tbptt=4)
+        assert [t for _, t, _ in ref["dropped"]] == [3, 7]
+        for _, t, g in ref["dropped"]:
+            close(rec.dh_dropped[:, t], g, 1e-10, f"dropped gradient at step {t}")
+        others = [t for t in range(10) if t not in (3, 7)]
+        assert np.all(rec.dh_dropped[:, others] == 0)
 
 
 def test_relu_rnn_matches():
