@@ -12,9 +12,9 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsPathItem
 
 from playground.spec import INPUT_PORTS, KIND_LABELS, RECURRENT_KINDS, EdgeSpec, NodeSpec
 
-NODE_W = 236.0
+NODE_W = 220.0
 HEADER_H = 26.0
-ROW_H = 22.0
+ROW_H = 19.0
 FOOT_H = 38.0
 PORT_R = 6.0
 
@@ -124,7 +124,8 @@ class NodeItem(QGraphicsObject):
 
     # -- content -------------------------------------------------------------------------
     def rows(self) -> int:
-        return max(len(INPUT_PORTS[self.spec.kind]), len(output_ports(self.spec.kind)), 1)
+        """Input ports first, then output ports, one row each, so shapes never collide."""
+        return len(INPUT_PORTS[self.spec.kind]) + len(output_ports(self.spec.kind))
 
     def height(self) -> float:
         return HEADER_H + self.rows() * ROW_H + FOOT_H
@@ -138,8 +139,9 @@ class NodeItem(QGraphicsObject):
             self.outputs = {n: PortItem(self, n, "out") for n in output_ports(node.kind)}
             for i, port in enumerate(self.inputs.values()):
                 port.setPos(0, HEADER_H + (i + 0.5) * ROW_H)
+            first = len(self.inputs)
             for i, port in enumerate(self.outputs.values()):
-                port.setPos(NODE_W, HEADER_H + (i + 0.5) * ROW_H)
+                port.setPos(NODE_W, HEADER_H + (first + i + 0.5) * ROW_H)
         self.update()
 
     def set_status(self, problems: list[str], shapes: dict[str, str], params: int | None) -> None:
@@ -178,18 +180,18 @@ class NodeItem(QGraphicsObject):
         painter.drawText(QRectF(8, 0, NODE_W - 16, HEADER_H), Qt.AlignVCenter | Qt.AlignLeft,
                          QFontMetrics(bold).elidedText(title, Qt.ElideRight, int(NODE_W - 16)))
         small = QFont()
-        small.setPointSizeF(8)
+        small.setPointSizeF(8.5)
         painter.setFont(small)
         for name, port in self.inputs.items():
             text = f"{PORT_LABELS[name]} {self.shapes.get(name + '_in', '')}"
             painter.setPen(PORT_COLORS[name].darker(140))
-            painter.drawText(QRectF(12, port.y() - ROW_H / 2, NODE_W / 2 + 10, ROW_H),
+            painter.drawText(QRectF(12, port.y() - ROW_H / 2, NODE_W - 24, ROW_H),
                              Qt.AlignVCenter | Qt.AlignLeft, text.strip())
         for name, port in self.outputs.items():
             text = self.shapes.get(name + "_out", "")
-            label = "out" if name == "seq" else "state"
+            label = "out" if name == "seq" else "state out"
             painter.setPen(PORT_COLORS[name].darker(140))
-            painter.drawText(QRectF(NODE_W / 2 - 30, port.y() - ROW_H / 2, NODE_W / 2 + 18, ROW_H),
+            painter.drawText(QRectF(12, port.y() - ROW_H / 2, NODE_W - 24, ROW_H),
                              Qt.AlignVCenter | Qt.AlignRight, f"{text} {label}".strip())
         y = HEADER_H + self.rows() * ROW_H
         painter.setPen(QColor("#555"))

@@ -4,7 +4,7 @@ to add it (keyboard users and tests)."""
 from __future__ import annotations
 
 from PySide6.QtCore import QMimeData, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QDrag
+from PySide6.QtGui import QBrush, QColor, QDrag, QIcon, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem
 
 from playground.spec import KIND_LABELS, KINDS
@@ -40,9 +40,14 @@ class PaletteWidget(QListWidget):
             item.setData(Qt.UserRole, kind)
             item.setToolTip(HINTS[kind] + "\nDrag onto the canvas, or double-click to add.")
             item.setForeground(QBrush(QColor(KIND_COLORS[kind]).darker(110)))
+            swatch = QPixmap(14, 14)
+            swatch.fill(QColor(KIND_COLORS[kind]))
+            item.setIcon(QIcon(swatch))
             self.addItem(item)
         self.itemActivated.connect(self._activated)
-        self.setMaximumWidth(200)
+        self.setSpacing(3)
+        self.setMaximumWidth(220)
+        self.setToolTip("Drag a layer onto the canvas, or double-click it to add it")
 
     def kinds(self) -> list[str]:
         return [self.item(i).data(Qt.UserRole) for i in range(self.count())]

@@ -44,15 +44,16 @@ class GraphView(QGraphicsView):
         event.accept()
 
     def fit(self) -> None:
-        """Zoom to show every node (never beyond 100 %)."""
+        """Zoom to show every node (never beyond 125 %)."""
         rect = self.scene().itemsBoundingRect()
         if rect.isEmpty():
             self.resetTransform()
             self.centerOn(0, 0)
             return
         self.fitInView(rect.adjusted(-40, -40, 40, 40), Qt.KeepAspectRatio)
-        if self.zoom() > 1.0:
+        if self.zoom() > 1.25:
             self.resetTransform()
+            self.scale(1.25, 1.25)
             self.centerOn(rect.center())
 
     def mousePressEvent(self, event) -> None:

@@ -106,7 +106,7 @@ class CanvasView(QWidget):
             split.addWidget(center)
             split.addWidget(side)
             split.setStretchFactor(1, 1)
-            split.setSizes([160, 800, 260])
+            split.setSizes([150, 900, 250])
             layout.addWidget(split)
         else:
             layout.addWidget(center)
