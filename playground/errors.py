@@ -55,6 +55,63 @@ NO_OUTPUT = "no-output"
 DUPLICATE_ID = "duplicate-id"
 
 
+class UnknownKind(Problem):
+    """A node of a kind this program does not know."""
+
+
+class MissingInput(Problem):
+    """A required input port has no edge (or the model has no input node)."""
+
+
+class ExtraInput(Problem):
+    """An edge into a port that does not exist or is already taken."""
+
+
+class CycleProblem(Problem):
+    """The node is on a cycle; sequences must flow one way."""
+
+
+class ShapeMismatch(Problem):
+    """Sizes that do not fit (a state edge between layers of different size, ...)."""
+
+
+class HeadsNotDividing(Problem):
+    """Attention heads that do not divide the width of the input."""
+
+
+class BadParameter(Problem):
+    """A parameter value out of range or of the wrong type."""
+
+
+class BadEdge(Problem):
+    """An edge to an unknown node, or out of the output head."""
+
+
+class NoOutput(Problem):
+    """No (or more than one) linear output head."""
+
+
+class DuplicateId(Problem):
+    """Two nodes share an id."""
+
+
+class Disconnected(Problem):
+    """A node that does not reach the output head."""
+
+
+DISCONNECTED = "disconnected"
+_TYPES = {UNKNOWN_KIND: UnknownKind, MISSING_INPUT: MissingInput, EXTRA_INPUT: ExtraInput,
+          CYCLE: CycleProblem, SHAPE_MISMATCH: ShapeMismatch, HEADS_NOT_DIVIDING: HeadsNotDividing,
+          BAD_PARAMETER: BadParameter, BAD_EDGE: BadEdge, NO_OUTPUT: NoOutput,
+          DUPLICATE_ID: DuplicateId, DISCONNECTED: Disconnected}
+
+
+def problem(code: str, message: str, node: str | None = None, kind: str | None = None,
+            port: str | None = None, edge: tuple[str, str, str] | None = None) -> Problem:
+    """A typed :class:`Problem` for ``code`` (e.g. :class:`HeadsNotDividing`)."""
+    return _TYPES.get(code, Problem)(code, message, node, kind, port, edge)
+
+
 class GraphError(PlaygroundError):
     """A model graph has one or more problems; ``problems`` lists them all."""
 

@@ -92,10 +92,10 @@ def analyze(graph: GraphSpec) -> GraphInfo:  # noqa: C901 - one pass, many check
     nodes: dict[str, NodeSpec] = {}
     for n in graph.nodes:
         if n.id in nodes:
-            P.append(Problem(E.DUPLICATE_ID, f"duplicate node id '{n.id}'", n.id, n.kind))
+            P.append(E.problem(E.DUPLICATE_ID, f"duplicate node id '{n.id}'", n.id, n.kind))
             continue
         if n.kind not in KINDS:
-            P.append(Problem(E.UNKNOWN_KIND, f"unknown kind {n.kind!r}; expected one of "
+            P.append(E.problem(E.UNKNOWN_KIND, f"unknown kind {n.kind!r}; expected one of "
                              f"{', '.join(KINDS)}", n.id, n.kind))
             continue
         nodes[n.id] = n
@@ -103,11 +103,11 @@ def analyze(graph: GraphSpec) -> GraphInfo:  # noqa: C901 - one pass, many check
             if not param_applies(prm, n.params):
                 continue
             if prm.name not in n.params:
-                P.append(Problem(E.BAD_PARAMETER, f"{prm.name}: missing", n.id, n.kind))
+                P.append(E.problem(E.BAD_PARAMETER, f"{prm.name}: missing", n.id, n.kind))
                 continue
             bad = prm.check(n.params[prm.name])
             if bad:
-                P.append(Problem(E.BAD_PARAMETER, f"{prm.name}: {bad}", n.id, n.kind))
+                P.append(E.problem(E.BAD_PARAMETER, f"{prm.name}: {bad}", n.id, n.kind))
     bad_params = {p.node for p in P if p.code == E.BAD_PARAMETER}
 
     ins: dict[str, dict[str, str]] = {nid: {} for nid in nodes}
@@ -116,23 +116,25 @@ def analyze(graph: GraphSpec) -> GraphInfo:  # noqa: C901 - one pass, many check
         edge = (e.src, e.dst, e.port)
         if e.src not in nodes or e.dst not in nodes:
             missing = e.src if e.src not in nodes else e.dst
-            P.append(Problem(E.BAD_EDGE, f"edge {e.src} -> {e.dst} refers to unknown node "
+            P.append(E.problem(E.BAD_EDGE, f"edge {e.src} -> {e.dst} refers to unknown node "
                              f"'{missing}'", e.dst if e.dst in nodes else None, port=e.port,
                              edge=edge))
             continue
         dst = nodes[e.dst]
         if e.port not in INPUT_PORTS[dst.kind]:
             what = "takes no input" if not INPUT_PORTS[dst.kind] else f"has no '{e.port}' input"
-            P.append(Problem(E.EXTRA_INPUT, f"a {dst.kind} node {what} (edge from '{e.src}')",
+            P.append(E.problem(E.EXTRA_INPUT, f"a {dst.kind} node {what} (edge from '{e.src}')",
                              dst.id, dst.kind, e.port, edge))
             continue
         if e.port in ins[e.dst]:
-            P.append(Problem(E.EXTRA_INPUT, f"port '{e.port}' already takes '{ins[e.dst][e.port]}'"
+            taken = ins[e.dst][e.port]
+            P.append(E.problem(E.EXTRA_INPUT, f"port '{e.port}' already takes '{taken}'"
                              f"; a second edge from '{e.src}' is one too many", dst.id, dst.kind,
                              e.port, edge))
             continue
         if e.src == e.dst:
-            P.append(Problem(E.CYCLE, "a node cannot feed itself", dst.id, dst.kind, e.port, edge))
+            P.append(E.problem(E.CYCLE, "a node cannot feed itself", dst.id, dst.kind, e.port,
+                               edge))
             continue
         ins[e.dst][e.port] = e.src
         outs[e.src].append((e.dst, e.port))
@@ -140,30 +142,30 @@ def analyze(graph: GraphSpec) -> GraphInfo:  # noqa: C901 - one pass, many check
     for nid, n in nodes.items():
         for port, required in INPUT_PORTS[n.kind].items():
             if required and port not in ins[nid]:
-                P.append(Problem(E.MISSING_INPUT, f"needs an input on port '{port}'", nid, n.kind,
+                P.append(E.problem(E.MISSING_INPUT, f"needs an input on port '{port}'", nid, n.kind,
                                  port))
         if n.kind == "linear" and outs[nid]:
-            P.append(Problem(E.BAD_EDGE, "a linear head is the model's output; nothing may follow "
-                             "it", nid, n.kind))
+            P.append(E.problem(E.BAD_EDGE, "a linear head is the model's output; nothing may "
+                               "follow it", nid, n.kind))
 
     ids = list(nodes)
     order, stuck = _topological(ids, {nid: set(ins[nid].values()) for nid in ids})
     on_cycle = {n for n in stuck if _reaches(n, n, outs)}
     for nid in sorted(on_cycle):
-        P.append(Problem(E.CYCLE, "is on a cycle; sequences must flow one way", nid,
+        P.append(E.problem(E.CYCLE, "is on a cycle; sequences must flow one way", nid,
                          nodes[nid].kind))
 
     heads = [nid for nid in ids if nodes[nid].kind == "linear"]
     if not heads:
-        P.append(Problem(E.NO_OUTPUT, "the model has no linear output head"))
+        P.append(E.problem(E.NO_OUTPUT, "the model has no linear output head"))
     elif len(heads) > 1:
         for nid in heads[1:]:
-            P.append(Problem(E.NO_OUTPUT, f"a model has one output head; '{heads[0]}' is already "
+            P.append(E.problem(E.NO_OUTPUT, f"a model has one output head; '{heads[0]}' is already "
                              "one", nid, "linear"))
     info.output = heads[0] if heads else None
     info.inputs = [nid for nid in order if nodes[nid].kind == "input"]
     if not any(nodes[n].kind == "input" for n in ids):
-        P.append(Problem(E.MISSING_INPUT, "the model has no sequence input node"))
+        P.append(E.problem(E.MISSING_INPUT, "the model has no sequence input node"))
 
     # Shapes, in topological order.
     for nid in order:
@@ -175,7 +177,7 @@ def analyze(graph: GraphSpec) -> GraphInfo:  # noqa: C901 - one pass, many check
         if n.kind in ("self_attention", "transformer", "cross_attention"):
             heads_n = n.params["num_heads"]
             if in_w % heads_n:
-                P.append(Problem(E.HEADS_NOT_DIVIDING, f"{heads_n} heads do not divide the width "
+                P.append(E.problem(E.HEADS_NOT_DIVIDING, f"{heads_n} heads do not divide the width "
                                  f"{in_w} of its input '{src['seq']}'", nid, n.kind, "seq"))
                 continue
         if n.kind == "cross_attention" and "memory" in src and src["memory"] not in info.width:
@@ -184,7 +186,7 @@ def analyze(graph: GraphSpec) -> GraphInfo:  # noqa: C901 - one pass, many check
             s = nodes[src["state"]]
             problem = _state_problem(s, n)
             if problem:
-                P.append(Problem(E.SHAPE_MISMATCH, problem, nid, n.kind, "state",
+                P.append(E.problem(E.SHAPE_MISMATCH, problem, nid, n.kind, "state",
                                  (s.id, nid, "state")))
                 continue
         w = output_width(n, in_w)
@@ -203,7 +205,7 @@ def analyze(graph: GraphSpec) -> GraphInfo:  # noqa: C901 - one pass, many check
                     frontier.append(s)
         for nid in ids:
             if nid not in reach:
-                P.append(Problem("disconnected", "is not connected to the output head", nid,
+                P.append(E.problem(E.DISCONNECTED, "is not connected to the output head", nid,
                                  nodes[nid].kind))
     info.order = order  # nodes downstream of a cycle are left out too
     return info

@@ -49,6 +49,8 @@ def test_all_problems_reported_at_once():
     assert ("att", E.HEADS_NOT_DIVIDING) in by
     assert ("weird", E.UNKNOWN_KIND) in by
     assert ("x", E.EXTRA_INPUT) in by  # an input node takes no input
+    typed = {type(p) for p in info.problems}
+    assert {E.BadParameter, E.HeadsNotDividing, E.UnknownKind, E.ExtraInput} <= typed
     assert ("a", E.MISSING_INPUT) in by
     msg = next(str(p) for p in info.problems if p.code == E.BAD_PARAMETER)
     assert msg == "node 'a' (lstm): hidden_size: must be a positive integer, got -3"
