@@ -45,8 +45,8 @@ class NGramModel:
     @classmethod
     def from_dataset(cls, dataset, order: int = 2, k: float = 1.0) -> NGramModel:
         """Fit on a language-model dataset's training text (``dataset.corpus()``)."""
-        model = cls(order, k, vocab=dataset.vocab)
-        return model.fit(dataset.corpus())
+        corpus = dataset.corpus()  # raises SequenceError for data that is not a text
+        return cls(order, k, vocab=dataset.vocab).fit(corpus)
 
     def fit(self, sequences: Iterable[Sequence[int]] | np.ndarray) -> NGramModel:
         """Add the counts of every n-gram inside each sequence of symbol ids (n-grams do not
