@@ -1,0 +1,1 @@
+"""pyqtgraph panels for the selected layer: create plot items once, update in place."""

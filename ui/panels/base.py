@@ -1,0 +1,291 @@
+"""Building blocks shared by every panel: the panel frame (title, hover read-out,
+export menu), heatmaps with fixed levels, bar curves and the current-step marker.
+
+Plot items are created once; a new trace only calls ``setImage`` / ``setData`` and a
+new step only moves markers and refreshes the bars (pyqtgraph's fast path).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyqtgraph as pg
+import pyqtgraph.exporters  # noqa: F401  (registers the exporters)
+from PySide6 import QtCore, QtGui, QtWidgets
+
+pg.setConfigOptions(imageAxisOrder="row-major", antialias=False, background="w",
+                    foreground="#222")
+
+STATE_CMAP = pg.colormap.get("CET-D1")      # diverging, for tanh states and gradients
+GATE_CMAP = pg.colormap.get("viridis")      # sequential, for gates in [0, 1]
+STEP_PEN = pg.mkPen("#d62728", width=2)
+CUT_PEN = pg.mkPen("#ff7f0e", width=1, style=QtCore.Qt.PenStyle.DashLine)
+BAR_PEN = pg.mkPen("#1f77b4", width=1)
+BAR_BRUSH = pg.mkBrush(31, 119, 180, 170)
+GHOST_PEN = pg.mkPen(120, 120, 120, 150, width=1, style=QtCore.Qt.PenStyle.DashLine)
+CURVE_PEN = pg.mkPen("#1f77b4", width=2)
+
+
+@dataclass
+class TraceView:
+    """What the panels draw: the trace (what-if result when one is active), the original
+    (``base``) when a what-if is shown, the selected records and the symbols."""
+
+    trace: object
+    base: object | None = None
+    rec: object | None = None            # selected RecurrentTrace
+    base_rec: object | None = None
+    attn: object | None = None           # selected AttentionTrace
+    tokens: list[str] = field(default_factory=list)     # typed input, one string per step
+    out_symbols: list[str] | None = None                # class names of the head
+    ngram: np.ndarray | None = None                     # (T, C) baseline probabilities
+    ngram_order: int | None = None
+
+    @property
+    def steps(self) -> int:
+        return self.trace.steps
+
+
+def fmt(v: float) -> str:
+    return f"{v:.4g}"
+
+
+class Panel(QtWidgets.QWidget):
+    """A titled panel: a pyqtgraph layout, a hover line with exact values and an export
+    menu (PNG / SVG image, CSV data). Subclasses fill :attr:`layout_widget` and implement
+    :meth:`set_view`, :meth:`set_step` and :meth:`table`."""
+
+    title = "Panel"
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName(type(self).__name__)
+        self.view: TraceView | None = None
+        self.step = 0
+        outer = QtWidgets.QVBoxLayout(self)
+        outer.setContentsMargins(2, 2, 2, 2)
+        outer.setSpacing(1)
+        head = QtWidgets.QHBoxLayout()
+        self.caption = QtWidgets.QLabel("")
+        self.caption.setStyleSheet("color:#444;")
+        self.hover_label = QtWidgets.QLabel("hover for values")
+        self.hover_label.setStyleSheet("color:#666; font-family: monospace;")
+        self.hover_label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        btn = QtWidgets.QToolButton(text="Export")
+        btn.setPopupMode(QtWidgets.QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QtWidgets.QMenu(btn)
+        menu.addAction("Image as PNG...", lambda: self._ask_export("png"))
+        menu.addAction("Image as SVG...", lambda: self._ask_export("svg"))
+        menu.addAction("Data as CSV...", lambda: self._ask_export("csv"))
+        btn.setMenu(menu)
+        ign = QtWidgets.QSizePolicy.Policy.Ignored
+        pref = QtWidgets.QSizePolicy.Policy.Preferred
+        self.caption.setSizePolicy(ign, pref)      # long captions never widen the window
+        self.hover_label.setSizePolicy(ign, pref)
+        self.hover_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight)
+        head.addWidget(self.caption, 3)
+        head.addWidget(self.hover_label, 2)
+        head.addWidget(btn)
+        outer.addLayout(head)
+        self.layout_widget = pg.GraphicsLayoutWidget()
+        self.layout_widget.ci.setContentsMargins(2, 2, 2, 2)
+        outer.addWidget(self.layout_widget, 1)
+        self.message = QtWidgets.QLabel("")
+        self.message.setObjectName("panelMessage")
+        self.message.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet("color:#777; font-size:12pt; background:white;")
+        self.message.hide()
+        outer.addWidget(self.message, 1)
+        self._hovers: list[tuple[pg.PlotItem, Callable[[float, float], str | None]]] = []
+        self.layout_widget.scene().sigMouseMoved.connect(self._on_mouse)
+
+    # -- subclass API --------------------------------------------------------------------
+    def set_view(self, view: TraceView | None) -> None:
+        self.view = view
+
+    def set_step(self, t: int) -> None:
+        self.step = t
+
+    def table(self) -> tuple[list[str], np.ndarray]:
+        """Column names and a 2-D array: the data this panel shows (for CSV)."""
+        return [], np.zeros((0, 0))
+
+    # -- helpers -------------------------------------------------------------------------
+    def show_message(self, text: str) -> None:
+        """Show ``text`` in place of the plots ('' shows the plots again)."""
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+        self.layout_widget.setVisible(not text)
+
+    def add_plot(self, row: int, col: int, title: str = "", left: str = "", bottom: str = "",
+                 **kw) -> pg.PlotItem:
+        p = self.layout_widget.addPlot(row=row, col=col, **kw)
+        if title:
+            p.setTitle(title, size="9pt")
+        if left:
+            p.setLabel("left", left)
+        if bottom:
+            p.setLabel("bottom", bottom)
+        p.setMenuEnabled(False)
+        p.hideButtons()
+        return p
+
+    def add_hover(self, plot: pg.PlotItem, fn: Callable[[float, float], str | None]) -> None:
+        self._hovers.append((plot, fn))
+
+    def _on_mouse(self, pos) -> None:
+        for plot, fn in self._hovers:
+            if plot.isVisible() and plot.sceneBoundingRect().contains(pos):
+                p = plot.vb.mapSceneToView(pos)
+                text = fn(p.x(), p.y())
+                if text:
+                    self.hover_label.setText(text)
+                return
+
+    # -- export --------------------------------------------------------------------------
+    def _ask_export(self, kind: str) -> None:
+        filt = {"png": "PNG image (*.png)", "svg": "SVG image (*.svg)", "csv": "CSV (*.csv)"}[kind]
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, f"Export {self.title}",
+                                                        f"{self.objectName()}.{kind}", filt)
+        if path:
+            self.export(path)
+
+    def export(self, path: str) -> None:
+        """Write the panel as PNG or SVG, or its data as CSV, by the file's extension."""
+        low = path.lower()
+        if low.endswith(".csv"):
+            names, data = self.table()
+            with open(path, "w", newline="") as f:
+                w = csv.writer(f)
+                w.writerow(names)
+                for row in np.asarray(data):
+                    w.writerow([fmt(float(v)) if np.isfinite(v) else "" for v in row])
+        elif low.endswith(".svg"):
+            pg.exporters.SVGExporter(self.layout_widget.scene()).export(path)
+        else:
+            exp = pg.exporters.ImageExporter(self.layout_widget.scene())
+            exp.export(path)
+
+
+class Heatmap:
+    """An ImageItem in a plot with fixed levels, a current-step line and hover values.
+
+    ``data`` is ``(rows, T)``: rows (units, heads...) on y, time on x.
+    """
+
+    def __init__(self, panel: Panel, plot: pg.PlotItem, cmap=STATE_CMAP, levels=(-1.0, 1.0),
+                 row_name: str = "unit", value_name: str = "value"):
+        self.plot = plot
+        self.item = pg.ImageItem(axisOrder="row-major")
+        self.item.setColorMap(cmap)
+        self.item.setAutoDownsample(True)
+        self.levels = levels
+        plot.addItem(self.item)
+        plot.invertY(False)
+        self.line = pg.InfiniteLine(0.0, angle=90, pen=STEP_PEN, movable=False)
+        plot.addItem(self.line, ignoreBounds=True)
+        self.cut_lines: list[pg.InfiniteLine] = []
+        self.data = np.zeros((1, 1), np.float32)
+        self.row_name, self.value_name = row_name, value_name
+        panel.add_hover(plot, self.hover)
+
+    def set(self, data: np.ndarray, levels=None) -> None:
+        self.data = np.array(data, dtype=np.float32, copy=True)  # pyqtgraph keeps a view
+        if levels is not None:
+            self.levels = levels
+        self.item.setImage(self.data, levels=self.levels, autoLevels=False)
+        rows, cols = self.data.shape
+        # cell (r, t) is centred on (t, r): ticks name steps and units
+        self.item.setRect(QtCore.QRectF(-0.5, -0.5, cols, rows))
+        self.plot.setLimits(xMin=-0.5, xMax=cols - 0.5, yMin=-0.5, yMax=rows - 0.5)
+        self.plot.setRange(xRange=(-0.5, cols - 0.5), yRange=(-0.5, rows - 0.5), padding=0)
+
+    def set_cuts(self, steps) -> None:
+        for ln in self.cut_lines:
+            self.plot.removeItem(ln)
+        self.cut_lines = []
+        for s in list(steps)[:200]:
+            ln = pg.InfiniteLine(float(s) - 0.5, angle=90, pen=CUT_PEN, movable=False)
+            self.plot.addItem(ln, ignoreBounds=True)
+            self.cut_lines.append(ln)
+
+    def set_step(self, t: int) -> None:
+        self.line.setValue(t)
+
+    def hover(self, x: float, y: float) -> str | None:
+        c, r = int(np.floor(x + 0.5)), int(np.floor(y + 0.5))
+        if 0 <= r < self.data.shape[0] and 0 <= c < self.data.shape[1]:
+            return f"t={c} {self.row_name}={r}: {self.value_name}={self.data[r, c]:.6g}"
+        return None
+
+
+class Bars:
+    """Bars as one filled step curve (one path: fast for thousands of bars), with an
+    optional faint 'original' outline for what-if comparisons."""
+
+    def __init__(self, panel: Panel, plot: pg.PlotItem, brush=BAR_BRUSH, pen=BAR_PEN,
+                 name: str = "unit", value_name: str = "value"):
+        self.plot = plot
+        edges, zero = np.array([-0.5, 0.5]), np.zeros(1)
+        self.curve = pg.PlotCurveItem(edges, zero, stepMode="center", fillLevel=0, brush=brush,
+                                      pen=pen, skipFiniteCheck=True)
+        self.ghost = pg.PlotCurveItem(edges, zero, stepMode="center", pen=GHOST_PEN,
+                                      skipFiniteCheck=True)
+        plot.addItem(self.curve)
+        plot.addItem(self.ghost)
+        self.ghost.setVisible(False)
+        self.values = np.zeros(1, np.float32)
+        self.labels: list[str] | None = None
+        self.name, self.value_name = name, value_name
+        self._edges = np.array([-0.5, 0.5])
+        panel.add_hover(plot, self.hover)
+
+    def set(self, values: np.ndarray, ghost: np.ndarray | None = None) -> None:
+        v = np.array(values, dtype=np.float64, copy=True).ravel()
+        if len(self._edges) != len(v) + 1:
+            self._edges = np.arange(len(v) + 1, dtype=np.float64) - 0.5
+        self.values = v
+        self.curve.setData(self._edges, v)
+        if ghost is not None:
+            self.ghost.setData(self._edges, np.array(ghost, dtype=np.float64, copy=True).ravel())
+        self.ghost.setVisible(ghost is not None)
+
+    def hover(self, x: float, y: float) -> str | None:
+        i = int(np.floor(x + 0.5))
+        if 0 <= i < len(self.values):
+            name = self.labels[i] if self.labels and i < len(self.labels) else f"{self.name}={i}"
+            return f"{name}: {self.value_name}={self.values[i]:.6g}"
+        return None
+
+
+def symmetric_levels(a: np.ndarray | None, floor: float = 1e-6) -> tuple[float, float]:
+    """(-m, m) with m the largest finite |value|: diverging colour maps centred on 0."""
+    if a is None or a.size == 0:
+        return (-1.0, 1.0)
+    finite = np.abs(a[np.isfinite(a)])
+    m = float(finite.max()) if finite.size else 1.0
+    m = max(m, floor)
+    return (-m, m)
+
+
+def state_levels(kind: str, nonlinearity: str, a: np.ndarray) -> tuple[float, float]:
+    """Fixed (-1, 1) for tanh-bounded states; data-driven for ReLU RNNs."""
+    if kind == "rnn" and nonlinearity == "relu":
+        return (0.0, max(1e-6, float(np.nanmax(a)) if a.size else 1.0))
+    return (-1.0, 1.0)
+
+
+def message_text(plot: pg.PlotItem) -> pg.TextItem:
+    """A centred gray text item for 'nothing to show here' states."""
+    t = pg.TextItem("", color="#888", anchor=(0.5, 0.5))
+    plot.addItem(t, ignoreBounds=True)
+    t.setPos(0.5, 0.5)
+    return t
+
+
+def color(i: int) -> QtGui.QColor:
+    return pg.intColor(i, hues=9, values=1, maxValue=200)

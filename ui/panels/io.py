@@ -1,0 +1,301 @@
+"""Input, output and loss panels."""
+
+from __future__ import annotations
+
+import html
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore, QtWidgets
+
+from .base import CURVE_PEN, GHOST_PEN, STEP_PEN, Bars, Panel, TraceView
+
+TOP_K = 8
+TOKEN_WINDOW = 40  # tokens shown either side of the current one
+
+
+def _shown(symbol: str) -> str:
+    """A symbol as drawn: blanks and newlines made visible."""
+    return {" ": "␣", "\n": "⏎", "\t": "⇥", "": "∅"}.get(symbol, symbol)
+
+
+def token_strip(tokens: list[str], t: int, window: int = TOKEN_WINDOW) -> str:
+    """The typed sequence as HTML with token ``t`` highlighted (a window around it)."""
+    if not tokens:
+        return ""
+    lo, hi = max(0, t - window), min(len(tokens), t + window + 1)
+    parts = ["… " if lo else ""]
+    for i in range(lo, hi):
+        s = tokens[i]
+        shown = html.escape(_shown(s))
+        if i == t:
+            parts.append(f"<span style='background:#d62728;color:white;font-weight:bold;'>"
+                         f"&nbsp;{shown}&nbsp;</span>")
+        else:
+            parts.append(f"<span style='color:#333;'>{shown}</span>")
+        if len(s) > 1:
+            parts.append(" ")
+    if hi < len(tokens):
+        parts.append(" …")
+    return "<span style='font-family:monospace;font-size:13pt;'>" + "".join(parts) + "</span>"
+
+
+class InputPanel(Panel):
+    """The input at step t: the typed sequence with the current symbol highlighted, and
+    x_t (the vector the selected layer reads) as bars."""
+
+    title = "Input x_t"
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.strip = QtWidgets.QLabel("")
+        self.strip.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.strip.setMinimumHeight(26)
+        self.layout().insertWidget(1, self.strip)
+        self.plot = self.add_plot(0, 0, "x_t: the vector the layer reads at step t", "value")
+        self.bars = Bars(self, self.plot, value_name="x_t", name="feature")
+        self.x: np.ndarray | None = None   # (T, I)
+        self.tokens: list[str] = []
+
+    def set_view(self, view: TraceView | None) -> None:
+        super().set_view(view)
+        self.tokens = list(view.tokens) if view else []
+        x = None
+        if view is not None:
+            if view.rec is not None:
+                x = view.rec.x[0]
+            elif view.attn is not None:
+                x = view.attn.x[0]
+        self.x = None if x is None else np.asarray(x)
+        self.bars.labels = None
+        if self.x is not None and view and view.out_symbols and \
+                self.x.shape[1] == len(view.out_symbols):
+            self.bars.labels = [repr(s) for s in view.out_symbols]
+        name = view.rec.label if view and view.rec is not None else "the model"
+        self.caption.setText(f"Input read by {name}" if self.x is not None else "no layer input")
+        if self.x is not None and self.x.size:
+            lo, hi = float(np.nanmin(self.x)), float(np.nanmax(self.x))
+            self.plot.setYRange(min(lo, 0.0), max(hi, 1e-6), padding=0.05)
+        self.set_step(self.step)
+
+    def set_step(self, t: int) -> None:
+        super().set_step(t)
+        self.strip.setText(token_strip(self.tokens, t))
+        if self.x is not None and len(self.x):
+            self.bars.set(self.x[min(t, len(self.x) - 1)])
+
+    def table(self):
+        if self.x is None:
+            return [], np.zeros((0, 0))
+        T, I = self.x.shape
+        return ["t"] + [f"x[{i}]" for i in range(I)], np.column_stack([np.arange(T), self.x])
+
+
+class OutputPanel(Panel):
+    """The head's output at step t. Classes: the top-k probabilities beside the n-gram
+    baseline's for the same tokens, with the target named. Values: prediction and target
+    over time with the current step marked."""
+
+    title = "Output"
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        p = self.add_plot(0, 0, "", "probability")
+        self.plot = p
+        self.net = pg.BarGraphItem(x=[0], height=[0], width=0.4, brush="#1f77b4")
+        self.base = pg.BarGraphItem(x=[0], height=[0], width=0.4, brush="#bbbbbb")
+        self.orig = pg.BarGraphItem(x=[0], height=[0], width=0.4, pen=GHOST_PEN, brush=None)
+        for it in (self.net, self.base, self.orig):
+            p.addItem(it)
+        self.legend = p.addLegend(offset=(-5, 5), labelTextSize="8pt")
+        self.legend.addItem(self.net, "network")
+        self.legend.addItem(self.base, "n-gram baseline")
+        self.value_curves: list[pg.PlotDataItem] = []
+        self.target_curves: list[pg.PlotDataItem] = []
+        self.line = pg.InfiniteLine(0, angle=90, pen=STEP_PEN, movable=False)
+        p.addItem(self.line, ignoreBounds=True)
+        self.add_hover(p, self._hover)
+        self.mode = "none"
+        self.probs = self.outputs = self.targets = self.ngram = self.orig_probs = None
+        self.symbols: list[str] = []
+        self.shown: list[tuple[str, float, float]] = []   # (symbol, p_net, p_ngram)
+
+    def set_view(self, view: TraceView | None) -> None:
+        super().set_view(view)
+        tr = view.trace if view else None
+        for c in self.value_curves + self.target_curves:
+            self.plot.removeItem(c)
+        self.value_curves, self.target_curves = [], []
+        if tr is None:
+            self.mode = "none"
+            return
+        self.targets = None if tr.targets is None else np.asarray(tr.targets[0])
+        if tr.probs is not None:
+            self.mode = "classes"
+            self.probs = tr.probs[0]
+            self.orig_probs = view.base.probs[0] if view.base is not None else None
+            C = self.probs.shape[1]
+            self.symbols = list(view.out_symbols) if view.out_symbols and \
+                len(view.out_symbols) == C else [str(i) for i in range(C)]
+            self.ngram = view.ngram
+            self.plot.setLogMode(y=False)
+            self.plot.setYRange(0, 1, padding=0.02)
+            self.plot.setLabel("left", "probability")
+            self.plot.setLabel("bottom", "")
+            self.plot.setTitle(f"Top {min(TOP_K, C)} next symbols at step t", size="9pt")
+            self.line.setVisible(False)
+            self.legend.setVisible(True)
+        else:
+            self.mode = "values"
+            self.outputs = tr.outputs[0]
+            self.plot.setTitle("Prediction (solid) vs target (dashed) over time", size="9pt")
+            self.plot.setLabel("left", "value")
+            self.plot.setLabel("bottom", "time step t")
+            self.plot.getAxis("bottom").setTicks(None)
+            for it in (self.net, self.base, self.orig):
+                it.setOpts(x=[], height=[])
+            self.legend.setVisible(False)
+            self.line.setVisible(True)
+            x = np.arange(self.outputs.shape[0], dtype=np.float64)
+            for k in range(min(self.outputs.shape[1], 4)):
+                col = pg.intColor(k, 4, maxValue=200)
+                c = pg.PlotDataItem(x, self.outputs[:, k].copy(), pen=pg.mkPen(col, width=2))
+                self.plot.addItem(c)
+                self.value_curves.append(c)
+                if self.targets is not None:
+                    tg = self.targets if self.targets.ndim == 2 else self.targets[:, None]
+                    if k < tg.shape[1]:
+                        d = pg.PlotDataItem(x, tg[:, k].astype(np.float64), pen=pg.mkPen(
+                            col, width=1, style=QtCore.Qt.PenStyle.DashLine))
+                        self.plot.addItem(d)
+                        self.target_curves.append(d)
+            self.plot.enableAutoRange()
+        self.set_step(self.step)
+
+    def set_step(self, t: int) -> None:
+        super().set_step(t)
+        if self.mode == "classes":
+            self._classes_at(min(t, len(self.probs) - 1))
+        elif self.mode == "values":
+            t = min(t, len(self.outputs) - 1)
+            self.line.setValue(t)
+            parts = [f"prediction {', '.join(f'{v:.4g}' for v in self.outputs[t][:4])}"]
+            if self.targets is not None:
+                tg = np.atleast_1d(self.targets[t])
+                parts.append(f"target {', '.join(f'{float(v):.4g}' for v in tg[:4])}")
+            self.caption.setText(f"step {t}: " + "; ".join(parts))
+
+    def _classes_at(self, t: int) -> None:
+        p = self.probs[t]
+        order = np.argsort(-p, kind="stable")[:TOP_K]
+        x = np.arange(len(order), dtype=np.float64)
+        self.net.setOpts(x=x - 0.2, height=p[order].astype(np.float64))
+        ng = self.ngram[t][order] if self.ngram is not None and t < len(self.ngram) else None
+        self.base.setOpts(x=x + 0.2, height=np.zeros(len(order)) if ng is None else ng)
+        if self.orig_probs is not None:
+            self.orig.setOpts(x=x - 0.2, height=self.orig_probs[t][order].astype(np.float64))
+        self.orig.setVisible(self.orig_probs is not None)
+        self.base.setVisible(ng is not None)
+        self.shown = [(self.symbols[i], float(p[i]), float(ng[j]) if ng is not None else
+                       float("nan")) for j, i in enumerate(order)]
+        ticks = [(float(j), _shown(s[0])) for j, s in enumerate(self.shown)]
+        self.plot.getAxis("bottom").setTicks([ticks])
+        self.plot.setXRange(-0.7, len(order) - 0.3, padding=0)
+        txt = f"step {t}: most likely {self.shown[0][0]!r} ({self.shown[0][1]:.3f})"
+        if self.targets is not None and self.targets.ndim == 1:
+            tg = int(self.targets[t])
+            if 0 <= tg < len(p):
+                txt += f"; target {self.symbols[tg]!r} gets {p[tg]:.3f}"
+        self.caption.setText(txt)
+
+    def _hover(self, x: float, y: float) -> str | None:
+        if self.mode == "classes":
+            j = int(round(x))
+            if 0 <= j < len(self.shown):
+                s, pn, pb = self.shown[j]
+                return f"{s!r}: network {pn:.6g}" + ("" if pb != pb else f", n-gram {pb:.6g}")
+        elif self.mode == "values":
+            t = int(round(x))
+            if 0 <= t < len(self.outputs):
+                return f"t={t}: prediction {self.outputs[t][0]:.6g}"
+        return None
+
+    def table(self):
+        if self.mode == "classes":
+            T, C = self.probs.shape
+            names = ["t"] + [f"p[{s!r}]" for s in self.symbols]
+            return names, np.column_stack([np.arange(T), self.probs])
+        if self.mode == "values":
+            T, C = self.outputs.shape
+            cols = [np.arange(T), self.outputs]
+            names = ["t"] + [f"out[{k}]" for k in range(C)]
+            if self.targets is not None:
+                tg = self.targets.reshape(T, -1)
+                cols.append(tg)
+                names += [f"target[{k}]" for k in range(tg.shape[1])]
+            return names, np.column_stack(cols)
+        return [], np.zeros((0, 0))
+
+
+class LossPanel(Panel):
+    """The loss at each step (zero where the step carries no loss), the current step
+    marked, the original run dashed during a what-if."""
+
+    title = "Loss per step"
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        p = self.add_plot(0, 0, "loss at each step", "loss", "time step t")
+        self.curve = pg.PlotDataItem(pen=CURVE_PEN, skipFiniteCheck=True)
+        self.ghost = pg.PlotDataItem(pen=GHOST_PEN, skipFiniteCheck=True)
+        self.dot = pg.PlotDataItem(pen=None, symbol="o", symbolSize=9, symbolBrush="#d62728",
+                                   symbolPen=None)
+        for it in (self.ghost, self.curve, self.dot):
+            p.addItem(it)
+        for c in (self.curve, self.ghost):
+            c.setDownsampling(auto=True, method="peak")
+            c.setClipToView(True)
+        self.line = pg.InfiniteLine(0, angle=90, pen=STEP_PEN, movable=False)
+        p.addItem(self.line, ignoreBounds=True)
+        self.plot = p
+        self.add_hover(p, self._hover)
+        self.loss: np.ndarray | None = None
+
+    def set_view(self, view: TraceView | None) -> None:
+        super().set_view(view)
+        tr = view.trace if view else None
+        self.loss = None if tr is None or tr.step_loss is None else tr.step_loss[0].copy()
+        if self.loss is None:
+            self.caption.setText("no loss: this input has no targets")
+            for c in (self.curve, self.ghost, self.dot):
+                c.setData([], [])
+            return
+        x = np.arange(len(self.loss), dtype=np.float64)
+        self.curve.setData(x, self.loss.astype(np.float64))
+        b = view.base
+        if b is not None and b.step_loss is not None:
+            self.ghost.setData(x, b.step_loss[0].astype(np.float64))
+        else:
+            self.ghost.setData([], [])
+        extra = f" (original {b.loss:.4f})" if b is not None and b.loss is not None else ""
+        self.caption.setText(f"mean loss {tr.loss:.4f}{extra}")
+        self.set_step(self.step)
+
+    def set_step(self, t: int) -> None:
+        super().set_step(t)
+        if self.loss is None:
+            return
+        t = min(t, len(self.loss) - 1)
+        self.line.setValue(t)
+        self.dot.setData([float(t)], [float(self.loss[t])])
+
+    def _hover(self, x: float, y: float) -> str | None:
+        if self.loss is None:
+            return None
+        t = int(round(x))
+        return f"t={t}: loss={self.loss[t]:.6g}" if 0 <= t < len(self.loss) else None
+
+    def table(self):
+        if self.loss is None:
+            return [], np.zeros((0, 0))
+        return ["t", "loss"], np.column_stack([np.arange(len(self.loss)), self.loss])

@@ -1,0 +1,265 @@
+"""Panels for the selected recurrent layer: hidden / cell state, gates, BPTT gradients."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+
+from playground.cells import GATE_LABELS, SIGMOID_GATES
+
+from .base import (
+    CURVE_PEN,
+    CUT_PEN,
+    GATE_CMAP,
+    GHOST_PEN,
+    STATE_CMAP,
+    STEP_PEN,
+    Bars,
+    Heatmap,
+    Panel,
+    TraceView,
+    state_levels,
+    symmetric_levels,
+)
+
+MAX_GATES = 4
+
+
+def _positive(a: np.ndarray) -> np.ndarray:
+    """Values for a log axis: zeros (steps no loss reaches) become gaps."""
+    a = np.asarray(a, dtype=np.float64)
+    return np.where(a > 0, a, np.nan)
+
+
+class StatePanel(Panel):
+    """``h`` (or ``c``) of the selected layer: units x time heatmap with the current step
+    marked, and the vector at step t as bars (the original faintly during a what-if)."""
+
+    def __init__(self, key: str = "h", parent=None):
+        super().__init__(parent)
+        self.key = key
+        self.title = "Hidden state h" if key == "h" else "Cell state c"
+        self.setObjectName(f"StatePanel_{key}")
+        hp = self.add_plot(0, 0, f"{key}  (units × time)", "unit", "time step t")
+        self.heat = Heatmap(self, hp, STATE_CMAP, row_name="unit", value_name=key)
+        bp = self.add_plot(1, 0, f"{key}_t at the current step", key, "unit")
+        self.bars = Bars(self, bp, name="unit", value_name=f"{key}_t")
+        self.bar_plot = bp
+        self.layout_widget.ci.layout.setRowStretchFactor(0, 3)
+        self.layout_widget.ci.layout.setRowStretchFactor(1, 2)
+        self.array: np.ndarray | None = None     # (T, H)
+        self.ghost: np.ndarray | None = None
+
+    def set_view(self, view: TraceView | None) -> None:
+        super().set_view(view)
+        rec = view.rec if view else None
+        a = None if rec is None else (rec.h if self.key == "h" else rec.c)
+        if a is None:
+            self.array = self.ghost = None
+            why = "Select a recurrent layer (RNN, LSTM or GRU)." if rec is None else \
+                f"{rec.label} is {rec.kind.upper()}: only an LSTM has a cell state c."
+            self.caption.setText(why)
+            self.show_message(why)
+            self.heat.set(np.zeros((1, 1)))
+            self.bars.set(np.zeros(1))
+            return
+        self.show_message("")
+        self.array = a[0]
+        base = view.base_rec
+        g = None if base is None else (base.h if self.key == "h" else base.c)
+        self.ghost = None if g is None else g[0]
+        if self.key == "h":
+            levels = state_levels(rec.kind, rec.nonlinearity, self.array)
+        else:
+            levels = symmetric_levels(self.array, 1.0)
+        self.caption.setText(f"{self.title} of {rec.label} ({rec.kind.upper()}, "
+                             f"{rec.hidden_size} units)")
+        self.heat.set(self.array.T, levels)
+        self.bar_plot.setYRange(*levels, padding=0.05)
+        self.set_step(self.step)
+
+    def set_step(self, t: int) -> None:
+        super().set_step(t)
+        if self.array is None:
+            return
+        t = min(t, self.array.shape[0] - 1)
+        self.heat.set_step(t)
+        self.bars.set(self.array[t], None if self.ghost is None else self.ghost[t])
+
+    def table(self):
+        if self.array is None:
+            return [], np.zeros((0, 0))
+        T, H = self.array.shape
+        return ["t"] + [f"{self.key}[{u}]" for u in range(H)], \
+            np.column_stack([np.arange(T), self.array])
+
+
+class GatesPanel(Panel):
+    """Every gate of the selected layer: bars at step t (sigmoid gates in [0, 1], tanh
+    candidates in [-1, 1]) beside its units x time heatmap."""
+
+    title = "Gates"
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.heats: list[Heatmap] = []
+        self.bars: list[Bars] = []
+        self.rows: list[tuple[pg.PlotItem, pg.PlotItem]] = []
+        for r in range(MAX_GATES):
+            hp = self.add_plot(r, 0, "", "unit")
+            bp = self.add_plot(r, 1, "")
+            bp.setYRange(0, 1)
+            self.heats.append(Heatmap(self, hp, GATE_CMAP, (0.0, 1.0), value_name="gate"))
+            self.bars.append(Bars(self, bp, value_name="gate"))
+            self.rows.append((hp, bp))
+        lay = self.layout_widget.ci.layout
+        lay.setColumnStretchFactor(0, 3)
+        lay.setColumnStretchFactor(1, 2)
+        self.letters: list[str] = []
+        self.arrays: dict[str, np.ndarray] = {}
+        self.ghosts: dict[str, np.ndarray] = {}
+
+    def set_view(self, view: TraceView | None) -> None:
+        super().set_view(view)
+        rec = view.rec if view else None
+        self.letters = list(rec.gates) if rec is not None else []
+        self.arrays = {k: rec.gates[k][0] for k in self.letters}
+        base = view.base_rec if view else None
+        self.ghosts = {k: base.gates[k][0] for k in self.letters} if base is not None else {}
+        if rec is None:
+            self.caption.setText("select a recurrent layer")
+            self.show_message("Select a recurrent layer (RNN, LSTM or GRU).")
+        elif not self.letters:
+            self.caption.setText(f"{rec.label}: a plain RNN has no gates")
+            self.show_message(f"{rec.label} is a plain RNN: it has no gates.\n"
+                              f"h_t = {rec.nonlinearity}(W_ih·x_t + b_ih + W_hh·h_(t-1) + b_hh)\n"
+                              "LSTM (i, f, g, o) and GRU (r, z, n) layers show their gates here.")
+        else:
+            self.show_message("")
+            self.caption.setText(f"Gates of {rec.label}: left over time, right at step t")
+        for r, (hp, bp) in enumerate(self.rows):
+            show = r < len(self.letters)
+            hp.setVisible(show)
+            bp.setVisible(show)
+            if not show:
+                continue
+            k = self.letters[r]
+            levels = (0.0, 1.0) if k in SIGMOID_GATES else (-1.0, 1.0)
+            cmap = GATE_CMAP if k in SIGMOID_GATES else STATE_CMAP
+            self.heats[r].item.setColorMap(cmap)
+            self.heats[r].value_name = k
+            self.bars[r].value_name = f"{k}_t"
+            hp.setTitle(f"{k}: {GATE_LABELS[k]}", size="9pt")
+            bp.setTitle(f"{k}_t", size="9pt")
+            bp.setYRange(*levels, padding=0.02)
+            self.heats[r].set(self.arrays[k].T, levels)
+        self.set_step(self.step)
+
+    def set_step(self, t: int) -> None:
+        super().set_step(t)
+        for r, k in enumerate(self.letters):
+            a = self.arrays[k]
+            tt = min(t, a.shape[0] - 1)
+            self.heats[r].set_step(tt)
+            g = self.ghosts.get(k)
+            self.bars[r].set(a[tt], None if g is None else g[tt])
+
+    def table(self):
+        if not self.letters:
+            return [], np.zeros((0, 0))
+        T, H = self.arrays[self.letters[0]].shape
+        names = ["t"] + [f"{k}[{u}]" for k in self.letters for u in range(H)]
+        return names, np.column_stack([np.arange(T)] + [self.arrays[k] for k in self.letters])
+
+
+class GradientPanel(Panel):
+    """What BPTT delivers: ||dL/dh_t|| over t on a log scale (vanishing or exploding
+    gradients) and dL/dh as a units x time heatmap; dashed lines where truncated BPTT cuts."""
+
+    title = "Gradient dL/dh"
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        np_ = self.add_plot(0, 0, "||dL/dh_t||  (log scale)", "norm", "time step t")
+        np_.setLogMode(y=True)
+        np_.showGrid(y=True, alpha=0.25)
+        self.norm_plot = np_
+        self.curve = pg.PlotDataItem(pen=CURVE_PEN, skipFiniteCheck=True)
+        self.ghost = pg.PlotDataItem(pen=GHOST_PEN, skipFiniteCheck=True)
+        self.dot = pg.PlotDataItem(pen=None, symbol="o", symbolSize=9, symbolBrush="#d62728",
+                                   symbolPen=None)
+        for it in (self.ghost, self.curve, self.dot):
+            np_.addItem(it)
+        self.norm_line = pg.InfiniteLine(0, angle=90, pen=STEP_PEN, movable=False)
+        np_.addItem(self.norm_line, ignoreBounds=True)
+        self.add_hover(np_, self._hover_norm)
+        hp = self.add_plot(1, 0, "dL/dh  (units × time)", "unit", "time step t")
+        self.heat = Heatmap(self, hp, STATE_CMAP, value_name="dL/dh")
+        self.norms: np.ndarray | None = None
+        self.dh: np.ndarray | None = None
+        self.cut_lines: list[pg.InfiniteLine] = []
+
+    def set_view(self, view: TraceView | None) -> None:
+        super().set_view(view)
+        rec = view.rec if view else None
+        self.dh = None if rec is None or rec.dh is None else rec.dh[0]
+        for ln in self.cut_lines:
+            self.norm_plot.removeItem(ln)
+        self.cut_lines = []
+        if self.dh is None:
+            self.norms = None
+            self.caption.setText("select a recurrent layer" if rec is None else
+                                 "no gradient: this input has no targets")
+            self.curve.setData([], [])
+            self.ghost.setData([], [])
+            self.dot.setData([], [])
+            self.heat.set(np.zeros((1, 1)))
+            return
+        self.norms = np.linalg.norm(self.dh, axis=-1)
+        T = len(self.norms)
+        x = np.arange(T, dtype=np.float64)
+        self.curve.setData(x, _positive(self.norms), connect="finite")
+        base = view.base_rec
+        if base is not None and base.dh is not None:
+            self.ghost.setData(x, _positive(np.linalg.norm(base.dh[0], axis=-1)),
+                               connect="finite")
+        else:
+            self.ghost.setData([], [])
+        cuts = np.flatnonzero(rec.cut)
+        for s in cuts[:200]:
+            ln = pg.InfiniteLine(float(s) - 0.5, angle=90, pen=CUT_PEN, movable=False)
+            self.norm_plot.addItem(ln, ignoreBounds=True)
+            self.cut_lines.append(ln)
+        self.heat.set(self.dh.T, symmetric_levels(self.dh))
+        self.heat.set_cuts(cuts)
+        nz = self.norms[self.norms > 0]
+        ratio = nz[0] / nz[-1] if len(nz) else float("nan")
+        cut_txt = f"; truncated BPTT cuts every {view.trace.tbptt} steps (dashed)" \
+            if len(cuts) else ""
+        self.caption.setText(f"Gradient reaching {rec.label}: first / last nonzero norm = "
+                             f"{ratio:.3g}{cut_txt}")
+        self.set_step(self.step)
+
+    def set_step(self, t: int) -> None:
+        super().set_step(t)
+        if self.norms is None:
+            return
+        t = min(t, len(self.norms) - 1)
+        self.norm_line.setValue(t)
+        self.dot.setData([float(t)], _positive(self.norms[t:t + 1]))
+        self.heat.set_step(t)
+
+    def _hover_norm(self, x: float, y: float) -> str | None:
+        if self.norms is None:
+            return None
+        t = int(round(x))
+        if 0 <= t < len(self.norms):
+            return f"t={t}: ||dL/dh_t||={self.norms[t]:.6g}"
+        return None
+
+    def table(self):
+        if self.dh is None:
+            return [], np.zeros((0, 0))
+        T, H = self.dh.shape
+        return ["t", "norm"] + [f"dh[{u}]" for u in range(H)], \
+            np.column_stack([np.arange(T), self.norms, self.dh])

@@ -1,0 +1,122 @@
+"""What-if: clamp a gate or overwrite a state from the current step, and compare.
+
+Uses the core's :class:`playground.cells.Intervention`; the session re-traces with it and
+keeps the original trace, which the panels draw faintly. One click restores.
+"""
+
+from __future__ import annotations
+
+from PySide6 import QtWidgets
+
+from playground.cells import GATE_LABELS, GATES, Intervention
+
+
+class WhatIfPanel(QtWidgets.QWidget):
+    """Target, value, units and duration of an intervention at the timeline's step."""
+
+    def __init__(self, session, timeline, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.timeline = timeline
+        lay = QtWidgets.QVBoxLayout(self)
+        lay.setContentsMargins(6, 4, 6, 4)
+        intro = QtWidgets.QLabel("From the current step, force a gate or a state and see the "
+                                 "rest of the sequence change (the original stays dashed).")
+        intro.setWordWrap(True)
+        intro.setStyleSheet("color:#555;")
+        lay.addWidget(intro)
+        form = QtWidgets.QFormLayout()
+        self.target = QtWidgets.QComboBox()
+        self.value = QtWidgets.QDoubleSpinBox()
+        self.value.setRange(-10.0, 10.0)
+        self.value.setSingleStep(0.1)
+        self.value.setDecimals(3)
+        self.all_units = QtWidgets.QCheckBox("all units")
+        self.all_units.setChecked(True)
+        self.unit = QtWidgets.QSpinBox()
+        self.unit.setEnabled(False)
+        self.all_units.toggled.connect(lambda on: self.unit.setEnabled(not on))
+        urow = QtWidgets.QHBoxLayout()
+        urow.addWidget(self.all_units)
+        urow.addWidget(QtWidgets.QLabel("or unit"))
+        urow.addWidget(self.unit)
+        self.span = QtWidgets.QComboBox()
+        self.span.addItem("this step only", 1)
+        self.span.addItem("from here to the end", None)
+        form.addRow("Force", self.target)
+        form.addRow("to the value", self.value)
+        form.addRow("for", urow)
+        form.addRow("during", self.span)
+        lay.addLayout(form)
+        row = QtWidgets.QHBoxLayout()
+        self.apply_btn = QtWidgets.QPushButton("Apply at current step")
+        self.apply_btn.setObjectName("whatifApply")
+        self.restore_btn = QtWidgets.QPushButton("Restore original")
+        self.restore_btn.setObjectName("whatifRestore")
+        row.addWidget(self.apply_btn)
+        row.addWidget(self.restore_btn)
+        lay.addLayout(row)
+        self.state = QtWidgets.QLabel("no what-if active")
+        self.state.setWordWrap(True)
+        lay.addWidget(self.state)
+        lay.addStretch(1)
+        self.apply_btn.clicked.connect(self.apply)
+        self.restore_btn.clicked.connect(self.restore)
+        session.selectionChanged.connect(self._refresh_targets)
+        session.modelChanged.connect(self._refresh_targets)
+        session.traceChanged.connect(self._refresh_state)
+        self._refresh_targets()
+
+    def _rec(self):
+        v = self.session.view()
+        return None if v is None else v.rec
+
+    def _refresh_targets(self) -> None:
+        rec = self._rec()
+        self.target.clear()
+        if rec is None:
+            self.apply_btn.setEnabled(False)
+            return
+        for g in GATES[rec.kind]:
+            self.target.addItem(f"{g}: {GATE_LABELS[g]}", g)
+        self.target.addItem("h: hidden state", "h")
+        if rec.kind == "lstm":
+            self.target.addItem("c: cell state", "c")
+        self.unit.setRange(0, rec.hidden_size - 1)
+        self.apply_btn.setEnabled(True)
+
+    def _refresh_state(self) -> None:
+        ivs = self.session.interventions
+        if not ivs:
+            self.state.setText("no what-if active")
+            self.restore_btn.setEnabled(False)
+            if self.target.count() == 0:
+                self._refresh_targets()
+            return
+        iv = ivs[0]
+        units = "all units" if iv.units is None else f"unit {', '.join(map(str, iv.units))}"
+        span = "to the end" if iv.span is None else f"for {iv.span} step(s)"
+        b, t = self.session.base_trace, self.session.trace
+        loss = ""
+        if b is not None and b.loss is not None and t.loss is not None:
+            loss = f" Loss {b.loss:.4f} → {t.loss:.4f}."
+        self.state.setText(f"<b>Active:</b> {iv.target} = {iv.value:g} at {iv.node} step "
+                           f"{iv.step} ({units}, {span}).{loss}")
+        self.restore_btn.setEnabled(True)
+
+    def intervention(self) -> Intervention | None:
+        rec = self._rec()
+        if rec is None or self.target.currentData() is None:
+            return None
+        units = None if self.all_units.isChecked() else (self.unit.value(),)
+        return Intervention(node=rec.node, step=self.timeline.step,
+                            target=self.target.currentData(), value=float(self.value.value()),
+                            units=units, layer=rec.layer, direction=rec.direction,
+                            span=self.span.currentData())
+
+    def apply(self) -> bool:
+        iv = self.intervention()
+        return iv is not None and self.session.apply_interventions([iv])
+
+    def restore(self) -> None:
+        self.session.clear_whatif()
