@@ -382,6 +382,8 @@ def analyze_graph(graph: GraphSpec) -> EditInfo:
         if node.kind in RECURRENT_KINDS:
             shapes["state_out"] = _state_shape(node)
         info.shapes[node.id] = shapes
+        if any(p.code != "disconnected" for p in info.problems_of(node.id)):
+            continue  # no meaningful count until its own problems are fixed
         try:
             mem = w.get(src["memory"]) if "memory" in src else None
             count = node_parameter_count(node, in_w, mem)

@@ -167,7 +167,7 @@ def test_invalid_connections_are_refused_with_a_message(qtbot, canvas):
     assert "takes a state output, not the seq output" in messages[1]
     assert "both ports are outputs" in messages[2]
     assert "already takes" in messages[3]
-    assert canvas.message_label.text() == messages[-1]
+    assert canvas.message() == messages[-1]
     assert canvas.graph.to_dict() == before and canvas.undo_stack.count() == count
     assert "takes no input" in canvas.connect_nodes(h, x, "seq")
     g = canvas.add_node("gru")
@@ -188,6 +188,7 @@ def test_validation_colours_nodes_and_lists_problems(qtbot, canvas):
     assert "4 heads do not divide" in item.toolTip()  # shown on hover
     assert any("4 heads do not divide" in m for m in canvas.problems_widget.messages())
     assert "problem" in canvas.total_label.text()
+    assert item.param_count is None  # no count for a node that cannot be built
     # clicking the problem selects the node
     canvas.scene.clearSelection()
     row = canvas.problems_widget.item(0)

@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     canvas.view.fit()
     if len(argv) > 1 and argv[1] == "--broken":  # show the error colour too
         canvas.set_param("xattn", "num_heads", 3)
+        canvas.select_node("xattn")
     for _ in range(5):
         app.processEvents()
     ok = canvas.grab().save(out)

@@ -27,6 +27,9 @@ from .scene import GraphScene
 from .view import GraphView
 
 MIME_NODES = "application/x-sequence-playground-nodes"
+HINT = ("Drag layers from the palette (or double-click them). Connect by dragging from an "
+        "output (right) to an input (left). Wheel: zoom · middle-drag: pan · "
+        "Del, Ctrl+C/V/D, Ctrl+Z/Ctrl+Shift+Z")
 
 
 class ProblemsList(QListWidget):
@@ -37,6 +40,9 @@ class ProblemsList(QListWidget):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("canvasProblems")
+        self.setWordWrap(True)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
+        self.setResizeMode(QListWidget.Adjust)
         self.itemClicked.connect(self._clicked)
 
     def show_problems(self, info: EditInfo) -> None:
@@ -80,7 +86,6 @@ class CanvasView(QWidget):
         self.total_label.setObjectName("canvasTotal")
         self.message_label = QLabel()
         self.message_label.setObjectName("canvasMessage")
-        self.message_label.setStyleSheet("color: #d7263d;")
         self.message_label.setWordWrap(True)
         self.info: EditInfo = self.model.analyze()
         self._selected = ""
@@ -118,6 +123,7 @@ class CanvasView(QWidget):
         self.problems.nodeClicked.connect(self.select_node)
         self.model.changed.connect(self._model_changed)
         self._make_actions()
+        self._show_hint()
         self._refresh()
 
     # -- contract with the window ------------------------------------------------------------
@@ -250,8 +256,13 @@ class CanvasView(QWidget):
         return list(cmd.ids)
 
     def show_message(self, text: str) -> None:
+        self.message_label.setStyleSheet("color: #d7263d;")
         self.message_label.setText(text)
         self.messageShown.emit(text)
+
+    def message(self) -> str:
+        """The last refusal shown ("" when the last edit went through)."""
+        return self.message_label.text() if self.message_label.text() != HINT else ""
 
     # -- internals -----------------------------------------------------------------------------
     def _make_actions(self) -> None:
@@ -289,14 +300,22 @@ class CanvasView(QWidget):
             self.nodeSelected.emit(nid)
 
     def _model_changed(self) -> None:
-        self.message_label.clear()
+        self._show_hint()
         self._refresh()
         self.graphChanged.emit()
+
+    def _show_hint(self) -> None:
+        self.message_label.setStyleSheet("color: #777;")
+        self.message_label.setText(HINT)
 
     def _refresh(self) -> None:
         self.info = self.model.analyze()
         self.scene.show_analysis(self.info)
         self.problems.show_problems(self.info)
-        state = "valid" if self.info.ok else f"{len(self.info.problems)} problem(s)"
-        self.total_label.setText(f"{len(self.model.graph.nodes)} nodes · "
-                                 f"{self.info.total_params:,} parameters · {state}")
+        nodes = len(self.model.graph.nodes)
+        if self.info.ok:
+            text = f"{nodes} nodes · {self.info.total_params:,} parameters · valid"
+        else:
+            text = (f"{nodes} nodes · {len(self.info.problems)} problem(s): "
+                    "fix them to train")
+        self.total_label.setText(text)
