@@ -347,20 +347,32 @@ class Model(nn.Module):
     return head + lib + cls + _MAIN
 
 
-def export_pytorch(model_or_experiment, path) -> tuple[Path, Path]:
-    """Write ``path`` (a standalone .py defining ``Model``) and the weights beside it
-    (same name, ``.pt``). Accepts a built model, or anything with a ``.model`` attribute
-    (an experiment; its ``dataset.vocab`` symbols are written as ``VOCAB`` when present).
-    Returns ``(py_path, weights_path)``."""
-    model = getattr(model_or_experiment, "model", model_or_experiment)
+def _model_and_vocab(obj):
+    """(model, vocab symbols or None) of a built model, an experiment (``build_model()``,
+    ``make_dataset()``) or anything with ``.model`` (and maybe ``.dataset``)."""
+    dataset = getattr(obj, "dataset", None)
+    if hasattr(obj, "build_model"):
+        model = obj.build_model()
+        if dataset is None and hasattr(obj, "make_dataset"):
+            try:
+                dataset = obj.make_dataset()
+            except Exception:  # the data may be unreadable here; the model still exports
+                dataset = None
+    else:
+        model = getattr(obj, "model", obj)
     if not hasattr(model, "graph") or not hasattr(model, "info"):
         raise TypeError("export_pytorch needs a built playground model or an experiment, "
-                        f"got {type(model_or_experiment).__name__}")
-    vocab = None
-    ds = getattr(model_or_experiment, "dataset", None)
-    symbols = getattr(getattr(ds, "vocab", None), "symbols", None)
-    if symbols is not None:
-        vocab = [str(s) for s in symbols]
+                        f"got {type(obj).__name__}")
+    symbols = getattr(getattr(dataset, "vocab", None), "symbols", None)
+    return model, (None if symbols is None else [str(s) for s in symbols])
+
+
+def export_pytorch(model_or_experiment, path) -> tuple[Path, Path]:
+    """Write ``path`` (a standalone .py defining ``Model``) and the weights beside it
+    (same name, ``.pt``). Accepts a built model, an experiment (its ``build_model()``,
+    with the saved weights), or anything with a ``.model``; the dataset's input symbols
+    are written as ``VOCAB`` when known. Returns ``(py_path, weights_path)``."""
+    model, vocab = _model_and_vocab(model_or_experiment)
     path = Path(path)
     if path.suffix != ".py":
         path = path.with_suffix(".py")

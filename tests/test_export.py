@@ -5,6 +5,7 @@ on the path) on the same inputs; its outputs must match ``model(inputs)`` here.
 """
 
 import ast
+import json
 import os
 import subprocess
 import sys
@@ -60,10 +61,37 @@ def inputs_for(model, g):
     return ids
 
 
-def test_exported_files_reproduce_outputs(tmp_path):
+DRIVER = """
+import contextlib, io, json, os, runpy, sys
+
+class NoPlayground:  # the exported files must run with plain torch only
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("playground", "ui"):
+            raise ImportError("an exported file imported " + name)
+
+sys.meta_path.insert(0, NoPlayground())
+results = {}
+for name, cwd, argv in json.loads(sys.argv[1]):
+    os.chdir(cwd)
+    sys.argv = argv
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        runpy.run_path(argv[0], run_name="__main__")
+    results[name] = out.getvalue()
+print(json.dumps(results))
+"""
+
+HELLO = torch.tensor([[0, 1, 2, 2, 3, 0, 1, 2, 2, 3]] * 4)  # h e l l o h e l l o
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    """Export every graph (and a hello RNN for training), then run all the exported files as
+    scripts in ONE fresh Python process (one torch import) where playground cannot be
+    imported. Returns (stdout per job, expected outputs, directory)."""
+    tmp = tmp_path_factory.mktemp("export")
     g = torch.Generator().manual_seed(0)
-    expected, procs = {}, {}
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    expected, jobs = {}, []
     for name, graph in GRAPHS.items():
         model = build(graph, seed=1).eval()
         with torch.no_grad():  # move learned positions off zero so they matter
@@ -72,23 +100,34 @@ def test_exported_files_reproduce_outputs(tmp_path):
         inputs = inputs_for(model, g)
         with torch.no_grad():
             expected[name] = model(inputs)
-        py, pt = export_pytorch(model, tmp_path / name / f"{name}.py")
+        py, pt = export_pytorch(model, tmp / name / f"{name}.py")
         assert "playground" not in {n.split(".")[0] for n in _imports(py)}
         assert set(torch.load(pt, weights_only=True)) == set(model.state_dict())
-        torch.save(inputs, tmp_path / name / "in.pt")
-        procs[name] = subprocess.Popen(
-            [sys.executable, str(py), "--run", "in.pt", "out.pt"], cwd=tmp_path / name,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
-    for name, proc in procs.items():
-        out, err = proc.communicate(timeout=120)
-        assert proc.returncode == 0, f"{name}: {err}"
-        got = torch.load(tmp_path / name / "out.pt", weights_only=True)
-        want = expected[name]
-        assert got.shape == want.shape, name
-        err = (got - want).abs().max().item() / want.abs().max().item()
-        assert err < 1e-5, f"{name}: relative error {err:.2g}"
-        count = sum(p.numel() for p in build(GRAPHS[name]).parameters())
-        assert f"{count:,} parameters" in out
+        torch.save(inputs, tmp / name / "in.pt")
+        jobs.append((name, str(tmp / name), [str(py), "--run", "in.pt", "out.pt"]))
+    hello = build(chain(ONEHOT, ("rnn", "rnn", {"hidden_size": 8}), HEAD), seed=0)
+    py, _ = export_pytorch(hello, tmp / "train" / "hello.py")
+    data = {"inputs": {"x": HELLO[:, :-1]}, "targets": HELLO[:, 1:], "mask": torch.ones(4, 9)}
+    torch.save(data, tmp / "train" / "data.pt")
+    jobs.append(("train", str(tmp / "train"),
+                 [str(py), "--train", "data.pt", "--steps", "60", "--lr", "0.03"]))
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    res = subprocess.run([sys.executable, "-c", DRIVER, json.dumps(jobs)], cwd=tmp, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr[-3000:]
+    return json.loads(res.stdout.splitlines()[-1]), expected, tmp
+
+
+@pytest.mark.parametrize("name", list(GRAPHS))
+def test_exported_file_reproduces_outputs(exported, name):
+    stdout, expected, tmp = exported
+    got = torch.load(tmp / name / "out.pt", weights_only=True)
+    want = expected[name]
+    assert got.shape == want.shape
+    err = (got - want).abs().max().item() / want.abs().max().item()
+    assert err < 1e-5, f"{name}: relative error {err:.2g}"
+    count = sum(p.numel() for p in build(GRAPHS[name]).parameters())
+    assert f"{count:,} parameters" in stdout[name]
 
 
 def _imports(py):
@@ -100,25 +139,39 @@ def _imports(py):
             yield node.module or ""
 
 
-def test_exported_training_loop_lowers_the_loss(tmp_path):
-    graph = chain(ONEHOT, ("rnn", "rnn", {"hidden_size": 8}), HEAD)
-    model = build(graph, seed=0)
-    py, _ = export_pytorch(model, tmp_path / "hello.py")
-    seq = torch.tensor([[0, 1, 2, 2, 3, 0, 1, 2, 2, 3]] * 4)  # h e l l o h e l l o
-    data = {"inputs": {"x": seq[:, :-1]}, "targets": seq[:, 1:],
-            "mask": torch.ones(4, 9)}
-    torch.save(data, tmp_path / "data.pt")
-    res = subprocess.run([sys.executable, str(py), "--train", "data.pt", "--steps", "60",
-                          "--lr", "0.03"],
-                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
-    assert res.returncode == 0, res.stderr
-    losses = [float(line.split("loss")[1]) for line in res.stdout.splitlines()
+def test_exported_training_loop_lowers_the_loss(exported):
+    stdout, _, tmp = exported
+    losses = [float(line.split("loss")[1]) for line in stdout["train"].splitlines()
               if line.startswith("step")]
-    assert losses[-1] < 0.5 * losses[0]
-    trained = torch.load(tmp_path / "hello_trained.pt", weights_only=True)
-    assert set(trained) == set(model.state_dict())
+    assert len(losses) >= 5 and losses[-1] < 0.5 * losses[0]
+    trained = torch.load(tmp / "train" / "hello_trained.pt", weights_only=True)
+    original = torch.load(tmp / "train" / "hello.pt", weights_only=True)
+    assert set(trained) == set(original)
+    assert not torch.equal(trained["layers.rnn.rnn.weight_hh_l0"],
+                           original["layers.rnn.rnn.weight_hh_l0"])
 
 
 def test_export_refuses_something_else(tmp_path):
     with pytest.raises(TypeError, match="built playground model"):
         export_pytorch(object(), tmp_path / "x.py")
+
+
+def test_export_of_an_experiment_writes_its_vocabulary(tmp_path):
+    """Anything with build_model()/make_dataset() (an Experiment) exports its weights."""
+    import runpy
+    from types import SimpleNamespace
+
+    graph = chain(ONEHOT, ("gru", "gru", {"hidden_size": 4}), HEAD)
+    trained = build(graph, seed=5)
+    symbols = tuple("abcdefg")
+    experiment = SimpleNamespace(
+        build_model=lambda: trained,
+        make_dataset=lambda: SimpleNamespace(vocab=SimpleNamespace(symbols=symbols)))
+    py, pt = export_pytorch(experiment, tmp_path / "exp.py")
+    ns = runpy.run_path(str(py))  # defines Model; main() only runs as __main__
+    assert ns["VOCAB"] == list(symbols) and ns["INPUTS"] == ["x"]
+    model = ns["Model"]()
+    model.load_state_dict(torch.load(pt, weights_only=True))
+    x = torch.tensor([[0, 3, 6, 1]])
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), trained(x), rtol=1e-6, atol=1e-6)
