@@ -422,3 +422,13 @@ def carry_weights(old_model, new_model, old_graph: GraphSpec, new_graph: GraphSp
                 pass  # shapes differ after all: re-initialise
         fresh.append(nid)
     return fresh
+
+
+def rebuild(old_model, new_graph: GraphSpec, seed: int | None = None, **build_kw):
+    """Build ``new_graph`` keeping ``old_model``'s weights where the layers did not change.
+    Returns ``(model, reinitialised layer ids)``; raises GraphError when the graph is invalid."""
+    from .build import build
+
+    model = build(new_graph, seed=seed, **build_kw)
+    model.to(old_model.dtype)
+    return model, carry_weights(old_model, model, old_model.graph, new_graph)

@@ -299,3 +299,31 @@ def test_bad_edge_drawn_in_error_colour_and_deletable(qtbot, canvas):
     assert edge not in canvas.model.graph.edges and canvas.info.ok
     key(canvas, Qt.Key_Z)
     assert edge in canvas.model.graph.edges and canvas.scene.edges[edge].problems
+
+
+def test_docked_panels_and_shared_model(qtbot):
+    from PySide6.QtWidgets import QDockWidget, QMainWindow
+
+    from playground.editing import GraphModel
+
+    model = GraphModel(chain(("x", "input", {}), ("g", "gru", {}), ("h", "linear", {})))
+    win = QMainWindow()
+    qtbot.addWidget(win)
+    canvas = CanvasView(model, embed_panels=False)
+    win.setCentralWidget(canvas)
+    for w in (canvas.palette_widget, canvas.properties_widget, canvas.problems_widget):
+        dock = QDockWidget(w.objectName(), win)
+        dock.setWidget(w)
+        win.addDockWidget(Qt.RightDockWidgetArea, dock)
+    win.show()
+    selected = []
+    canvas.nodeSelected.connect(selected.append)
+    canvas.select_node("g")
+    assert selected == ["g"] and canvas.properties_widget.node_id == "g"
+    canvas.properties_widget.fields["hidden_size"].setValue(12)
+    assert model.node("g").params["hidden_size"] == 12 and canvas.undo_stack.canUndo()
+    canvas.set_graph(chain(("x", "input", {}), ("h", "linear", {})))
+    assert set(canvas.scene.nodes) == {"x", "h"} and not canvas.undo_stack.canUndo()
+    canvas.detach()
+    model.add_node("lstm")  # no longer followed: the scene is unchanged, nothing breaks
+    assert set(canvas.scene.nodes) == {"x", "h"}

@@ -193,3 +193,16 @@ def test_carry_weights_keeps_unchanged_layers():
     same = build(g1, seed=3)
     assert carry_weights(old, same, g1, g1) == []
     assert torch.equal(same.layers["head"].weight, old.layers["head"].weight)
+
+
+def test_rebuild_reports_reinitialised_layers():
+    from playground.editing import rebuild
+
+    g1 = chain(("x", "input", {"vocab_size": 4}), ("r", "rnn", {"hidden_size": 8}),
+               ("head", "linear", {"out_features": 4}))
+    old = build(g1, seed=0).double()
+    m = GraphModel(g1)
+    m.set_param("head", "output", "identity")
+    new, fresh = rebuild(old, m.spec(), seed=1)
+    assert fresh == ["head"] and new.dtype == torch.float64
+    assert torch.equal(new.layers["r"].rnn.weight_hh_l0, old.layers["r"].rnn.weight_hh_l0)

@@ -48,11 +48,15 @@ class PropertyEditor(QWidget):
         outer.addStretch(1)
         model.param_changed.connect(self._on_param_changed)
         model.node_removed.connect(self._on_node_removed)
-        model.reset.connect(lambda: self.show_node(None))
+        model.reset.connect(self._on_reset)
 
     def detach(self) -> None:
         self.model.param_changed.disconnect(self._on_param_changed)
         self.model.node_removed.disconnect(self._on_node_removed)
+        self.model.reset.disconnect(self._on_reset)
+
+    def _on_reset(self) -> None:
+        self.show_node(None)
 
     def show_node(self, node_id: str | None) -> None:
         """Rebuild the form for ``node_id`` (None: empty)."""

@@ -154,6 +154,12 @@ class CanvasView(QWidget):
         self.model.set_graph(graph)
         self.view.fit()
 
+    def detach(self) -> None:
+        """Stop following the model (call before dropping a canvas whose model lives on)."""
+        self.scene.detach()
+        self.properties.detach()
+        self.model.changed.disconnect(self._model_changed)
+
     def select_node(self, node_id: str) -> None:
         self.scene.clearSelection()
         item = self.scene.nodes.get(node_id)
