@@ -318,3 +318,4 @@ class MainWindow(QtWidgets.QMainWindow):
         self.controls.stop()
         self.seq_input.stop()
         self.training.shutdown()
+        self.statusBar().clearMessage()  # its timeout timer

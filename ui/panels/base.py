@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401  (registers the exporters)
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore, QtGui, QtSvg, QtWidgets
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False, background="w",
                     foreground="#222")
@@ -123,6 +123,7 @@ class Panel(QtWidgets.QWidget):
 
     def add_plot(self, row: int, col: int, title: str = "", left: str = "", bottom: str = "",
                  **kw) -> pg.PlotItem:
+        kw.setdefault("enableMenu", False)   # our own export menu; saves ~10 ms per plot
         p = self.layout_widget.addPlot(row=row, col=col, **kw)
         if title:
             p.setTitle(title, size="9pt")
@@ -165,10 +166,19 @@ class Panel(QtWidgets.QWidget):
                 for row in np.asarray(data):
                     w.writerow([fmt(float(v)) if np.isfinite(v) else "" for v in row])
         elif low.endswith(".svg"):
-            pg.exporters.SVGExporter(self.layout_widget.scene()).export(path)
+            # Qt's SVG painter: vector output that never trips over NaN gaps in curves
+            gen = QtSvg.QSvgGenerator()
+            gen.setFileName(path)
+            gen.setSize(self.size())
+            gen.setViewBox(QtCore.QRect(QtCore.QPoint(0, 0), self.size()))
+            gen.setTitle(self.title)
+            painter = QtGui.QPainter(gen)
+            self.render(painter, QtCore.QPoint(0, 0))
+            painter.end()
+        elif self.layout_widget.isVisible():
+            pg.exporters.ImageExporter(self.layout_widget.scene()).export(path)
         else:
-            exp = pg.exporters.ImageExporter(self.layout_widget.scene())
-            exp.export(path)
+            self.grab().save(path)
 
 
 class Heatmap:

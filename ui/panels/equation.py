@@ -7,7 +7,7 @@ gradients); this panel does no model math of its own.
 from __future__ import annotations
 
 import numpy as np
-from PySide6 import QtCore, QtGui, QtSvg, QtWidgets
+from PySide6 import QtWidgets
 
 from .base import Panel, TraceView
 
@@ -121,17 +121,3 @@ class EquationPanel(Panel):
         rows = [[t] + [v for _, _, v in equation_lines(self.rec, t, self.unit.value())]
                 for t in range(T)]
         return ["t"] + [n for n, _, _ in self.lines], np.array(rows, np.float64)
-
-    def export(self, path: str) -> None:
-        if path.lower().endswith(".csv"):
-            return super().export(path)
-        if path.lower().endswith(".svg"):
-            gen = QtSvg.QSvgGenerator()
-            gen.setFileName(path)
-            gen.setSize(self.size())
-            gen.setViewBox(QtCore.QRect(QtCore.QPoint(0, 0), self.size()))
-            p = QtGui.QPainter(gen)
-            self.render(p)
-            p.end()
-        else:
-            self.grab().save(path)

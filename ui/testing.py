@@ -1,0 +1,76 @@
+"""Test helpers for the app (imported by tests/test_ui_*.py; not used by the app itself).
+
+``no_running_qt`` is an autouse fixture: a test fails when it leaves a QThread running or a
+QTimer active. ``make_window`` opens a main window with its own settings file and dialogs
+answered by the test.
+"""
+
+from __future__ import annotations
+
+import gc
+import warnings
+
+import pytest
+import shiboken6
+from PySide6 import QtCore, QtWidgets
+
+
+def running_qt_objects() -> list[str]:
+    """Every live QThread that runs and QTimer that is active (Python-visible ones and the
+    timers owned by any top-level widget)."""
+    found = []
+    seen = set()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        candidates = [o for o in gc.get_objects()
+                      if isinstance(o, (QtCore.QThread, QtCore.QTimer))]
+    for w in QtWidgets.QApplication.topLevelWidgets():
+        if shiboken6.isValid(w):
+            candidates += w.findChildren(QtCore.QTimer)
+    for o in candidates:
+        if id(o) in seen or not shiboken6.isValid(o):
+            continue
+        seen.add(id(o))
+        if isinstance(o, QtCore.QThread) and o.isRunning() and \
+                o is not QtCore.QThread.currentThread():
+            found.append(f"QThread {o.objectName() or o!r} still running")
+        elif isinstance(o, QtCore.QTimer) and o.isActive():
+            owner = o.parent()
+            found.append(f"QTimer {o.objectName() or ''} of "
+                         f"{type(owner).__name__ if owner else 'nothing'} still active")
+    return found
+
+
+@pytest.fixture(autouse=True)
+def no_running_qt(qapp):
+    """Fail the test if it leaves a QThread running or a QTimer active."""
+    yield
+    qapp.processEvents()
+    left = running_qt_objects()
+    assert not left, "left running: " + "; ".join(left)
+
+
+def make_window(tmp_path, path: str | None = None):
+    """A shown MainWindow with settings in ``tmp_path`` and dialogs that never block:
+    unsaved changes are discarded, errors are collected in ``window.errors``."""
+    from .app import make_app
+    from .main_window import MainWindow
+
+    make_app()
+    settings = QtCore.QSettings(str(tmp_path / "settings.ini"), QtCore.QSettings.Format.IniFormat)
+    win = MainWindow(settings)
+    win.errors = []
+    win.files.show_error = lambda title, msg: win.errors.append(msg)
+    win.files.ask_unsaved = lambda: "discard"
+    if not (path and win.files.open_path(path, ask=False)):
+        win.files.open_default()
+    win.show()
+    return win
+
+
+def close_window(win) -> None:
+    """Close without questions and wait for training to stop."""
+    win.files.ask_unsaved = lambda: "discard"
+    win.close()
+    win.deleteLater()
+    QtWidgets.QApplication.processEvents()
