@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 
-from PySide6.QtCore import QMimeData, QPointF, Qt, Signal
+from PySide6.QtCore import QMimeData, QPointF, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QSizePolicy,
     QSplitter,
     QVBoxLayout,
     QWidget,
@@ -29,7 +30,8 @@ from .view import GraphView
 MIME_NODES = "application/x-sequence-playground-nodes"
 HINT = ("Drag layers from the palette (or double-click them). Connect by dragging from an "
         "output (right) to an input (left). Wheel: zoom · middle-drag: pan · "
-        "Del, Ctrl+C/V/D, Ctrl+Z/Ctrl+Shift+Z")
+        "Del, Ctrl+C/V/D, Ctrl+Z/Ctrl+Shift+Z, F: fit")
+SHORT_HINT = "Tip: drag output → input to connect; wheel zooms, middle-drag pans (hover for more)"
 
 
 class ProblemsList(QListWidget):
@@ -44,6 +46,9 @@ class ProblemsList(QListWidget):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarAlwaysOff)
         self.setResizeMode(QListWidget.Adjust)
         self.itemClicked.connect(self._clicked)
+
+    def sizeHint(self) -> QSize:
+        return QSize(240, 64)
 
     def show_problems(self, info: EditInfo) -> None:
         self.clear()
@@ -87,6 +92,9 @@ class CanvasView(QWidget):
         self.message_label = QLabel()
         self.message_label.setObjectName("canvasMessage")
         self.message_label.setWordWrap(True)
+        self.message_label.setToolTip(HINT)
+        self.message_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
+        self.total_label.setSizePolicy(QSizePolicy.Ignored, QSizePolicy.Preferred)
         self.info: EditInfo = self.model.analyze()
         self._selected = ""
         self._paste_count = 0
@@ -95,10 +103,8 @@ class CanvasView(QWidget):
         cl = QVBoxLayout(center)
         cl.setContentsMargins(0, 0, 0, 0)
         cl.addWidget(self.view, 1)
-        status = QHBoxLayout()
-        status.addWidget(self.message_label, 1)
-        status.addWidget(self.total_label)
-        cl.addLayout(status)
+        cl.addWidget(self.total_label)
+        cl.addWidget(self.message_label)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         if embed_panels:
@@ -113,8 +119,13 @@ class CanvasView(QWidget):
             split.setStretchFactor(1, 1)
             split.setSizes([150, 900, 250])
             layout.addWidget(split)
-        else:
-            layout.addWidget(center)
+        else:  # the window docks palette and properties; problems stay here unless docked
+            split = QSplitter(Qt.Vertical)
+            split.addWidget(center)
+            split.addWidget(self.problems)
+            split.setStretchFactor(0, 1)
+            split.setSizes([400, 70])
+            layout.addWidget(split)
 
         self.palette.addRequested.connect(self.add_node)
         self.view.kindDropped.connect(self._dropped)
@@ -263,12 +274,14 @@ class CanvasView(QWidget):
 
     def show_message(self, text: str) -> None:
         self.message_label.setStyleSheet("color: #d7263d;")
+        self.message_label.setWordWrap(True)
         self.message_label.setText(text)
         self.messageShown.emit(text)
 
     def message(self) -> str:
         """The last refusal shown ("" when the last edit went through)."""
-        return self.message_label.text() if self.message_label.text() != HINT else ""
+        text = self.message_label.text()
+        return "" if text == SHORT_HINT else text
 
     # -- internals -----------------------------------------------------------------------------
     def _make_actions(self) -> None:
@@ -312,7 +325,8 @@ class CanvasView(QWidget):
 
     def _show_hint(self) -> None:
         self.message_label.setStyleSheet("color: #777;")
-        self.message_label.setText(HINT)
+        self.message_label.setWordWrap(False)
+        self.message_label.setText(SHORT_HINT)
 
     def _refresh(self) -> None:
         self.info = self.model.analyze()
