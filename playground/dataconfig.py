@@ -30,6 +30,7 @@ _LOWER = Param("lower", bool, False, label="Lower-case")
 _SHAPE = Param("shape", str, "many_to_many", choices=("many_to_many", "many_to_one"),
                label="Predict")
 _NAME = Param("name", str, "", label="Name")
+_NORMALIZE = Param("normalize", bool, False, label="Normalise (z-score)")
 
 SOURCE_FIELDS: dict[str, tuple[Param, ...]] = {
     "task": (Param("task", str, "hello", label="Task"), _SEED, _NAME),
@@ -37,15 +38,17 @@ SOURCE_FIELDS: dict[str, tuple[Param, ...]] = {
              _NAME),
     "numbers": (Param("text", str, "", label="Numbers"),
                 Param("window", int, 16, 1, 1_000_000, label="Window (steps)"), _SHAPE,
-                _VALIDATION, _SEED, _NAME),
+                _VALIDATION, _NORMALIZE, _SEED, _NAME),
     "file": (Param("path", str, "", label="File"), _LEVEL, _WINDOW, _VALIDATION, _LOWER, _SHAPE,
+             _NORMALIZE,
              Param("delimiter", str, ",", label="CSV delimiter"),
              Param("array", str, "", label="Array (.npz)"), _SEED, _NAME),
 }
 # Fields that are not plain scalars, checked by hand.
 _EXTRA = {"task": ("params",), "file": ("columns", "header")}
 _ONLY_FOR = {"level": ("text",), "lower": ("text",), "columns": ("csv",), "header": ("csv",),
-             "delimiter": ("csv",), "array": ("array",), "shape": ("csv", "array")}
+             "delimiter": ("csv",), "array": ("array",), "shape": ("csv", "array"),
+             "normalize": ("csv", "array")}
 
 
 def _fail(path: str, message: str):
@@ -108,7 +111,7 @@ def dataset_from_config(config: Any, path: str = "data", base_dir: str | None = 
         except Exception as e:  # a SequenceError; give it the field path
             _fail(f"{path}.text", str(e))
         return SeriesDataset(series, c["window"], c["shape"], c["validation"], c["seed"],
-                             c["name"] or "typed numbers")
+                             c["name"] or "typed numbers", normalize=c["normalize"])
     file = c["path"]
     full = file if os.path.isabs(file) or base_dir is None else os.path.join(base_dir, file)
     ext = os.path.splitext(file)[1].lower()
@@ -139,6 +142,7 @@ def dataset_from_config(config: Any, path: str = "data", base_dir: str | None = 
             _fail(f"{path}.delimiter", f"must be one character, got {delimiter!r}")
         values, names = read_csv(full, columns, header, delimiter)
         return SeriesDataset(values, c["window"], c["shape"], c["validation"], c["seed"], name,
-                             names)
+                             names, c["normalize"])
     arr = read_array(full, c["array"] or None)
-    return SeriesDataset(arr, c["window"], c["shape"], c["validation"], c["seed"], name)
+    return SeriesDataset(arr, c["window"], c["shape"], c["validation"], c["seed"], name,
+                         normalize=c["normalize"])

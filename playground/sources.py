@@ -308,18 +308,22 @@ class SeriesDataset(Dataset):
     ``many_to_many``: at every step ``t`` the model predicts ``x_{t+1}`` (all features).
     ``many_to_one``: after reading a window ``x_1 .. x_W`` it predicts ``x_{W+1}``.
     Windows of ``W`` steps are cut at random places; the last ``validation`` fraction of each
-    series is held out when it is long enough."""
+    series is held out when it is long enough. With ``normalize`` every feature is rescaled to
+    ``(x - mean) / std`` of the training part (``mean``, ``std``; :meth:`denormalize` undoes
+    it), typed input included."""
 
     output = "values"
 
     def __init__(self, series: np.ndarray, window: int = 16, shape: str = "many_to_many",
                  validation: float = 0.1, seed: int = 0, name: str = "numbers",
-                 feature_names: list[str] | None = None):
+                 feature_names: list[str] | None = None, normalize: bool = False):
         super().__init__(seed)
         series = np.asarray(series, dtype=np.float32)
         if series.ndim == 2:
             series = series[None]
         N, T, F = series.shape
+        self.mean = np.zeros(F, np.float32)
+        self.std = np.ones(F, np.float32)
         if T < 2:
             raise SequenceError(f"{name}: need at least 2 steps to forecast one from the other, "
                                 f"got {T}")
@@ -327,6 +331,12 @@ class SeriesDataset(Dataset):
         self.input_features = self.output_size = F
         self.feature_names = feature_names or [f"feature {i}" for i in range(F)]
         held = _split(T, window, validation)
+        if normalize:
+            train = series[:, :T - held].reshape(-1, F)
+            self.mean = train.mean(0)
+            self.std = np.where(train.std(0) > 0, train.std(0), 1.0).astype(np.float32)
+            series = (series - self.mean) / self.std
+        self.normalized = bool(normalize)
         self.train = series[:, :T - held]
         self.val = series[:, T - held:] if held else self.train
         self.held_out = held > 0
@@ -360,8 +370,12 @@ class SeriesDataset(Dataset):
     def example(self):
         return self._cut(self.train, np.zeros(1, int), np.zeros(1, int), self.window)
 
+    def denormalize(self, values: np.ndarray) -> np.ndarray:
+        """Values in the units of the data (undoes ``normalize``); ``(..., F)``."""
+        return np.asarray(values) * self.std + self.mean
+
     def encode_input(self, text):
-        x = parse_numbers(text, self.input_features)
+        x = (parse_numbers(text, self.input_features) - self.mean) / self.std
         targets = np.zeros_like(x)
         targets[:-1] = x[1:]
         mask = np.zeros(len(x), np.float32)

@@ -50,6 +50,11 @@ def register(name: str, params: tuple[Param, ...] = ()):
     return deco
 
 
+def task_title(name: str) -> str:
+    """The short title of task ``name`` (the first line of its description)."""
+    return TASKS[name].description.split("\n", 1)[0].rstrip(".")
+
+
 def task_defaults(name: str) -> dict[str, Any]:
     """Every parameter of task ``name`` at its default."""
     return {p.name: p.default for p in TASKS[name].params}

@@ -336,3 +336,18 @@ def test_config_errors_name_the_field(config, message):
     with pytest.raises(FileFormatError) as e:
         make_dataset(config)
     assert message in str(e.value)
+
+
+def test_normalized_series_and_typed_input_use_training_statistics():
+    values = np.array([10.0, 12, 14, 16, 18, 20, 22, 24, 26, 28])
+    text = ", ".join(str(v) for v in values)
+    ds = make_dataset({"source": "numbers", "text": text, "window": 3, "validation": 0.0,
+                       "normalize": True})
+    assert ds.mean[0] == pytest.approx(values.mean()) and ds.std[0] == pytest.approx(values.std())
+    b = ds.example()
+    np.testing.assert_allclose(ds.denormalize(b.inputs["x"][0, :, 0:1])[:, 0], [10, 12, 14],
+                               rtol=1e-6)
+    typed = ds.encode_input("19")
+    assert typed.inputs["x"][0, 0, 0] == pytest.approx((19 - values.mean()) / values.std())
+    raw = make_dataset({"source": "numbers", "text": text, "window": 3})
+    assert raw.example().inputs["x"][0, 0, 0] == 10 and not raw.normalized

@@ -11,7 +11,7 @@ from playground.data import bind_inputs, check_model, suggest_head, suggest_inpu
 from playground.errors import FileFormatError, SequenceError
 from playground.losses import step_losses
 from playground.spec import EdgeSpec, GraphSpec, NodeSpec, chain
-from playground.tasks import TASKS, make_task, task_defaults
+from playground.tasks import TASKS, make_task, task_defaults, task_title
 
 ALL = list(TASKS)
 
@@ -30,6 +30,7 @@ def test_registry_has_every_task_and_all_five_shapes():
         assert len(description.splitlines()) >= 3, name
         assert all(p.check(p.default) is None for p in params), name
         assert factory(task_defaults(name), 0).name == name
+        assert 5 < len(task_title(name)) < 80 and "\n" not in task_title(name)
 
 
 @pytest.mark.parametrize("name", ALL)
