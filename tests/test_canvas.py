@@ -106,6 +106,7 @@ def test_build_train_step_undo_redo_hello(qtbot, canvas):
     assert canvas.info.ok, canvas.problems_widget.messages()
     assert canvas.problems_widget.messages() == ["✓ The model is valid."]
     assert len(changes) == 8  # 3 adds, 2 connects, 3 properties
+    assert "(B, T, 8)" in canvas.scene.nodes[h].inputs["seq"].toolTip()  # port hover
     # the node shows its shapes and parameter count; the total is shown
     assert canvas.scene.nodes[r].shapes["seq_out"] == "(B, T, 8)"
     model = build(graph, seed=0)
@@ -200,7 +201,12 @@ def test_validation_colours_nodes_and_lists_problems(qtbot, canvas):
 
 
 def test_property_editor_follows_schema_and_undo(qtbot, canvas):
-    x = canvas.add_node("input")
+    pal = canvas.palette_widget  # keyboard users: select a kind and press Enter
+    pal.setFocus()
+    pal.setCurrentItem(pal.item_for("input"))
+    qtbot.keyClick(pal, Qt.Key_Return)
+    (x,) = canvas.scene.nodes
+    assert canvas.model.node(x).kind == "input" and canvas.selected_node() == x
     fields = canvas.properties_widget.fields
     assert isinstance(fields["encoding"], QComboBox) and isinstance(fields["vocab_size"], QSpinBox)
     assert fields["vocab_size"].minimum() == 1

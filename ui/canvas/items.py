@@ -26,6 +26,13 @@ KIND_COLORS = {
     "linear": "#3d7a4a",
 }
 PORT_LABELS = {"seq": "seq", "state": "state", "memory": "memory"}
+PORT_HELP = {
+    ("in", "seq"): "the sequence this layer reads",
+    ("in", "state"): "initial state: the final state of another recurrent layer (optional)",
+    ("in", "memory"): "keys and values: the sequence attended over",
+    ("out", "seq"): "the output sequence",
+    ("out", "state"): "the final state (h, c for an LSTM), to start another recurrent layer",
+}
 
 
 def output_ports(kind: str) -> list[str]:
@@ -151,6 +158,10 @@ class NodeItem(QGraphicsObject):
             tip += "<br>" + "<br>".join(f"<span style='color:#d7263d'>&#9888; {p}</span>"
                                         for p in problems)
         self.setToolTip(tip)
+        for ports, suffix in ((self.inputs, "in"), (self.outputs, "out")):
+            for name, port in ports.items():
+                shape = shapes.get(f"{name}_{suffix}", "")
+                port.setToolTip(f"{name} {suffix}: {PORT_HELP[(suffix, name)]} {shape}".strip())
         self.update()
 
     # -- drawing -------------------------------------------------------------------------
