@@ -122,8 +122,9 @@ class Vocab:
     def join(self, symbols: Iterable[str] | np.ndarray) -> str:
         """Symbols (or ids) back to text: characters side by side, words with spaces but none
         before punctuation."""
-        if isinstance(symbols, np.ndarray) or (not isinstance(symbols, str) and any(
-                isinstance(s, (int, np.integer)) for s in symbols)):
+        symbols = symbols if isinstance(symbols, (np.ndarray, str)) else list(symbols)
+        if isinstance(symbols, np.ndarray) or any(isinstance(s, (int, np.integer))
+                                                  for s in symbols):
             symbols = self.decode(symbols)
         symbols = list(symbols)
         if self.level == "char":

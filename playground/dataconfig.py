@@ -14,9 +14,10 @@ e.g. ``data.params.length: must be a positive integer, got -3``.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from typing import Any
 
-from .errors import FileFormatError
+from .errors import FileFormatError, SequenceError
 from .spec import Param
 
 SOURCES = ("task", "text", "numbers", "file")
@@ -55,6 +56,15 @@ def _fail(path: str, message: str):
     raise FileFormatError(message, path)
 
 
+@contextmanager
+def _at(path: str):
+    """Give a SequenceError raised while building a dataset the config field it came from."""
+    try:
+        yield
+    except SequenceError as e:
+        raise FileFormatError(str(e), path) from None
+
+
 def check_fields(values: Any, schema: tuple[Param, ...], path: str,
                  extra: tuple[str, ...] = (), required: tuple[str, ...] = ()) -> dict[str, Any]:
     """``values`` checked against ``schema``: defaults filled in, unknown or bad fields raise
@@ -85,7 +95,7 @@ def check_fields(values: Any, schema: tuple[Param, ...], path: str,
 
 def dataset_from_config(config: Any, path: str = "data", base_dir: str | None = None):
     """See :func:`playground.data.make_dataset`."""
-    from .sources import SeriesDataset, TextDataset, parse_numbers, read_array, read_csv, read_text
+    from .sources import SeriesDataset, TextDataset, parse_numbers
     from .tasks import make_task
 
     if not isinstance(config, dict):
@@ -103,15 +113,14 @@ def dataset_from_config(config: Any, path: str = "data", base_dir: str | None = 
     if source == "text":
         if not c["text"].strip():
             _fail(f"{path}.text", "is empty; type some text")
-        return TextDataset(c["text"], c["level"], c["window"], c["validation"], c["lower"],
-                           c["seed"], c["name"] or "typed text")
+        with _at(f"{path}.text"):
+            return TextDataset(c["text"], c["level"], c["window"], c["validation"], c["lower"],
+                               c["seed"], c["name"] or "typed text")
     if source == "numbers":
-        try:
-            series = parse_numbers(c["text"])
-        except Exception as e:  # a SequenceError; give it the field path
-            _fail(f"{path}.text", str(e))
-        return SeriesDataset(series, c["window"], c["shape"], c["validation"], c["seed"],
-                             c["name"] or "typed numbers", normalize=c["normalize"])
+        with _at(f"{path}.text"):
+            return SeriesDataset(parse_numbers(c["text"]), c["window"], c["shape"],
+                                 c["validation"], c["seed"], c["name"] or "typed numbers",
+                                 normalize=c["normalize"])
     file = c["path"]
     full = file if os.path.isabs(file) or base_dir is None else os.path.join(base_dir, file)
     ext = os.path.splitext(file)[1].lower()
@@ -125,6 +134,13 @@ def dataset_from_config(config: Any, path: str = "data", base_dir: str | None = 
     name = c["name"] or os.path.basename(file)
     if not os.path.exists(full):
         _fail(f"{path}.path", f"file not found: {full}")
+    with _at(f"{path}.path"):
+        return _file_dataset(kind, full, name, c, rest, path)
+
+
+def _file_dataset(kind, full, name, c, rest, path):
+    from .sources import SeriesDataset, TextDataset, read_array, read_csv, read_text
+
     if kind == "text":
         return TextDataset(read_text(full), c["level"], c["window"], c["validation"],
                            c["lower"], c["seed"], name)

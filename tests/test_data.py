@@ -196,8 +196,10 @@ def test_text_dataset_word_level_and_typed_input():
 def test_short_text_clips_the_window():
     ds = make_dataset({"source": "text", "text": "hello", "window": 16})
     assert ds.window == 4 and "shorter" in ds.description
-    with pytest.raises(SequenceError, match="at least 2"):
+    with pytest.raises(FileFormatError, match="data.text: typed text: need at least 2"):
         make_dataset({"source": "text", "text": "h"})
+    with pytest.raises(FileFormatError, match="data.text: typed numbers: need at least 2 steps"):
+        make_dataset({"source": "numbers", "text": "5"})
 
 
 def test_parse_numbers_formats():
