@@ -172,6 +172,36 @@ def check_fit(model: SequenceModel, dataset) -> None:
         raise TrainingError("the model does not fit the data: " + "; ".join(problems))
 
 
+def evaluate(model: SequenceModel, dataset, batch=None) -> dict[str, float | None]:
+    """Loss on ``batch`` (default: the held-out batch) and, for classes, ``accuracy`` (share of
+    loss-carrying steps whose argmax is right) and ``sequence_accuracy`` (share of sequences
+    right at every such step)."""
+    batch = dataset.validation() if batch is None else batch
+    inputs = bind_inputs(model, batch)
+    dev = model.device
+    return _evaluate(model, inputs, torch.as_tensor(batch.targets).to(dev),
+                     torch.as_tensor(batch.mask, dtype=torch.float32).to(dev))
+
+
+@torch.no_grad()
+def _evaluate(model, inputs, targets, mask) -> dict[str, float | None]:
+    was = model.training
+    model.eval()
+    try:
+        out = model(inputs)
+    finally:
+        model.train(was)
+    res: dict[str, float | None] = {
+        "val_loss": float(mean_loss(step_losses(out, targets, mask, model.head_output), mask)),
+        "accuracy": None, "sequence_accuracy": None}
+    if model.head_output == "softmax":
+        on = mask > 0
+        right = (out.argmax(-1) == targets) | ~on
+        res["accuracy"] = float((right & on).sum() / on.sum().clamp_min(1))
+        res["sequence_accuracy"] = float(right.all(1).float().mean())
+    return res
+
+
 class Trainer:
     """Trains ``model`` on ``dataset`` with ``config``; see the module doc for one step.
 
@@ -278,19 +308,17 @@ class Trainer:
             states = detach_state(states)
         return loss
 
-    @torch.no_grad()
     def validate(self) -> float:
         """Mean loss on the dataset's held-out batch (dropout off)."""
         if self._val is None:
             self._val = self._tensors(self.dataset.validation())
-        inputs, targets, mask = self._val
-        was = self.model.training
-        self.model.eval()
-        try:
-            out = self.model(inputs)
-            return float(mean_loss(step_losses(out, targets, mask, self.model.head_output), mask))
-        finally:
-            self.model.train(was)
+        return _evaluate(self.model, *self._val)["val_loss"]
+
+    def evaluate(self) -> dict[str, float | None]:
+        """:func:`evaluate` on the held-out batch."""
+        if self._val is None:
+            self._val = self._tensors(self.dataset.validation())
+        return _evaluate(self.model, *self._val)
 
     def make_trace(self, batch=None):
         """A fresh :func:`playground.trace.trace` of ``batch`` (default: the chosen sequence)."""
@@ -302,6 +330,8 @@ class Trainer:
 
     def _diverged(self, message: str, loss: float, norm: float, lr: float,
                   restore: bool) -> Snapshot:
+        # The last good weights: those before the update that led here (the last loss and
+        # gradient norm were finite and in bounds).
         with torch.no_grad():
             if restore:
                 torch._foreach_copy_(self.params, self._good)
@@ -338,9 +368,9 @@ class Trainer:
                                          and norm_v > cfg.explode_threshold):
             return self._diverged(
                 f"training stopped at step {self.step + 1}: the gradient norm exploded to "
-                f"{norm_v:.3g} (limit {cfg.explode_threshold:g}). The weights were kept; "
-                "clip the gradient norm or lower the learning rate.", loss_v, norm_v, lr,
-                restore=not math.isfinite(norm_v))
+                f"{norm_v:.3g} (limit {cfg.explode_threshold:g}). The last good weights were "
+                "restored; clip the gradient norm or lower the learning rate.", loss_v, norm_v,
+                lr, restore=True)
         clipped = norm_v
         if cfg.clip_norm is not None:
             torch.nn.utils.clip_grads_with_norm_(self.params, cfg.clip_norm, norm)

@@ -1,0 +1,231 @@
+"""The command line: ``python main.py presets | train | trace | export``.
+
+For scripting, preparing a class and CI. ``train`` shows a progress line on stderr and
+prints the final metrics as one JSON object on the last line of stdout. Any problem with a
+file or an argument is one line on stderr and a non-zero exit status, never a traceback.
+``FILE`` is an experiment file or the name of a bundled preset (``hello_rnn``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+
+from .errors import PlaygroundError
+
+EXIT_ERROR, EXIT_USAGE = 1, 2
+
+
+class UsageError(Exception):
+    """A bad command-line argument."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse would print usage and exit; we want one line
+        raise UsageError(f"{self.prog}: {message}")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="main.py", description="Sequence Playground without the window.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("presets", help="list the bundled presets")
+    t = sub.add_parser("train", help="train an experiment headless")
+    t.add_argument("file", help="experiment file or preset name")
+    t.add_argument("--steps", type=int, help="number of steps (default: the file's)")
+    t.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), help="device")
+    t.add_argument("--seed", type=int, help="seed for the model and the batches")
+    t.add_argument("--save", action="store_true",
+                   help="write the weights beside the file (a preset: into the current folder)")
+    t.add_argument("--quiet", action="store_true", help="no progress line")
+    r = sub.add_parser("trace", help="write a trace of one sequence to .npz")
+    r.add_argument("file", help="experiment file or preset name")
+    r.add_argument("--input", help="the sequence, typed (default: the task's example)")
+    r.add_argument("--out", required=True, help="output .npz file")
+    e = sub.add_parser("export", help="write the model as a standalone PyTorch file")
+    e.add_argument("file", help="experiment file or preset name")
+    e.add_argument("--out", required=True, help="output .py file (weights go beside as .pt)")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a subcommand; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        args = _parser().parse_args(argv)
+        return {"presets": cmd_presets, "train": cmd_train, "trace": cmd_trace,
+                "export": cmd_export}[args.command](args)
+    except SystemExit as e:  # --help
+        return int(e.code or 0)
+    except UsageError as e:
+        _error(str(e))
+        return EXIT_USAGE
+    except PlaygroundError as e:
+        _error(str(e))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _error("interrupted")
+        return 130
+    except Exception as e:  # a bug: still one line, with its type to report it
+        if os.environ.get("PLAYGROUND_DEBUG"):
+            raise
+        _error(f"internal error ({type(e).__name__}): {e}")
+        return EXIT_ERROR
+
+
+def _error(message: str) -> None:
+    print("error: " + " ".join(str(message).split()), file=sys.stderr)
+
+
+def _load(name: str):
+    from .experiment import load, resolve
+
+    path = resolve(name)
+    return load(path), path
+
+
+def cmd_presets(args) -> int:
+    from .experiment import load, preset_names, resolve
+
+    names = preset_names()
+    width = max(map(len, names), default=0)
+    for name in names:
+        exp = load(resolve(name), weights=False)
+        first = exp.description.split(". ")[0].rstrip(".")
+        print(f"{name:<{width}}  {first}")
+    return 0
+
+
+def _num(v):
+    return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
+
+
+def cmd_train(args) -> int:
+    from .experiment import PRESETS_DIR
+    from .train import Trainer
+
+    exp, path = _load(args.file)
+    if args.seed is not None:
+        if args.seed < 0:
+            raise UsageError("--seed must be >= 0")
+        exp = exp.with_seed(args.seed)
+    if args.steps is not None and args.steps < 0:
+        raise UsageError("--steps must be >= 0")
+    dataset = exp.make_dataset()
+    model = exp.build_model()
+    trainer = Trainer(model, dataset, exp.train, device=args.device)
+    total = exp.train.steps if args.steps is None else args.steps
+    last_print = [0.0]
+    tty = sys.stderr.isatty()
+
+    def progress(s):
+        now = time.perf_counter()
+        if args.quiet or (now - last_print[0] < 0.5 and s.step < total):
+            return
+        last_print[0] = now
+        val = "" if trainer.last_val_loss is None else f"  val {trainer.last_val_loss:.4g}"
+        line = (f"step {s.step}/{total}  loss {s.loss:.4g}{val}  |g| {s.grad_norm:.3g}  "
+                f"{s.steps_per_second:.0f} steps/s")
+        print(("\r" + line.ljust(79)) if tty else line, file=sys.stderr, end="" if tty else "\n",
+              flush=True)
+
+    trainer.add_callback("on_step_end", progress)
+    last = trainer.run(total)
+    if tty and not args.quiet:
+        print(file=sys.stderr)
+    if last is not None and last.status == "diverged":
+        print(f"stopped: {last.error}", file=sys.stderr)
+    metrics = trainer.evaluate()
+    out = {
+        "experiment": exp.name, "file": str(path), "status": last.status if last else "done",
+        "steps": trainer.step, "loss": _num(last.loss) if last else None,
+        "val_loss": _num(metrics["val_loss"]), "accuracy": metrics["accuracy"],
+        "sequence_accuracy": metrics["sequence_accuracy"],
+        "grad_norm": _num(last.grad_norm) if last else None,
+        "elapsed_s": round(trainer.elapsed, 3),
+        "steps_per_second": round(trainer.step / trainer.elapsed, 1) if trainer.elapsed else None,
+        "device": str(trainer.device), "seed": exp.seed, "outcome": exp.outcome,
+        "error": last.error if last else None,
+    }
+    if args.save:
+        target = path
+        if path.resolve().parent == PRESETS_DIR:  # never write into the bundled presets
+            target = Path.cwd() / path.name
+        exp.save(target, model=trainer.model)
+        out["saved"] = str(target)
+        print(f"saved {target} and its weights", file=sys.stderr)
+    print(json.dumps(out))
+    return 0
+
+
+def flatten_trace(tr) -> dict[str, np.ndarray]:
+    """A :class:`playground.trace.Trace` as named arrays: ``outputs``, ``probs``, ``loss``,
+    ``inputs/<node>``, ``param_grads/<name>``, and per layer record
+    ``layers/<i>/<field>`` (with ``gates/<letter>``, ``pre/<letter>``)."""
+    out: dict[str, np.ndarray] = {}
+
+    def put(key, value):
+        if value is None:
+            return
+        if isinstance(value, dict):
+            for k, v in value.items():
+                put(f"{key}/{k}", v)
+        elif isinstance(value, (str, bool, int, float, np.ndarray, np.generic)):
+            out[key] = np.asarray(value)
+        elif isinstance(value, tuple):
+            out[key] = np.asarray(len(value))
+
+    for name in ("outputs", "probs", "targets", "mask", "step_loss", "loss", "head_output",
+                 "tbptt", "inputs", "param_grads"):
+        put(name, getattr(tr, name))
+    for i, rec in enumerate(tr.layers):
+        for name, value in vars(rec).items():
+            put(f"layers/{i}/{name}", value)
+    return out
+
+
+def _trace_batch(dataset, text: str | None):
+    if text is None:
+        return dataset.example()
+    return dataset.encode_input(text)
+
+
+def cmd_trace(args) -> int:
+    from .data import bind_inputs
+    from .trace import trace
+
+    exp, _ = _load(args.file)
+    dataset = exp.make_dataset()
+    model = exp.build_model()
+    batch = _trace_batch(dataset, args.input)
+    has_targets = float(np.asarray(batch.mask).sum()) > 0
+    tr = trace(model, bind_inputs(model, batch), batch.targets if has_targets else None,
+               batch.mask if has_targets else None, tbptt=exp.train.tbptt)
+    arrays = flatten_trace(tr)
+    out = Path(args.out)
+    if out.suffix != ".npz":
+        raise UsageError(f"--out must end in .npz, got {args.out!r}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.name}.tmp.npz")
+    np.savez_compressed(tmp, **arrays)
+    os.replace(tmp, out)
+    print(json.dumps({"file": str(out), "arrays": len(arrays), "steps": tr.steps,
+                      "loss": _num(tr.loss), "trained": exp.weights is not None}))
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .export import export_pytorch
+
+    exp, _ = _load(args.file)
+    model = exp.build_model()
+    py, pt = export_pytorch(SimpleNamespace(model=model, dataset=exp.make_dataset()), args.out)
+    print(json.dumps({"file": str(py), "weights": str(pt), "trained": exp.weights is not None}))
+    return 0
