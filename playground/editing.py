@@ -296,10 +296,11 @@ class GraphModel:
         """Add a fragment's nodes (fresh ids, or ``ids``) shifted by ``offset``, with its
         inner edges; returns the new ids."""
         try:
-            nodes = [NodeSpec(d["id"], d["kind"], dict(d["params"]), tuple(d["pos"]))
+            nodes = [NodeSpec(d["id"], d["kind"], dict(d["params"]),
+                              (float(d["pos"][0]), float(d["pos"][1])))
                      for d in fragment["nodes"]]
             edges = [EdgeSpec(d["src"], d["dst"], d["port"]) for d in fragment["edges"]]
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
             raise EditError(f"the clipboard does not hold canvas nodes ({exc})") from None
         rename: dict[str, str] = {}
         for i, n in enumerate(nodes):

@@ -267,6 +267,13 @@ def test_drop_move_delete_copy_paste_duplicate(qtbot, canvas):
     assert g not in canvas.scene.nodes and len(canvas.model.graph.nodes) == 3
     key(canvas, Qt.Key_Z)
     assert canvas.graph.to_dict() == before
+    # a malformed clipboard (or an unknown kind) is refused with a message, no undo step
+    count = canvas.undo_stack.count()
+    bad = {"nodes": [{"id": "a", "kind": "conv", "params": {}, "pos": [0, 0]}], "edges": []}
+    assert canvas.paste(bad) == [] and "unknown layer kind 'conv'" in canvas.message()
+    assert canvas.add_node("gru", params={"hidden_size": -1}) == ""
+    assert "Hidden size must be a positive integer" in canvas.message()
+    assert canvas.undo_stack.count() == count and canvas.graph.to_dict() == before
 
 
 def test_zoom_and_pan(qtbot, canvas):

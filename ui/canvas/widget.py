@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from playground.editing import EditInfo, GraphModel
+from playground.editing import EditError, EditInfo, GraphModel
 from playground.spec import GraphSpec
 
 from .commands import AddNodeCommand, DisconnectCommand, PasteCommand, RemoveNodeCommand
@@ -191,7 +191,13 @@ class CanvasView(QWidget):
             pos = (x, y)
         elif isinstance(pos, QPointF):
             pos = (pos.x(), pos.y())
-        cmd = AddNodeCommand(self.model, kind, (float(pos[0]), float(pos[1])), params)
+        pos = (float(pos[0]), float(pos[1]))
+        try:  # try it on a copy first: a refused command never reaches the undo stack
+            GraphModel(self.model.graph).add_node(kind, pos, params)
+        except EditError as exc:
+            self.show_message(str(exc))
+            return ""
+        cmd = AddNodeCommand(self.model, kind, pos, params)
         self._undo.push(cmd)
         self.select_node(cmd.node_id)
         return cmd.node_id
@@ -261,12 +267,13 @@ class CanvasView(QWidget):
         return self._push_paste(self.model.fragment(ids), (40.0, 40.0), "Duplicate") if ids else []
 
     def _push_paste(self, fragment, offset, text) -> list[str]:
-        cmd = PasteCommand(self.model, fragment, offset, text)
-        try:
-            self._undo.push(cmd)
-        except Exception as exc:  # a malformed clipboard: tell the user, change nothing
+        try:  # try it on a copy first: a refused command never reaches the undo stack
+            GraphModel(self.model.graph).paste(fragment, offset)
+        except EditError as exc:
             self.show_message(str(exc))
             return []
+        cmd = PasteCommand(self.model, fragment, offset, text)
+        self._undo.push(cmd)
         self.scene.clearSelection()
         for nid in cmd.ids:
             self.scene.nodes[nid].setSelected(True)
