@@ -340,3 +340,36 @@ def test_docked_panels_and_shared_model(qtbot):
     canvas.detach()
     model.add_node("lstm")  # no longer followed: the scene is unchanged, nothing breaks
     assert set(canvas.scene.nodes) == {"x", "h"}
+
+
+def test_pick_up_an_edge_by_its_input_end(qtbot, canvas):
+    canvas.set_graph(chain(("x", "input", {}), ("a", "gru", {}), ("b", "lstm", {}),
+                           ("h", "linear", {})))
+    before = canvas.graph.to_dict()
+    # b -> h picked up and dropped on b's own input: refused, nothing changes
+    drag(canvas, port_point(canvas, "h", "seq", "in"), port_point(canvas, "b", "seq", "in"))
+    assert "cannot feed itself" in canvas.message()
+    assert canvas.graph.to_dict() == before and canvas.scene.edges[chain_edge("b", "h")].isVisible()
+    # drop it on empty canvas: the edge is removed
+    empty = port_point(canvas, "h", "seq", "in") + QPoint(0, 150)
+    drag(canvas, port_point(canvas, "h", "seq", "in"), empty)
+    assert chain_edge("b", "h") not in canvas.model.graph.edges
+    canvas.undo_stack.undo()
+    assert canvas.graph.to_dict() == before
+    # move a's input to b: x feeds b, a loses its input
+    drag(canvas, port_point(canvas, "b", "seq", "in"), port_point(canvas, "b", "seq", "in"))
+    assert canvas.graph.to_dict() == before  # dropped where it was: nothing changes
+    canvas.model.disconnect("a", "b")
+    canvas.undo_stack.clear()
+    drag(canvas, port_point(canvas, "a", "seq", "in"), port_point(canvas, "b", "seq", "in"))
+    assert chain_edge("x", "b") in canvas.model.graph.edges
+    assert chain_edge("x", "a") not in canvas.model.graph.edges
+    assert canvas.undo_stack.count() == 1
+    canvas.undo_stack.undo()
+    assert chain_edge("x", "a") in canvas.model.graph.edges
+
+
+def chain_edge(src, dst, port="seq"):
+    from playground.spec import EdgeSpec
+
+    return EdgeSpec(src, dst, port)

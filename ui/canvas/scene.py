@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene
 from playground.editing import OUTPUT_OF_PORT, EditInfo, GraphModel
 from playground.spec import EdgeSpec
 
-from .commands import ConnectCommand, MoveCommand
+from .commands import ConnectCommand, DisconnectCommand, MoveCommand
 from .items import EdgeItem, NodeItem, PortItem, curve
 
 
@@ -30,6 +30,7 @@ class GraphScene(QGraphicsScene):
         self.edges: dict[EdgeSpec, EdgeItem] = {}
         self._drag_port: PortItem | None = None
         self._drag_line: QGraphicsPathItem | None = None
+        self._picked: EdgeSpec | None = None
         self._press_pos: dict[str, tuple[float, float]] = {}
         self.setBackgroundBrush(QColor("#eef1f5"))
         model.node_added.connect(self._on_node_added)
@@ -137,6 +138,14 @@ class GraphScene(QGraphicsScene):
     def mousePressEvent(self, event) -> None:
         port = self._port_at(event.scenePos()) if event.button() == Qt.LeftButton else None
         if port is not None:
+            self._picked = None
+            if port.direction == "in":  # a connected input: pick up its edge to move it
+                edge = next((e for e in self.edges if e.dst == port.node_id
+                             and e.port == port.name), None)
+                if edge is not None:
+                    self._picked = edge
+                    self.edges[edge].setVisible(False)
+                    port = self.edges[edge].src_port
             self._drag_port = port
             self._drag_line = QGraphicsPathItem()
             self._drag_line.setPen(QPen(QColor("#888"), 2, Qt.DashLine))
@@ -161,7 +170,9 @@ class GraphScene(QGraphicsScene):
             self.removeItem(self._drag_line)
             self._drag_line = None
             end = self._port_at(event.scenePos())
-            if end is not None and end is not start:
+            if self._picked is not None:
+                self._drop_picked(self._picked, end)
+            elif end is not None and end is not start:
                 self.connect_ports(start, end)
             return
         super().mouseReleaseEvent(event)
@@ -174,6 +185,30 @@ class GraphScene(QGraphicsScene):
         self._press_pos = {}
         if moves:
             self.undo_stack.push(MoveCommand(self.model, moves))
+
+    def _drop_picked(self, edge: EdgeSpec, end: PortItem | None) -> None:
+        """An edge picked up by its input end: dropped on nothing it is removed, on another
+        input it is moved there (one undo step), anywhere else nothing changes."""
+        self._picked = None
+        item = self.edges.get(edge)
+        if end is None:
+            self.undo_stack.push(DisconnectCommand(self.model, edge.src, edge.dst, edge.port))
+            return
+        if item is not None:
+            item.setVisible(True)
+        if end.direction != "in" or (end.node_id, end.name) == (edge.dst, edge.port):
+            return
+        trial = GraphModel(self.model.graph)
+        trial.disconnect(edge.src, edge.dst, edge.port)
+        out = OUTPUT_OF_PORT[edge.port]
+        reason = trial.connection_problem(edge.src, end.node_id, end.name, from_output=out)
+        if reason:
+            self.message.emit(f"Cannot move the edge to {end.node_id} ({end.name}): {reason}")
+            return
+        self.undo_stack.beginMacro(f"Move edge {edge.src} → {end.node_id}")
+        self.undo_stack.push(DisconnectCommand(self.model, edge.src, edge.dst, edge.port))
+        self.undo_stack.push(ConnectCommand(self.model, edge.src, end.node_id, end.name))
+        self.undo_stack.endMacro()
 
     def connect_ports(self, a: PortItem, b: PortItem) -> str | None:
         """Connect two ports (either order) through an undo command; returns the reason
