@@ -21,8 +21,22 @@ Contract with the main window::
 * ``canvas.undo_stack`` (QUndoStack) for the window's Undo/Redo actions
   (``undo_stack.createUndoAction(...)``); the canvas itself handles Ctrl+Z,
   Ctrl+Shift+Z, Delete, Ctrl+C/V/D, F (fit) while it has focus.
-* ``select_node(id)``; ``canvas.info.total_params`` is the model's parameter count.
-* Keeping trained weights across edits: ``playground.editing.carry_weights``.
+* ``select_node(id)``; ``canvas.info.total_params`` is the model's parameter count;
+  ``canvas.view.fit()`` zooms to show every node.
+* ``detach()`` stops the canvas following its model (before dropping a canvas whose
+  GraphModel lives on).
+* Keeping trained weights across edits: ``playground.editing.carry_weights`` (or
+  ``playground.editing.rebuild(old_model, new_graph)`` -> ``(model, reinitialised ids)``).
+
+Gestures: drag a palette entry onto the canvas (or double-click it / press Enter); drag
+from an output port (right) to an input port (left) to connect; drag a connected input's
+edge away to move or remove it; Delete, Ctrl+C / Ctrl+V / Ctrl+D, Ctrl+Z /
+Ctrl+Shift+Z; mouse wheel zooms, middle button (or Alt + drag) pans, F fits.
+
+Modules: ``items`` (nodes, ports, edges), ``scene`` (follows GraphModel events, turns
+gestures into commands), ``commands`` (QUndoCommands calling GraphModel methods only),
+``palette``, ``properties`` (generated from ``playground.spec.PARAMS``), ``view`` (zoom,
+pan, drops), ``widget`` (CanvasView, ProblemsList), ``demo`` (the docs screenshot).
 """
 
 from .widget import CanvasView, ProblemsList
