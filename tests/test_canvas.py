@@ -373,3 +373,22 @@ def chain_edge(src, dst, port="seq"):
     from playground.spec import EdgeSpec
 
     return EdgeSpec(src, dst, port)
+
+
+def test_context_menu_adds_at_the_click_and_edits_the_selection(qtbot, canvas):
+    canvas.set_graph(chain(("x", "input", {}), ("h", "linear", {})))
+    node = canvas.scene.nodes["x"]
+    on_node = canvas.view.mapFromScene(node.mapToScene(QPointF(50, 8)))
+    menu = canvas.context_menu(on_node)
+    assert canvas.selected_node() == "x"
+    texts = [a.text() for a in menu.actions()]
+    assert {"Copy", "Duplicate", "Delete"} <= set(texts)
+    canvas.scene.clearSelection()
+    empty = QPoint(20, 20)
+    at = canvas.view.mapToScene(empty)
+    menu = canvas.context_menu(empty)
+    assert "Delete" not in [a.text() for a in menu.actions()]
+    add = next(a.menu() for a in menu.actions() if a.text() == "Add layer here")
+    next(a for a in add.actions() if a.text() == "GRU").trigger()
+    (g,) = set(canvas.scene.nodes) - {"x", "h"}
+    assert canvas.model.node(g).pos == (at.x(), at.y())

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 
-from PySide6.QtCore import QMimeData, QPointF, QSize, Qt, Signal
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QSize, Qt, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QUndoStack
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QSizePolicy,
     QSplitter,
     QVBoxLayout,
@@ -18,7 +19,7 @@ from PySide6.QtWidgets import (
 )
 
 from playground.editing import EditError, EditInfo, GraphModel
-from playground.spec import GraphSpec
+from playground.spec import KIND_LABELS, GraphSpec
 
 from .commands import AddNodeCommand, DisconnectCommand, PasteCommand, RemoveNodeCommand
 from .items import NODE_W, NodeItem
@@ -132,6 +133,8 @@ class CanvasView(QWidget):
         self.scene.selectionChanged.connect(self._selection_changed)
         self.scene.message.connect(self.show_message)
         self.problems.nodeClicked.connect(self.select_node)
+        self.view.setContextMenuPolicy(Qt.CustomContextMenu)
+        self.view.customContextMenuRequested.connect(self._show_context_menu)
         self.model.changed.connect(self._model_changed)
         self._make_actions()
         self._show_hint()
@@ -313,6 +316,29 @@ class CanvasView(QWidget):
             "zoom_in": act("Zoom in", [QKeySequence.ZoomIn], lambda: self.view.zoom_by(1.25)),
             "zoom_out": act("Zoom out", [QKeySequence.ZoomOut], lambda: self.view.zoom_by(0.8)),
         }
+
+    def context_menu(self, view_pos: QPoint) -> QMenu:
+        """The right-click menu at ``view_pos``: edit the selection, or add a layer there."""
+        menu = QMenu(self)
+        item = self.view.itemAt(view_pos)
+        while item is not None and not isinstance(item, NodeItem) and item.parentItem():
+            item = item.parentItem()
+        if isinstance(item, NodeItem) and not item.isSelected():
+            self.select_node(item.node_id)
+        if self.scene.selectedItems():
+            for name in ("copy", "duplicate", "delete"):
+                menu.addAction(self.actions_by_name[name])
+            menu.addSeparator()
+        at = self.view.mapToScene(view_pos)
+        add = menu.addMenu("Add layer here")
+        for kind in self.palette.kinds():
+            add.addAction(KIND_LABELS[kind], lambda k=kind: self.add_node(k, at))
+        menu.addAction(self.actions_by_name["paste"])
+        menu.addAction(self.actions_by_name["fit"])
+        return menu
+
+    def _show_context_menu(self, view_pos: QPoint) -> None:
+        self.context_menu(view_pos).exec(self.view.viewport().mapToGlobal(view_pos))
 
     def _dropped(self, kind: str, pos: QPointF) -> None:
         self.add_node(kind, QPointF(pos.x() - NODE_W / 2, pos.y() - 20))
