@@ -11,6 +11,8 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from playground.timeline import BACKWARD, FORWARD, Timeline
 
+from .panels.base import LiveText
+
 
 class TimelineView(QtWidgets.QWidget):
     """Buttons, scrubber and speed for a Timeline; listens to its events."""
@@ -46,9 +48,8 @@ class TimelineView(QtWidgets.QWidget):
                                  "first, as backpropagation through time does")
         self.back_btn.toggled.connect(self._on_back_toggled)
         lay.addWidget(self.back_btn)
-        self.label = QtWidgets.QLabel()
-        self.label.setMinimumWidth(110)
-        self.label.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.label = LiveText(align=QtCore.Qt.AlignmentFlag.AlignCenter)
+        self.label.setFixedWidth(130)
         f = self.label.font()
         f.setBold(True)
         self.label.setFont(f)

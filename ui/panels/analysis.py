@@ -25,7 +25,8 @@ class JacobianPanel(Panel):
         self.compute_btn.setToolTip("compute ||dh_t/dh_(t-1)|| for every step (an SVD each)")
         self.compute_btn.clicked.connect(self.compute)
         self.layout().itemAt(0).layout().insertWidget(1, self.compute_btn)
-        jp = self.add_plot(0, 0, "||dh_t / dh_(t-1)||  (log)", "norm", "time step t")
+        jp = self.add_plot(0, 0, "||dh_t / dh_(t-1)||  (log)", "norm", "time step t",
+                           auto=True)
         jp.setLogMode(y=True)
         jp.showGrid(y=True, alpha=0.25)
         jp.addLine(y=0.0, pen=pg.mkPen("#888", style=pg.QtCore.Qt.PenStyle.DashLine))
@@ -33,7 +34,7 @@ class JacobianPanel(Panel):
         self.curve_c = jp.plot(pen=pg.mkPen("#2ca02c", width=1))
         self.line = pg.InfiniteLine(0, angle=90, pen=STEP_PEN, movable=False)
         jp.addItem(self.line, ignoreBounds=True)
-        sp = self.add_plot(0, 1, "singular values of W_hh", "σ", "index")
+        sp = self.add_plot(0, 1, "singular values of W_hh", "σ", "index", auto=True)
         self.sv_plot = sp
         self.sv_curves: list[pg.PlotDataItem] = []
         self.add_hover(jp, self._hover)

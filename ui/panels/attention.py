@@ -52,6 +52,8 @@ class AttentionPanel(Panel):
         a = view.attn if view else None
         self.weights = None if a is None else a.weights[0]
         n = 0 if self.weights is None else min(len(self.weights), MAX_HEADS)
+        for h, r in enumerate(self.rows):
+            r.setVisible(h < n)
         for h, hm in enumerate(self.heats):
             hm.plot.setVisible(h < n)
             if h < n:
@@ -73,12 +75,9 @@ class AttentionPanel(Panel):
     def set_step(self, t: int) -> None:
         super().set_step(t)
         if self.weights is None:
-            for r in self.rows:
-                r.setVisible(False)
             return
         t = min(t, self.weights.shape[1] - 1)
-        for h, r in enumerate(self.rows):
-            r.setVisible(h < len(self.weights))
+        for r in self.rows[:len(self.weights)]:
             r.setRegion((t - 0.5, t + 0.5))
 
     def table(self):

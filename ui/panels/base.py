@@ -29,6 +29,75 @@ GHOST_PEN = pg.mkPen(120, 120, 120, 150, width=1, style=QtCore.Qt.PenStyle.DashL
 CURVE_PEN = pg.mkPen("#1f77b4", width=2)
 
 
+class LiveText(QtWidgets.QWidget):
+    """Text that changes at every step without re-laying out the window.
+
+    A QLabel asks its layout to recompute on every ``setText``; in a dock that ripples up to
+    the main window, which then repaints its separators and tab bars. This widget has a
+    constant size hint and ``setText`` only schedules a repaint of itself.
+    """
+
+    def __init__(self, rich: bool = False, lines: int = 1, align=None, color: str = "#333",
+                 point_size: float | None = None, mono: bool = False, background=None,
+                 parent=None):
+        super().__init__(parent)
+        self._text = ""
+        self.rich = rich
+        self.lines = lines
+        self.align = align if align is not None else (
+            QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter)
+        self.color = QtGui.QColor(color)
+        self.background = QtGui.QColor(background) if background else None
+        f = self.font()
+        if point_size:
+            f.setPointSizeF(point_size)
+        if mono:
+            f.setFamily("monospace")
+        self.setFont(f)
+        self._doc = QtGui.QTextDocument() if rich else None
+        if self._doc is not None:
+            self._doc.setDefaultFont(f)
+        # it paints every pixel: Qt need not repaint the dock and window behind it
+        self.setAttribute(QtCore.Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
+                           QtWidgets.QSizePolicy.Policy.Fixed if lines else
+                           QtWidgets.QSizePolicy.Policy.Expanding)
+
+    def text(self) -> str:
+        return self._text
+
+    def setText(self, text: str) -> None:
+        if text != self._text:
+            self._text = text
+            self.update()
+
+    def sizeHint(self) -> QtCore.QSize:
+        h = self.fontMetrics().height() * max(self.lines, 1) + 6
+        return QtCore.QSize(120, h)
+
+    def minimumSizeHint(self) -> QtCore.QSize:
+        return QtCore.QSize(10, self.sizeHint().height() if self.lines else 10)
+
+    def paintEvent(self, ev) -> None:
+        p = QtGui.QPainter(self)
+        p.fillRect(ev.rect(), self.background if self.background is not None
+                   else self.palette().window())
+        if self._doc is not None:
+            self._doc.setHtml(self._text)
+            self._doc.setTextWidth(self.width() - 4)
+            if self.align & QtCore.Qt.AlignmentFlag.AlignVCenter:
+                p.translate(2, max(0.0, (self.height() - self._doc.size().height()) / 2))
+            else:
+                p.translate(2, 2)
+            self._doc.drawContents(p, QtCore.QRectF(0, 0, self.width(), self.height()))
+        else:
+            p.setPen(self.color)
+            r = self.rect().adjusted(2, 0, -2, 0)
+            p.drawText(r, int(self.align), self.fontMetrics().elidedText(
+                self._text, QtCore.Qt.TextElideMode.ElideRight, r.width()))
+        p.end()
+
+
 @dataclass
 class TraceView:
     """What the panels draw: the trace (what-if result when one is active), the original
@@ -69,11 +138,10 @@ class Panel(QtWidgets.QWidget):
         outer.setContentsMargins(2, 2, 2, 2)
         outer.setSpacing(1)
         head = QtWidgets.QHBoxLayout()
-        self.caption = QtWidgets.QLabel("")
-        self.caption.setStyleSheet("color:#444;")
-        self.hover_label = QtWidgets.QLabel("hover for values")
-        self.hover_label.setStyleSheet("color:#666; font-family: monospace;")
-        self.hover_label.setTextInteractionFlags(QtCore.Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.caption = LiveText(color="#444")
+        right = QtCore.Qt.AlignmentFlag.AlignRight | QtCore.Qt.AlignmentFlag.AlignVCenter
+        self.hover_label = LiveText(color="#555", mono=True, align=right)
+        self.hover_label.setText("hover for values")
         btn = QtWidgets.QToolButton(text="Export")
         btn.setPopupMode(QtWidgets.QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QtWidgets.QMenu(btn)
@@ -81,11 +149,6 @@ class Panel(QtWidgets.QWidget):
         menu.addAction("Image as SVG...", lambda: self._ask_export("svg"))
         menu.addAction("Data as CSV...", lambda: self._ask_export("csv"))
         btn.setMenu(menu)
-        ign = QtWidgets.QSizePolicy.Policy.Ignored
-        pref = QtWidgets.QSizePolicy.Policy.Preferred
-        self.caption.setSizePolicy(ign, pref)      # long captions never widen the window
-        self.hover_label.setSizePolicy(ign, pref)
-        self.hover_label.setAlignment(QtCore.Qt.AlignmentFlag.AlignRight)
         head.addWidget(self.caption, 3)
         head.addWidget(self.hover_label, 2)
         head.addWidget(btn)
@@ -93,6 +156,8 @@ class Panel(QtWidgets.QWidget):
         self.layout_widget = pg.GraphicsLayoutWidget()
         self.layout_widget.ci.setContentsMargins(2, 2, 2, 2)
         outer.addWidget(self.layout_widget, 1)
+        # the view draws its own background: nothing behind it needs repainting
+        self.layout_widget.viewport().setAttribute(QtCore.Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.message = QtWidgets.QLabel("")
         self.message.setObjectName("panelMessage")
         self.message.setAlignment(QtCore.Qt.AlignmentFlag.AlignCenter)
@@ -122,7 +187,9 @@ class Panel(QtWidgets.QWidget):
         self.layout_widget.setVisible(not text)
 
     def add_plot(self, row: int, col: int, title: str = "", left: str = "", bottom: str = "",
-                 **kw) -> pg.PlotItem:
+                 auto: bool = False, **kw) -> pg.PlotItem:
+        """A plot in the grid. Without ``auto`` its range is set by the panel (per trace),
+        so moving the step never re-measures the data."""
         kw.setdefault("enableMenu", False)   # our own export menu; saves ~10 ms per plot
         p = self.layout_widget.addPlot(row=row, col=col, **kw)
         if title:
@@ -133,6 +200,10 @@ class Panel(QtWidgets.QWidget):
             p.setLabel("bottom", bottom)
         p.setMenuEnabled(False)
         p.hideButtons()
+        if not auto:
+            p.disableAutoRange()
+        for name in ("left", "bottom"):
+            p.getAxis(name).setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         return p
 
     def add_hover(self, plot: pg.PlotItem, fn: Callable[[float, float], str | None]) -> None:
@@ -193,6 +264,8 @@ class Heatmap:
         self.item = pg.ImageItem(axisOrder="row-major")
         self.item.setColorMap(cmap)
         self.item.setAutoDownsample(True)
+        # drawn once into a device pixmap: moving the step line only blits it
+        self.item.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self.levels = levels
         plot.addItem(self.item)
         plot.invertY(False)
@@ -233,36 +306,55 @@ class Heatmap:
         return None
 
 
+def step_path(values: np.ndarray) -> QtGui.QPainterPath:
+    """A closed outline of bars of width 1 centred on 0..n-1, from 0 to each value."""
+    n = len(values)
+    x = np.repeat(np.arange(n + 1, dtype=np.float64) - 0.5, 2)[1:-1]    # (2n,)
+    y = np.repeat(np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0), 2)
+    x = np.concatenate([[-0.5], x, [n - 0.5]])
+    y = np.concatenate([[0.0], y, [0.0]])
+    return pg.arrayToQPath(x, y, connect="all")
+
+
 class Bars:
-    """Bars as one filled step curve (one path: fast for thousands of bars), with an
-    optional faint 'original' outline for what-if comparisons."""
+    """Bars drawn as one closed path by a C++ QGraphicsPathItem (fast for thousands of
+    bars), with an optional faint 'original' outline for what-if comparisons."""
 
     def __init__(self, panel: Panel, plot: pg.PlotItem, brush=BAR_BRUSH, pen=BAR_PEN,
                  name: str = "unit", value_name: str = "value"):
         self.plot = plot
-        edges, zero = np.array([-0.5, 0.5]), np.zeros(1)
-        self.curve = pg.PlotCurveItem(edges, zero, stepMode="center", fillLevel=0, brush=brush,
-                                      pen=pen, skipFiniteCheck=True)
-        self.ghost = pg.PlotCurveItem(edges, zero, stepMode="center", pen=GHOST_PEN,
-                                      skipFiniteCheck=True)
-        plot.addItem(self.curve)
-        plot.addItem(self.ghost)
+        self.curve = QtWidgets.QGraphicsPathItem()
+        self.curve.setPen(pen)
+        self.curve.setBrush(brush)
+        self.ghost = QtWidgets.QGraphicsPathItem()
+        self.ghost.setPen(GHOST_PEN)
+        plot.addItem(self.curve, ignoreBounds=True)
+        plot.addItem(self.ghost, ignoreBounds=True)
         self.ghost.setVisible(False)
-        self.values = np.zeros(1, np.float32)
+        self.values = np.zeros(0)
+        self.ghost_values: np.ndarray | None = None
         self.labels: list[str] | None = None
         self.name, self.value_name = name, value_name
-        self._edges = np.array([-0.5, 0.5])
         panel.add_hover(plot, self.hover)
 
     def set(self, values: np.ndarray, ghost: np.ndarray | None = None) -> None:
         v = np.array(values, dtype=np.float64, copy=True).ravel()
-        if len(self._edges) != len(v) + 1:
-            self._edges = np.arange(len(v) + 1, dtype=np.float64) - 0.5
+        if len(v) != len(self.values):
+            self.plot.setXRange(-0.5, len(v) - 0.5, padding=0.01)
         self.values = v
-        self.curve.setData(self._edges, v)
-        if ghost is not None:
-            self.ghost.setData(self._edges, np.array(ghost, dtype=np.float64, copy=True).ravel())
+        self.curve.setPath(step_path(v))
+        self.ghost_values = None if ghost is None else \
+            np.array(ghost, dtype=np.float64, copy=True).ravel()
+        if self.ghost_values is not None:
+            self.ghost.setPath(step_path(self.ghost_values))
         self.ghost.setVisible(ghost is not None)
+
+    @staticmethod
+    def heights(item: QtWidgets.QGraphicsPathItem) -> np.ndarray:
+        """The bar heights a path item draws, read back from its path (for tests)."""
+        path = item.path()
+        ys = [path.elementAt(i).y for i in range(1, path.elementCount() - 1, 2)]
+        return np.asarray(ys)
 
     def hover(self, x: float, y: float) -> str | None:
         i = int(np.floor(x + 0.5))
@@ -270,6 +362,32 @@ class Bars:
             name = self.labels[i] if self.labels and i < len(self.labels) else f"{self.name}={i}"
             return f"{name}: {self.value_name}={self.values[i]:.6g}"
         return None
+
+
+class Dot:
+    """The value at the current step as a fixed-size dot: a C++ ellipse item that ignores
+    the view's scaling, moved with ``setPos`` (much cheaper than a scatter plot update).
+    ``log`` plots place it at log10(value); :attr:`value` keeps the value itself."""
+
+    def __init__(self, plot: pg.PlotItem, log: bool = False, size: float = 9.0):
+        self.item = QtWidgets.QGraphicsEllipseItem(-size / 2, -size / 2, size, size)
+        self.item.setBrush(pg.mkBrush("#d62728"))
+        self.item.setPen(pg.mkPen(None))
+        self.item.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        plot.addItem(self.item, ignoreBounds=True)
+        self.log = log
+        self.value = float("nan")
+
+    def set(self, t: float, value: float) -> None:
+        self.value = float(value)
+        ok = np.isfinite(value) and (value > 0 or not self.log)
+        self.item.setVisible(bool(ok))
+        if ok:
+            self.item.setPos(float(t), float(np.log10(value)) if self.log else float(value))
+
+    def clear(self) -> None:
+        self.value = float("nan")
+        self.item.setVisible(False)
 
 
 def symmetric_levels(a: np.ndarray | None, floor: float = 1e-6) -> tuple[float, float]:

@@ -7,9 +7,9 @@ gradients); this panel does no model math of its own.
 from __future__ import annotations
 
 import numpy as np
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtWidgets
 
-from .base import Panel, TraceView
+from .base import LiveText, Panel, TraceView
 
 SIG = "σ"
 
@@ -83,8 +83,8 @@ class EquationPanel(Panel):
         row.addWidget(self.unit)
         row.addStretch(1)
         self.layout().insertLayout(1, row)
-        self.text = QtWidgets.QTextBrowser()
-        self.text.setStyleSheet("font-size: 11pt;")
+        self.text = LiveText(rich=True, lines=0, point_size=11, background="white",
+                             align=QtCore.Qt.AlignmentFlag.AlignTop)
         self.layout().addWidget(self.text, 1)
         self.rec = None
         self.lines: list[tuple[str, str, float]] = []
@@ -104,7 +104,7 @@ class EquationPanel(Panel):
         if self.rec is None:
             self.lines = []
             self.caption.setText("select a recurrent layer")
-            self.text.setHtml("<p style='color:#888'>Select an RNN, LSTM or GRU node to see its "
+            self.text.setText("<p style='color:#888'>Select an RNN, LSTM or GRU node to see its "
                               "update equations with live numbers.</p>")
             return
         t = min(t, self.rec.h.shape[1] - 1)
@@ -112,7 +112,7 @@ class EquationPanel(Panel):
         self.lines = equation_lines(self.rec, t, u)
         self.caption.setText(f"{self.rec.label}, unit {u}, step t = {t}")
         body = "".join(f"<p style='margin:4px 0'>{f}</p>" for _, f, _ in self.lines)
-        self.text.setHtml(body)
+        self.text.setText(body)
 
     def table(self):
         if self.rec is None:

@@ -6,9 +6,9 @@ import html
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore
 
-from .base import CURVE_PEN, GHOST_PEN, STEP_PEN, Bars, Panel, TraceView
+from .base import CURVE_PEN, GHOST_PEN, STEP_PEN, Bars, Dot, LiveText, Panel, TraceView
 
 TOP_K = 8
 TOKEN_WINDOW = 40  # tokens shown either side of the current one
@@ -48,9 +48,8 @@ class InputPanel(Panel):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.strip = QtWidgets.QLabel("")
-        self.strip.setTextFormat(QtCore.Qt.TextFormat.RichText)
-        self.strip.setMinimumHeight(26)
+        self.strip = LiveText(rich=True, lines=1, point_size=13)
+        self.strip.setMinimumHeight(30)
         self.layout().insertWidget(1, self.strip)
         self.plot = self.add_plot(0, 0, "x_t: the vector the layer reads at step t", "value")
         self.bars = Bars(self, self.plot, value_name="x_t", name="feature")
@@ -119,6 +118,7 @@ class OutputPanel(Panel):
         self.probs = self.outputs = self.targets = self.ngram = self.orig_probs = None
         self.symbols: list[str] = []
         self.shown: list[tuple[str, float, float]] = []   # (symbol, p_net, p_ngram)
+        self._ticks: list = []
 
     def set_view(self, view: TraceView | None) -> None:
         super().set_view(view)
@@ -140,6 +140,7 @@ class OutputPanel(Panel):
             self.ngram = view.ngram
             self.plot.setLogMode(y=False)
             self.plot.setYRange(0, 1, padding=0.02)
+            self.plot.setXRange(-0.7, min(TOP_K, C) - 0.3, padding=0)
             self.plot.setLabel("left", "probability")
             self.plot.setLabel("bottom", "")
             self.plot.setTitle(f"Top {min(TOP_K, C)} next symbols at step t", size="9pt")
@@ -169,7 +170,11 @@ class OutputPanel(Panel):
                             col, width=1, style=QtCore.Qt.PenStyle.DashLine))
                         self.plot.addItem(d)
                         self.target_curves.append(d)
-            self.plot.enableAutoRange()
+            lo = min(float(np.nanmin(self.outputs)), float(np.nanmin(tg)) if
+                     self.targets is not None else np.inf)
+            hi = max(float(np.nanmax(self.outputs)), float(np.nanmax(tg)) if
+                     self.targets is not None else -np.inf)
+            self.plot.setRange(xRange=(0, len(x) - 1), yRange=(lo, hi), padding=0.05)
         self.set_step(self.step)
 
     def set_step(self, t: int) -> None:
@@ -199,8 +204,9 @@ class OutputPanel(Panel):
         self.shown = [(self.symbols[i], float(p[i]), float(ng[j]) if ng is not None else
                        float("nan")) for j, i in enumerate(order)]
         ticks = [(float(j), _shown(s[0])) for j, s in enumerate(self.shown)]
-        self.plot.getAxis("bottom").setTicks([ticks])
-        self.plot.setXRange(-0.7, len(order) - 0.3, padding=0)
+        if ticks != self._ticks:     # re-laying out the axis is the costly part
+            self._ticks = ticks
+            self.plot.getAxis("bottom").setTicks([ticks])
         txt = f"step {t}: most likely {self.shown[0][0]!r} ({self.shown[0][1]:.3f})"
         if self.targets is not None and self.targets.ndim == 1:
             tg = int(self.targets[t])
@@ -248,9 +254,8 @@ class LossPanel(Panel):
         p = self.add_plot(0, 0, "loss at each step", "loss", "time step t")
         self.curve = pg.PlotDataItem(pen=CURVE_PEN, skipFiniteCheck=True)
         self.ghost = pg.PlotDataItem(pen=GHOST_PEN, skipFiniteCheck=True)
-        self.dot = pg.PlotDataItem(pen=None, symbol="o", symbolSize=9, symbolBrush="#d62728",
-                                   symbolPen=None)
-        for it in (self.ghost, self.curve, self.dot):
+        self.dot = Dot(p)
+        for it in (self.ghost, self.curve):
             p.addItem(it)
         for c in (self.curve, self.ghost):
             c.setDownsampling(auto=True, method="peak")
@@ -267,16 +272,22 @@ class LossPanel(Panel):
         self.loss = None if tr is None or tr.step_loss is None else tr.step_loss[0].copy()
         if self.loss is None:
             self.caption.setText("no loss: this input has no targets")
-            for c in (self.curve, self.ghost, self.dot):
+            for c in (self.curve, self.ghost):
                 c.setData([], [])
+            self.dot.clear()
             return
         x = np.arange(len(self.loss), dtype=np.float64)
         self.curve.setData(x, self.loss.astype(np.float64))
+        top = float(np.nanmax(self.loss)) if len(self.loss) else 1.0
         b = view.base
         if b is not None and b.step_loss is not None:
             self.ghost.setData(x, b.step_loss[0].astype(np.float64))
         else:
             self.ghost.setData([], [])
+        if b is not None and b.step_loss is not None:
+            top = max(top, float(np.nanmax(b.step_loss[0])))
+        self.plot.setRange(xRange=(-0.5, len(x) - 0.5), yRange=(0, max(top, 1e-6)),
+                           padding=0.04)
         extra = f" (original {b.loss:.4f})" if b is not None and b.loss is not None else ""
         self.caption.setText(f"mean loss {tr.loss:.4f}{extra}")
         self.set_step(self.step)
@@ -287,7 +298,7 @@ class LossPanel(Panel):
             return
         t = min(t, len(self.loss) - 1)
         self.line.setValue(t)
-        self.dot.setData([float(t)], [float(self.loss[t])])
+        self.dot.set(t, self.loss[t])
 
     def _hover(self, x: float, y: float) -> str | None:
         if self.loss is None:

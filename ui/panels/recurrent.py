@@ -15,6 +15,7 @@ from .base import (
     STATE_CMAP,
     STEP_PEN,
     Bars,
+    Dot,
     Heatmap,
     Panel,
     TraceView,
@@ -186,9 +187,8 @@ class GradientPanel(Panel):
         self.norm_plot = np_
         self.curve = pg.PlotDataItem(pen=CURVE_PEN, skipFiniteCheck=True)
         self.ghost = pg.PlotDataItem(pen=GHOST_PEN, skipFiniteCheck=True)
-        self.dot = pg.PlotDataItem(pen=None, symbol="o", symbolSize=9, symbolBrush="#d62728",
-                                   symbolPen=None)
-        for it in (self.ghost, self.curve, self.dot):
+        self.dot = Dot(np_, log=True)
+        for it in (self.ghost, self.curve):
             np_.addItem(it)
         self.norm_line = pg.InfiniteLine(0, angle=90, pen=STEP_PEN, movable=False)
         np_.addItem(self.norm_line, ignoreBounds=True)
@@ -212,13 +212,18 @@ class GradientPanel(Panel):
                                  "no gradient: this input has no targets")
             self.curve.setData([], [])
             self.ghost.setData([], [])
-            self.dot.setData([], [])
+            self.dot.clear()
             self.heat.set(np.zeros((1, 1)))
             return
         self.norms = np.linalg.norm(self.dh, axis=-1)
         T = len(self.norms)
         x = np.arange(T, dtype=np.float64)
         self.curve.setData(x, _positive(self.norms), connect="finite")
+        pos = self.norms[self.norms > 0]
+        if len(pos):
+            lo, hi = np.log10(pos.min()), np.log10(pos.max())
+            self.norm_plot.setRange(xRange=(-0.5, T - 0.5), yRange=(lo, max(hi, lo + 1e-3)),
+                                    padding=0.05)
         base = view.base_rec
         if base is not None and base.dh is not None:
             self.ghost.setData(x, _positive(np.linalg.norm(base.dh[0], axis=-1)),
@@ -246,7 +251,7 @@ class GradientPanel(Panel):
             return
         t = min(t, len(self.norms) - 1)
         self.norm_line.setValue(t)
-        self.dot.setData([float(t)], _positive(self.norms[t:t + 1]))
+        self.dot.set(t, self.norms[t])
         self.heat.set_step(t)
 
     def _hover_norm(self, x: float, y: float) -> str | None:

@@ -36,14 +36,14 @@ class TrainingPlotsPanel(Panel):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        lp = self.add_plot(0, 0, "training loss", "loss", "training step")
+        lp = self.add_plot(0, 0, "training loss", "loss", "training step", auto=True)
         lp.setLogMode(y=True)
         lp.showGrid(y=True, alpha=0.25)
         lp.addLegend(offset=(-5, 5), labelTextSize="8pt")
         self.loss = lp.plot(pen=pg.mkPen("#1f77b4", width=2), name="train")
         self.val = lp.plot(pen=None, symbol="o", symbolSize=5, symbolBrush="#ff7f0e",
                            name="validation")
-        gp = self.add_plot(0, 1, "gradient norm", "||g||", "training step")
+        gp = self.add_plot(0, 1, "gradient norm", "||g||", "training step", auto=True)
         gp.setLogMode(y=True)
         gp.showGrid(y=True, alpha=0.25)
         gp.addLegend(offset=(-5, 5), labelTextSize="8pt")

@@ -1,0 +1,120 @@
+"""Step latency of the step-through view: how long one step takes to show on every panel.
+
+Opens the real main window offscreen with every panel dock visible (tabbed docks split
+out), loads an LSTM language model (plus a self-attention layer for the smaller case) on a
+random text, and steps through the trace. After each step the posted events are processed,
+which paints every changed region synchronously before the clock stops (the paint is forced,
+not deferred); a second figure forces a repaint of the whole window, unchanged pixels too. Prints the median and p99 milliseconds per step for H=256, T=1000 and
+H=1024, T=10,000; the last line is ``step latency median ms (H=256,T=1000): X`` (goal
+X <= 8).
+
+    python -m bench.step_latency [--steps N] [--small-only]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+
+
+def build_window(H: int, T: int, attention: bool):
+    from PySide6 import QtCore
+
+    from playground.build import build
+    from playground.data import suggest_head, suggest_input
+    from playground.sources import TextDataset
+    from playground.spec import chain
+    from ui.app import make_app
+    from ui.main_window import MainWindow
+
+    app = make_app()
+    rng = np.random.default_rng(0)
+    text = "".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz "), size=int(T * 1.2) + 10))
+    ds = TextDataset(text, window=T, validation=0.0, name="random text")
+    nodes = [("x", "input", suggest_input(ds)), ("lstm", "lstm", {"hidden_size": H})]
+    if attention:
+        nodes.append(("attn", "self_attention", {"num_heads": 1}))
+    nodes.append(("head", "linear", suggest_head(ds)))
+    graph = chain(*nodes)
+    settings = QtCore.QSettings(os.devnull, QtCore.QSettings.Format.IniFormat)
+    win = MainWindow(settings)
+    win.resize(1600, 1000)
+    t0 = time.perf_counter()
+    win.session.load(graph, build(graph, seed=0), ds, name=f"bench H={H} T={T}")
+    trace_s = time.perf_counter() - t0
+    show_every_panel(win)
+    win.show()
+    app.processEvents()
+    return app, win, trace_s
+
+
+def show_every_panel(win) -> None:
+    """Split the tabbed docks so that every panel is on screen at once."""
+    V = __import__("PySide6.QtCore", fromlist=["Qt"]).Qt.Orientation.Vertical
+    d = win.docks
+    for a, b in (("h", "c"), ("gates", "attention"), ("gradient", "jacobian"),
+                 ("loss", "curves")):
+        if a in d and b in d:
+            win.splitDockWidget(d[a], d[b], V)
+    for dock in d.values():
+        dock.show()
+
+
+def measure(H: int, T: int, steps: int, attention: bool) -> tuple[float, float, float, float]:
+    app, win, trace_s = build_window(H, T, attention)
+    hidden = [k for k, dk in win.docks.items() if dk.visibleRegion().isEmpty()]
+    if hidden:
+        print(f"  warning: docks not visible: {hidden}", file=sys.stderr)
+    start = T // 3
+    for t in range(start - 5, start):   # warm up
+        win.timeline.step = t
+        app.processEvents()
+    times = []
+    for i in range(steps):
+        t0 = time.perf_counter()
+        win.timeline.step = start + i
+        app.sendPostedEvents()
+        app.processEvents()  # paints every changed region of every panel, synchronously
+        times.append((time.perf_counter() - t0) * 1000.0)
+    full = []
+    for i in range(min(steps, 50)):
+        t0 = time.perf_counter()
+        win.timeline.step = start - 10 - i
+        app.processEvents()
+        win.repaint()        # the whole window, unchanged pixels too
+        full.append((time.perf_counter() - t0) * 1000.0)
+    win.shutdown()
+    win.session.dirty = False
+    win.close()
+    win.deleteLater()
+    app.processEvents()
+    a = np.asarray(times)
+    return float(np.median(a)), float(np.percentile(a, 99)), trace_s, float(np.median(full))
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--steps", type=int, default=200)
+    ap.add_argument("--small-only", action="store_true")
+    args = ap.parse_args(argv)
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    cases = [(256, 1000, True)] + ([] if args.small_only else [(1024, 10_000, False)])
+    results = {}
+    for H, T, attn in cases:
+        med, p99, tr, full = measure(H, T, args.steps, attn)
+        results[(H, T)] = med
+        extra = " + self-attention" if attn else ""
+        print(f"H={H}, T={T} (LSTM{extra}, trace {tr:.1f} s): median {med:.2f} ms, "
+              f"p99 {p99:.2f} ms per step; whole-window repaint median {full:.2f} ms")
+    print(f"step latency median ms (H=256,T=1000): {results[(256, 1000)]:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
