@@ -3,8 +3,9 @@
 Opens the real main window offscreen with every panel dock visible (tabbed docks split
 out), loads an LSTM language model (plus a self-attention layer for the smaller case) on a
 random text, and steps through the trace. After each step the posted events are processed,
-which paints every changed region synchronously before the clock stops (the paint is forced,
-not deferred); a second figure forces a repaint of the whole window, unchanged pixels too. Prints the median and p99 milliseconds per step for H=256, T=1000 and
+which paints every changed region synchronously before the clock stops (the paint is
+forced, not deferred); a second figure forces a repaint of the whole window, unchanged
+pixels too. Prints the median and p99 milliseconds per step for H=256, T=1000 and
 H=1024, T=10,000; the last line is ``step latency median ms (H=256,T=1000): X`` (goal
 X <= 8).
 
