@@ -125,6 +125,15 @@ class MainWindow(QtWidgets.QMainWindow):
         canvas = self._dock("canvas", "Model", self._make_canvas(), L,
                             "click a node to choose the layer the panels show")
         seq = self._dock("input_box", "Sequence input", self.seq_input, L)
+        self.guide = QtWidgets.QLabel()
+        self.guide.setObjectName("guide")
+        self.guide.setWordWrap(True)
+        self.guide.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop)
+        self.guide.setTextFormat(QtCore.Qt.TextFormat.RichText)
+        self.guide.setContentsMargins(6, 4, 6, 4)
+        self.guide.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
+                                 QtWidgets.QSizePolicy.Policy.Ignored)
+        guide = self._dock("guide", "What to look at", self.guide, L)
         train = self._dock("training", "Training", self.training, L)
         whatif = self._dock("whatif", "What-if", self.whatif, L)
         extra = []
@@ -134,7 +143,8 @@ class MainWindow(QtWidgets.QMainWindow):
             if w is not None:
                 extra.append(self._dock(key, title, w, L))
         self.splitDockWidget(canvas, seq, V)
-        self.splitDockWidget(seq, train, V)
+        self.splitDockWidget(seq, guide, V)
+        self.splitDockWidget(guide, train, V)
         for d in [whatif, *extra]:
             self.tabifyDockWidget(train, d)
         h = self._dock("h", "Hidden state h", P["h"], R)
@@ -157,8 +167,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tabifyDockWidget(loss, self._dock("curves", "Training curves", self.curves, B))
         for d in (h, g, grad, loss, train):
             d.raise_()
-        self.resizeDocks([canvas, seq, train], [260, 150, 420], V)
-        self.resizeDocks([canvas, h], [360, 1240], H)
+        self.resizeDocks([canvas, seq, guide, train], [230, 130, 230, 270], V)
+        self.resizeDocks([canvas, h], [400, 1200], H)
         self.resizeDocks([h, g, grad], [420, 420, 400], H)
         self.resizeDocks([inp, out, loss, eq], [260, 330, 300, 350], H)
         self.resizeDocks([h, inp], [560, 320], V)
@@ -301,6 +311,14 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _update_title(self, *_):
         s = self.session
+        import html as _html
+        parts = [f"<b>{_html.escape(s.name)}</b>"]
+        if s.description:
+            parts.append(_html.escape(s.description))
+        if s.look_at:
+            parts.append(f"<b>Look at:</b> {_html.escape(s.look_at)}")
+        self.guide.setText("<p style='margin:0 0 6px 0'>" + "</p><p style='margin:0 0 6px 0'>"
+                           .join(parts) + "</p>")
         star = "*" if s.dirty else ""
         self.setWindowTitle(f"{s.name}{star} — Sequence Playground")
 

@@ -248,11 +248,13 @@ class Session(QtCore.QObject):
             attn = next((r for r in self.trace.layers
                          if r.node == self.attn_sel and hasattr(r, "weights")), None)
         classes = getattr(self.dataset, "classes", None)
+        vocab = getattr(self.dataset, "vocab", None)
         return TraceView(trace=self.trace, base=self.base_trace,
                          rec=self._pick(self.trace, self.rec_sel),
                          base_rec=self._pick(self.base_trace, self.rec_sel), attn=attn,
                          tokens=list(self.tokens),
                          out_symbols=list(classes.symbols) if classes is not None else None,
+                         in_symbols=list(vocab.symbols) if vocab is not None else None,
                          ngram=self.ngram, ngram_order=self.ngram_order)
 
     # -- n-gram baseline ----------------------------------------------------------------

@@ -50,6 +50,8 @@ class TimelineView(QtWidgets.QWidget):
         lay.addWidget(self.back_btn)
         self.label = LiveText(align=QtCore.Qt.AlignmentFlag.AlignCenter)
         self.label.setFixedWidth(130)
+        self.label.setSizePolicy(QtWidgets.QSizePolicy.Policy.Fixed,
+                                 QtWidgets.QSizePolicy.Policy.Fixed)
         f = self.label.font()
         f.setBold(True)
         self.label.setFont(f)

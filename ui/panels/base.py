@@ -110,6 +110,7 @@ class TraceView:
     attn: object | None = None           # selected AttentionTrace
     tokens: list[str] = field(default_factory=list)     # typed input, one string per step
     out_symbols: list[str] | None = None                # class names of the head
+    in_symbols: list[str] | None = None                 # input vocabulary (token inputs)
     ngram: np.ndarray | None = None                     # (T, C) baseline probabilities
     ngram_order: int | None = None
 

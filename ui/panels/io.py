@@ -51,7 +51,7 @@ class InputPanel(Panel):
         self.strip = LiveText(rich=True, lines=1, point_size=13)
         self.strip.setMinimumHeight(30)
         self.layout().insertWidget(1, self.strip)
-        self.plot = self.add_plot(0, 0, "x_t: the vector the layer reads at step t", "value")
+        self.plot = self.add_plot(0, 0, "x_t at the current step", "value")
         self.bars = Bars(self, self.plot, value_name="x_t", name="feature")
         self.x: np.ndarray | None = None   # (T, I)
         self.tokens: list[str] = []
@@ -67,9 +67,16 @@ class InputPanel(Panel):
                 x = view.attn.x[0]
         self.x = None if x is None else np.asarray(x)
         self.bars.labels = None
-        if self.x is not None and view and view.out_symbols and \
-                self.x.shape[1] == len(view.out_symbols):
-            self.bars.labels = [repr(s) for s in view.out_symbols]
+        syms = view.in_symbols if view else None
+        first = view is not None and view.rec is not None and view.rec.layer == 0 and \
+            view.trace.layers and view.rec is view.trace.layers[0]
+        if self.x is not None and syms and first and self.x.shape[1] == len(syms):
+            self.bars.labels = [repr(s) for s in syms]
+        axis = self.plot.getAxis("bottom")
+        if self.bars.labels and len(self.bars.labels) <= 40:
+            axis.setTicks([[(float(i), _shown(s)) for i, s in enumerate(syms)]])
+        else:
+            axis.setTicks(None)
         name = view.rec.label if view and view.rec is not None else "the model"
         self.caption.setText(f"Input read by {name}" if self.x is not None else "no layer input")
         if self.x is not None and self.x.size:
@@ -109,6 +116,7 @@ class OutputPanel(Panel):
         self.legend = p.addLegend(offset=(-5, 5), labelTextSize="8pt")
         self.legend.addItem(self.net, "network")
         self.legend.addItem(self.base, "n-gram baseline")
+        self.legend_order = None
         self.value_curves: list[pg.PlotDataItem] = []
         self.target_curves: list[pg.PlotDataItem] = []
         self.line = pg.InfiniteLine(0, angle=90, pen=STEP_PEN, movable=False)
@@ -138,6 +146,10 @@ class OutputPanel(Panel):
             self.symbols = list(view.out_symbols) if view.out_symbols and \
                 len(view.out_symbols) == C else [str(i) for i in range(C)]
             self.ngram = view.ngram
+            if view.ngram_order and view.ngram_order != self.legend_order:
+                self.legend_order = view.ngram_order
+                self.legend.removeItem(self.base)
+                self.legend.addItem(self.base, f"{view.ngram_order}-gram baseline")
             self.plot.setLogMode(y=False)
             self.plot.setYRange(0, 1, padding=0.02)
             self.plot.setXRange(-0.7, min(TOP_K, C) - 0.3, padding=0)

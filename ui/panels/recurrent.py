@@ -183,6 +183,7 @@ class GradientPanel(Panel):
         super().__init__(parent)
         np_ = self.add_plot(0, 0, "||dL/dh_t||  (log scale)", "norm", "time step t")
         np_.setLogMode(y=True)
+        np_.getAxis("left").enableAutoSIPrefix(False)
         np_.showGrid(y=True, alpha=0.25)
         self.norm_plot = np_
         self.curve = pg.PlotDataItem(pen=CURVE_PEN, skipFiniteCheck=True)
