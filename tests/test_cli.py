@@ -1,0 +1,101 @@
+"""The command line, run as a user runs it: ``python main.py ...`` in a subprocess."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def cli(*args, cwd=None):
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("PLAYGROUND_DEBUG", None)
+    return subprocess.run([sys.executable, str(ROOT / "main.py"), *map(str, args)],
+                          capture_output=True, text=True, cwd=cwd or ROOT, env=env, timeout=120)
+
+
+def one_line_error(r, code=None):
+    assert r.returncode != 0 and (code is None or r.returncode == code), r.stderr
+    assert "Traceback" not in r.stderr + r.stdout
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
+    return lines[0]
+
+
+def test_presets_lists_the_bundled_presets():
+    r = cli("presets")
+    assert r.returncode == 0, r.stderr
+    names = [line.split()[0] for line in r.stdout.strip().splitlines()]
+    assert len(names) >= 10 and "hello_rnn" in names
+    assert names == sorted(p.stem for p in (ROOT / "presets").glob("*.json"))
+
+
+def test_train_save_then_trace_the_trained_model(tmp_path):
+    src = tmp_path / "hello.json"
+    src.write_bytes((ROOT / "presets" / "hello_rnn.json").read_bytes())
+    r = cli("train", src, "--steps", 120, "--seed", 0, "--device", "cpu", "--save")
+    assert r.returncode == 0, r.stderr
+    metrics = json.loads(r.stdout.strip().splitlines()[-1])
+    assert metrics["status"] == "done" and metrics["steps"] == 120 and metrics["seed"] == 0
+    assert metrics["accuracy"] == 1.0 and metrics["val_loss"] < 0.05
+    assert "step 120/120" in r.stderr
+    assert (tmp_path / "hello.weights.pt").exists()
+    out = tmp_path / "t.npz"
+    r = cli("trace", src, "--input", "hell", "--out", out)
+    assert r.returncode == 0, r.stderr
+    with np.load(out) as z:
+        probs = z["probs"]
+        assert probs.shape == (1, 4, 4) and z["layers/0/h"].shape == (1, 4, 8)
+        assert "param_grads/layers.rnn.rnn.weight_hh_l0" in z.files
+        assert str(z["layers/0/node"]) == "rnn" and float(z["loss"]) < 0.05
+    # h, e, l, o: the trained model reads "hell" and predicts "ello"
+    assert probs[0].argmax(-1).tolist() == [1, 2, 2, 3]
+
+
+def test_training_a_preset_by_name_saves_into_the_current_folder(tmp_path):
+    r = cli("train", "spell_one_to_many", "--steps", 3, "--save", "--quiet", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout.strip().splitlines()[-1])["saved"] == str(
+        tmp_path / "spell_one_to_many.json")
+    assert (tmp_path / "spell_one_to_many.weights.pt").exists()
+    assert not (ROOT / "presets" / "spell_one_to_many.weights.pt").exists()
+
+
+def test_a_diverging_run_reports_it():
+    r = cli("train", "exploding_relu", "--quiet")
+    assert r.returncode == 0, r.stderr
+    m = json.loads(r.stdout.strip().splitlines()[-1])
+    assert m["status"] == "diverged" and m["error"] and m["steps"] < 10
+    assert "stopped: training stopped at step" in r.stderr
+
+
+@pytest.mark.parametrize("args, code, words", [
+    (("train", "no_such_preset"), 1, "no file or preset named 'no_such_preset'"),
+    (("train", "missing.json"), 1, "file not found"),
+    (("train", "hello_rnn", "--steps", "many"), 2, "invalid int value: 'many'"),
+    (("train", "hello_rnn", "--steps", "-4"), 2, "--steps must be >= 0"),
+    (("train",), 2, "the following arguments are required: file"),
+    (("trace", "hello_rnn", "--input", "hexl", "--out", "x.npz"), 1,
+     "symbol 'x' at position 2 is not in the vocabulary"),
+    (("trace", "hello_rnn", "--out", "x.txt"), 2, "--out must end in .npz"),
+    (("presets", "--bogus"), 2, "unrecognized arguments: --bogus"),
+])
+def test_bad_arguments_give_one_line(args, code, words, tmp_path):
+    r = cli(*args, cwd=tmp_path)
+    line = one_line_error(r, code)
+    assert words in line, line
+
+
+def test_bad_file_names_the_field(tmp_path):
+    d = json.loads((ROOT / "presets" / "hello_rnn.json").read_text())
+    d["graph"]["nodes"][1]["params"]["hidden_size"] = -3
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(d))
+    line = one_line_error(cli("train", bad))
+    assert line == (f"error: {bad}: graph.nodes[1].params.hidden_size: must be a positive "
+                    "integer, got -3")
