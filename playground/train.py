@@ -26,7 +26,7 @@ import torch
 from .build import INIT_SCHEMES, SequenceModel
 from .cells import chunks
 from .data import bind_inputs, check_model
-from .errors import FileFormatError, TrainingError
+from .errors import FileFormatError, PlaygroundError, TrainingError
 from .generate import detach_state, forward_window, window_problem
 from .losses import mean_loss, step_losses
 from .sequences import check_inputs
@@ -242,6 +242,7 @@ class Trainer:
         with torch.no_grad():
             self._good = [p.detach().clone() for p in self.params]  # last weights with finite loss
         self._times: collections.deque = collections.deque(maxlen=20)
+        self._elapsed, self._t0 = 0.0, time.perf_counter()
 
     # -- control, from any thread -----------------------------------------------------------
     def add_callback(self, event: str, fn: Callable[[Snapshot], None]) -> None:
@@ -310,12 +311,10 @@ class Trainer:
 
     def validate(self) -> float:
         """Mean loss on the dataset's held-out batch (dropout off)."""
-        if self._val is None:
-            self._val = self._tensors(self.dataset.validation())
-        return _evaluate(self.model, *self._val)["val_loss"]
+        return self.evaluate()["val_loss"]
 
     def evaluate(self) -> dict[str, float | None]:
-        """:func:`evaluate` on the held-out batch."""
+        """:func:`evaluate` on the held-out batch (its tensors are made once)."""
         if self._val is None:
             self._val = self._tensors(self.dataset.validation())
         return _evaluate(self.model, *self._val)
@@ -352,7 +351,8 @@ class Trainer:
         """One optimiser step (see the module doc); returns its snapshot."""
         cfg = self.config
         inputs, targets, mask = self._tensors(self.dataset.sample(cfg.batch_size, self.rng))
-        self.model.train()
+        if not self.model.training:
+            self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         loss = self._loss_and_backward(inputs, targets, mask)
         grads = [p.grad for p in self.params if p.grad is not None]
@@ -388,24 +388,27 @@ class Trainer:
             val = self.last_val_loss = self.validate()
             h["val_step"].append(self.step)
             h["val_loss"].append(val)
-        tr = None
+        tr = problem = None
         with self._lock:
             want = self._trace_wanted or (cfg.trace_every and self.step % cfg.trace_every == 0)
             self._trace_wanted = False
         if want:
-            tr = self.make_trace()
+            try:
+                tr = self.make_trace()
+            except PlaygroundError as e:  # a bad chosen sequence must not stop training
+                problem = f"no trace: {e}"
         self._times.append(time.perf_counter())
         return Snapshot(self.step, loss_v, val, norm_v, clipped, lr, self._rate(),
-                        self._elapsed + time.perf_counter() - self._t0, tr)
+                        self._elapsed + time.perf_counter() - self._t0, tr, error=problem)
 
-    def run(self, steps: int | None = None) -> Snapshot | None:
-        """Train ``steps`` more steps (default ``config.steps``) unless stopped, paused for
-        good, or diverged. Returns the last snapshot (``None`` when no step ran)."""
+    def run(self, steps: int | None = None) -> Snapshot:
+        """Train ``steps`` more steps (default ``config.steps``) unless stopped or diverged;
+        returns the last snapshot (``status`` done, stopped or diverged), which the
+        ``on_train_end`` callbacks also get. Out of memory raises TrainingError."""
         n = self.config.steps if steps is None else steps
         end = self.step + n
         self._stop.clear()
         self.error = None
-        self._elapsed = getattr(self, "_elapsed", 0.0)
         last = None
         self._times.clear()
         self._t0 = time.perf_counter()
@@ -418,7 +421,12 @@ class Trainer:
                     self._times.clear()
                 if self._stop.is_set():
                     break
-                snap = self.train_step()
+                try:
+                    snap = self.train_step()
+                except torch.OutOfMemoryError:
+                    self.optimizer.zero_grad(set_to_none=True)
+                    raise TrainingError(f"out of memory on {self.device} at step {self.step + 1}"
+                                        ": use a smaller batch, model or window") from None
                 last = snap
                 if snap.status == "diverged":
                     break
@@ -427,18 +435,22 @@ class Trainer:
         finally:
             self._elapsed += time.perf_counter() - self._t0
             self._t0 = time.perf_counter()
-        if last is not None:
-            status = last.status if last.status == "diverged" else (
-                "stopped" if self._stop.is_set() and self.step < end else "done")
-            last = Snapshot(**{**last.__dict__, "status": status, "elapsed": self._elapsed})
-            if status == "diverged":
-                for fn in self._callbacks["on_step_end"]:
-                    fn(last)
-            for fn in self._callbacks["on_train_end"]:
+        if last is None:  # stopped before a step: still tell the listeners
+            h = self.history
+            last = Snapshot(self.step, h["loss"][-1] if h["loss"] else math.nan,
+                            self.last_val_loss, h["grad_norm"][-1] if h["grad_norm"] else 0.0,
+                            0.0, self.optimizer.param_groups[0]["lr"], 0.0, self._elapsed)
+        status = last.status if last.status == "diverged" else (
+            "stopped" if self._stop.is_set() and self.step < end else "done")
+        last = Snapshot(**{**last.__dict__, "status": status, "elapsed": self._elapsed})
+        if status == "diverged":
+            for fn in self._callbacks["on_step_end"]:
                 fn(last)
+        for fn in self._callbacks["on_train_end"]:
+            fn(last)
         return last
 
     @property
     def elapsed(self) -> float:
         """Seconds spent training (pauses excluded)."""
-        return getattr(self, "_elapsed", 0.0)
+        return self._elapsed

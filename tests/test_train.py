@@ -177,12 +177,29 @@ def test_stop_and_pause_are_honoured_within_one_step():
 
 def test_stop_from_another_thread_while_paused():
     t = Trainer(char_model(), TextTask(), TrainConfig(steps=100, device="cpu", val_every=0))
+    ends = []
+    t.add_callback("on_train_end", ends.append)
     t.pause()
     th = threading.Thread(target=t.run)
     th.start()
     t.stop()
     th.join(30)
     assert not th.is_alive() and t.step == 0
+    assert [(e.status, e.step) for e in ends] == [("stopped", 0)]
+
+
+def test_a_bad_trace_request_does_not_stop_training():
+    task = TextTask()
+    t = Trainer(char_model(), task, TrainConfig(device="cpu", val_every=0))
+    snaps = []
+    t.add_callback("on_step_end", snaps.append)
+    bad = task.example()
+    bad = type(bad)({"x": bad.inputs["x"] + 10}, bad.targets, bad.mask)  # ids outside the vocab
+    t.request_trace(bad)
+    last = t.run(3)
+    assert last.status == "done" and t.step == 3
+    assert snaps[0].trace is None and snaps[0].error.startswith("no trace: input 'x'")
+    assert snaps[1].error is None
 
 
 def relu_explosion(clip, steps=60):
