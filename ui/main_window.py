@@ -53,6 +53,12 @@ class MainWindow(QtWidgets.QMainWindow):
             "loss": LossPanel(), "attention": AttentionPanel(), "equation": EquationPanel(),
         }
         self.panels.update(self._optional_panels())
+        self._view = None
+        self._stale: set[str] = set()
+        self._queue: list[str] = []
+        self._drain = QtCore.QTimer(self)
+        self._drain.setInterval(0)
+        self._drain.timeout.connect(self._refresh_next)
         self.curves = TrainingPlotsPanel()
         self._build_docks()
         self.files = FileController(self)
@@ -84,6 +90,7 @@ class MainWindow(QtWidgets.QMainWindow):
         d.setToolTip(tip)
         self.addDockWidget(area, d)
         self.docks[key] = d
+        d.visibilityChanged.connect(lambda on, key=key: self._dock_shown(key, on))
         return d
 
     def _make_canvas(self):
@@ -236,21 +243,46 @@ class MainWindow(QtWidgets.QMainWindow):
         self.fit_canvas()
 
     def refresh_view(self) -> None:
+        """A new trace or selection: update the panels on screen now; hidden ones (closed or
+        behind a tab) when they are shown. While training, one panel per turn of the event
+        loop, so that a live trace never freezes the window for the time of all panels."""
         view = self.session.view()
         if view is not None:
             self.timeline.n_steps = view.steps
         self._refresh_layers()
-        has_c = view is not None and view.rec is not None and view.rec.c is not None
-        for p in self.panels.values():
-            p.step = self.timeline.step
-            p.set_view(view)
-        if has_c and self.docks["c"].isVisible() is False and self.docks["h"].isVisible():
-            pass  # the user chose the tabs; leave them
+        self._view = view
+        self._stale = set(self.panels)
+        self._queue = [k for k, p in self.panels.items() if p.isVisible()]
+        if self.session.training:
+            self._drain.start()
+        else:
+            while self._queue:
+                self._refresh_next()
         self._update_title()
 
+    def _refresh_next(self) -> None:
+        if not self._queue:
+            self._drain.stop()
+            return
+        key = self._queue.pop(0)
+        self._update_panel(key)
+
+    def _update_panel(self, key: str) -> None:
+        p = self.panels[key]
+        self._stale.discard(key)
+        p.step = self.timeline.step
+        p.set_view(self._view)
+
+    def _dock_shown(self, key: str, visible: bool) -> None:
+        if visible and key in self._stale and key in self.panels:
+            self._update_panel(key)
+
     def _on_step(self, t: int) -> None:
-        for p in self.panels.values():
-            p.set_step(t)
+        for key, p in self.panels.items():
+            if p.isVisible():
+                p.set_step(t)
+            elif key not in self._stale:
+                self._stale.add(key)     # brought up to date when shown
 
     def _refresh_layers(self) -> None:
         choices = self.session.layer_choices()
@@ -334,6 +366,7 @@ class MainWindow(QtWidgets.QMainWindow):
     def shutdown(self) -> None:
         """Stop playback, timers and training (waits for the worker thread)."""
         self.controls.stop()
+        self._drain.stop()
         self.seq_input.stop()
         self.training.shutdown()
         self.statusBar().clearMessage()  # its timeout timer

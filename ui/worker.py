@@ -19,7 +19,7 @@ from PySide6 import QtCore
 from playground.errors import PlaygroundError
 
 EMIT_INTERVAL_S = 1.0 / 30.0
-TRACE_INTERVAL_S = 0.5
+TRACE_INTERVAL_S = 1.0
 
 
 class TrainWorker(QtCore.QObject):

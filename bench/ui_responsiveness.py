@@ -1,0 +1,113 @@
+"""Does the window stay responsive while training, and does training keep its speed?
+
+First trains a preset headless (the engine alone, in this thread) and measures steps per
+second. Then opens the real main window offscreen on the same preset, starts training in
+the worker thread with the panels following live, and runs a 10 ms QTimer in the GUI
+thread. Reports the p99 gap between timer ticks (a tick late by more than a frame means
+the window stutters) and the ratio of the worker's training speed to the headless one.
+The last line is ``ui p99 gap ms: X, training ratio: Y`` (goals: X <= 20, Y >= 0.9).
+
+    python -m bench.ui_responsiveness [--preset NAME] [--steps N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import numpy as np  # noqa: E402
+
+
+def headless_rate(preset: str, steps: int, warmup: int, threads: int | None = None) -> float:
+    """Steps per second of the engine alone in this thread (``threads``: torch's intra-op
+    threads, default as the command line leaves them)."""
+    import torch
+
+    from playground import experiment
+    from playground.train import Trainer
+
+    before = torch.get_num_threads()
+    if threads:
+        torch.set_num_threads(threads)
+    exp = experiment.load(experiment.resolve(preset), weights=False)
+    trainer = Trainer(exp.build_model(), exp.make_dataset(), exp.train, device="cpu")
+    trainer.add_callback("on_step_end", lambda snap: None)  # as the command line uses it
+    trainer.run(warmup)
+    t0 = time.perf_counter()
+    trainer.run(steps)
+    rate = steps / (time.perf_counter() - t0)
+    torch.set_num_threads(before)
+    return rate
+
+
+def window_run(preset: str, steps: int, warmup: int) -> tuple[np.ndarray, float]:
+    from PySide6 import QtCore
+
+    from playground import experiment
+    from ui.app import make_app
+    from ui.main_window import MainWindow
+
+    app = make_app()
+    settings = QtCore.QSettings(os.devnull, QtCore.QSettings.Format.IniFormat)
+    win = MainWindow(settings)
+    win.files.ask_unsaved = lambda: "discard"
+    win.files.open_path(experiment.resolve(preset), as_copy=True, ask=False)
+    win.resize(1600, 1000)
+    win.show()
+    app.processEvents()
+    tp = win.training
+    tp.device.setCurrentIndex(tp.device.findData("cpu"))
+    loop = QtCore.QEventLoop()
+    tp.trainingFinished.connect(loop.quit)
+    tp.start(warmup)
+    loop.exec()     # the window's own event loop, as app.exec() runs it
+    ticks: list[float] = []
+    timer = QtCore.QTimer()
+    timer.setInterval(10)
+    timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    start_step = tp.trainer.step
+    timer.start()
+    t0 = time.perf_counter()
+    tp.start(steps)
+    loop.exec()
+    elapsed = time.perf_counter() - t0
+    timer.stop()
+    done = tp.trainer.step - start_step
+    win.shutdown()
+    win.session.dirty = False
+    win.close()
+    app.processEvents()
+    gaps = np.diff(np.asarray(ticks)) * 1000.0
+    return gaps, done / elapsed
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--preset", default="lstm_forget_gate")
+    ap.add_argument("--steps", type=int, default=300)
+    ap.add_argument("--warmup", type=int, default=20)
+    args = ap.parse_args(argv)
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    # the engine alone, with torch's default threads and with one; the faster is the
+    # reference (measured before and after the window run: this machine is shared)
+    rates = [headless_rate(args.preset, args.steps, args.warmup, t) for t in (None, 1)]
+    gaps, rate = window_run(args.preset, args.steps, args.warmup)
+    rates += [headless_rate(args.preset, args.steps, args.warmup, t) for t in (None, 1)]
+    print("headless steps/s (default threads, 1 thread; before, after): "
+          + ", ".join(f"{r:.1f}" for r in rates))
+    headless = max(rates)
+    p99 = float(np.percentile(gaps, 99)) if len(gaps) else float("nan")
+    print(f"preset {args.preset}: headless {headless:.1f} steps/s, with the window "
+          f"{rate:.1f} steps/s; {len(gaps) + 1} GUI ticks, gap median "
+          f"{np.median(gaps):.1f} ms, p99 {p99:.1f} ms, max {gaps.max():.1f} ms")
+    print(f"ui p99 gap ms: {p99:.1f}, training ratio: {rate / headless:.2f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
