@@ -1,0 +1,167 @@
+"""Panels on their own: build a model, trace it with the core, give the panel the trace and
+read back what its plot items draw."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from playground.build import build
+from playground.spec import chain
+from playground.trace import trace
+from ui.panels.attention import AttentionPanel
+from ui.panels.base import Bars, TraceView
+from ui.panels.equation import EquationPanel
+from ui.panels.io import OutputPanel, token_strip
+from ui.panels.recurrent import GatesPanel, GradientPanel, StatePanel
+from ui.panels.training import TrainingPlotsPanel
+from ui.testing import no_running_qt  # noqa: F401
+
+
+def token_model(kind: str, hidden: int = 5, vocab: int = 4, extra=()):
+    g = chain(("x", "input", {"encoding": "onehot", "vocab_size": vocab}),
+              ("cell", kind, {"hidden_size": hidden}), *extra,
+              ("head", "linear", {"out_features": vocab, "output": "softmax"}))
+    return build(g, seed=1)
+
+
+def token_trace(model, T=7, tbptt=None, seed=0):
+    rng = np.random.default_rng(seed)
+    x = torch.as_tensor(rng.integers(0, 4, (1, T)))
+    y = torch.as_tensor(rng.integers(0, 4, (1, T)))
+    return trace(model, x, y, tbptt=tbptt)
+
+
+def test_gru_gates_bars_and_levels(qtbot):
+    tr = token_trace(token_model("gru"))
+    rec = tr.layer("cell")
+    p = GatesPanel()
+    qtbot.addWidget(p)
+    p.set_view(TraceView(trace=tr, rec=rec))
+    assert p.letters == ["r", "z", "n"]
+    assert not p.rows[3][0].isVisible()
+    p.set_step(4)
+    for r, k in enumerate("rzn"):
+        np.testing.assert_allclose(Bars.heights(p.bars[r].curve), rec.gates[k][0, 4], rtol=1e-6)
+        assert p.heats[r].line.value() == 4
+        np.testing.assert_allclose(p.heats[r].data, rec.gates[k][0].T)
+    assert p.heats[0].levels == (0.0, 1.0)     # sigmoid gate
+    assert p.heats[2].levels == (-1.0, 1.0)    # tanh candidate
+    names, data = p.table()
+    assert names[1] == "r[0]" and data.shape == (7, 1 + 3 * 5)
+
+
+def test_plain_rnn_says_it_has_no_gates(qtbot):
+    tr = token_trace(token_model("rnn"))
+    p = GatesPanel()
+    qtbot.addWidget(p)
+    p.set_view(TraceView(trace=tr, rec=tr.layer("cell")))
+    assert "no gates" in p.message.text()
+    c = StatePanel("c")
+    qtbot.addWidget(c)
+    c.set_view(TraceView(trace=tr, rec=tr.layer("cell")))
+    assert "only an LSTM" in c.message.text()
+
+
+def test_lstm_cell_state_panel(qtbot):
+    tr = token_trace(token_model("lstm"))
+    rec = tr.layer("cell")
+    p = StatePanel("c")
+    qtbot.addWidget(p)
+    p.set_view(TraceView(trace=tr, rec=rec))
+    p.set_step(6)
+    np.testing.assert_allclose(Bars.heights(p.bars.curve), rec.c[0, 6], rtol=1e-6)
+    assert p.heat.item.image.shape == (5, 7)     # units x time
+    lo, hi = p.heat.levels
+    assert lo == -hi and hi >= np.abs(rec.c).max()
+
+
+def test_truncated_bptt_cuts_are_drawn(qtbot):
+    tr = token_trace(token_model("lstm"), T=9, tbptt=3)
+    rec = tr.layer("cell")
+    p = GradientPanel()
+    qtbot.addWidget(p)
+    p.set_view(TraceView(trace=tr, rec=rec))
+    assert [ln.value() for ln in p.cut_lines] == [2.5, 5.5]
+    assert [ln.value() for ln in p.heat.cut_lines] == [2.5, 5.5]
+    np.testing.assert_allclose(p.norms, np.linalg.norm(rec.dh[0], axis=-1), rtol=1e-6)
+    assert "every 3 steps" in p.caption.text()
+    p.set_step(5)
+    np.testing.assert_allclose(10 ** p.dot.item.pos().y(), p.norms[5], rtol=1e-6)
+
+
+def test_attention_heads_and_query_row(qtbot):
+    model = token_model("gru", hidden=4, extra=(("attn", "self_attention", {"num_heads": 2}),))
+    tr = token_trace(model, T=6)
+    a = next(r for r in tr.layers if hasattr(r, "weights"))
+    p = AttentionPanel()
+    qtbot.addWidget(p)
+    p.set_view(TraceView(trace=tr, attn=a))
+    assert [h.plot.isVisible() for h in p.heats[:3]] == [True, True, False]
+    p.set_step(3)
+    assert p.rows[0].getRegion() == (2.5, 3.5) and p.rows[1].getRegion() == (2.5, 3.5)
+    np.testing.assert_allclose(p.heats[1].data, a.weights[0, 1])
+    text = p._hovers[1][1](4.0, 3.0)        # head 1, key 4, query 3
+    assert f"{a.weights[0, 1, 3, 4]:.6g}" in text
+    np.testing.assert_allclose(a.weights[0, 0, 3, 4:], 0.0)   # causal: the future is masked
+
+
+def test_equation_numbers_come_from_the_gru_trace(qtbot):
+    tr = token_trace(token_model("gru"))
+    rec = tr.layer("cell")
+    p = EquationPanel()
+    qtbot.addWidget(p)
+    p.set_view(TraceView(trace=tr, rec=rec))
+    p.set_unit(2)
+    p.set_step(3)
+    lines = {n: (f, v) for n, f, v in p.lines}
+    assert lines["z_t"][1] == pytest.approx(float(rec.gates["z"][0, 3, 2]))
+    assert f"{rec.pre['n'][0, 3, 2]:.4f}" in lines["n_t"][0]
+    assert f"{rec.h[0, 2, 2]:.4f}" in lines["h_t"][0]            # h_{t-1}
+    assert lines["h_t"][1] == pytest.approx(float(rec.h[0, 3, 2]))
+    assert f"{rec.h[0, 3, 2]:.4f}" in p.text.text()
+
+
+def test_values_output_shows_prediction_and_target(qtbot):
+    g = chain(("x", "input", {"encoding": "numeric", "features": 1}),
+              ("cell", "rnn", {"hidden_size": 4}),
+              ("head", "linear", {"out_features": 1, "output": "identity"}))
+    model = build(g, seed=0)
+    x = torch.linspace(-1, 1, 8).reshape(1, 8, 1)
+    tr = trace(model, x, torch.sin(3 * x))
+    p = OutputPanel()
+    qtbot.addWidget(p)
+    p.set_view(TraceView(trace=tr, rec=tr.layer("cell")))
+    assert p.mode == "values"
+    _, y = p.value_curves[0].getData()
+    np.testing.assert_allclose(y, tr.outputs[0, :, 0], rtol=1e-6)
+    _, yt = p.target_curves[0].getData()
+    np.testing.assert_allclose(yt, np.sin(3 * x.numpy()[0, :, 0]), rtol=1e-6)
+    p.set_step(5)
+    assert p.line.value() == 5 and f"{tr.outputs[0, 5, 0]:.4g}" in p.caption.text()
+
+
+def test_training_curves_grow_and_skip_nonpositive_on_log_axes(qtbot):
+    p = TrainingPlotsPanel()
+    qtbot.addWidget(p)
+    for s in range(1, 401):
+        p.add(s, 2.0 / s, 1.5 if s % 100 == 0 else None, 3.0, 1.0 if s > 1 else 0.0)
+    p.redraw()
+    x, y = p.loss.getOriginalDataset()
+    assert len(x) == 400 and y[0] == 2.0
+    vx, _ = p.val.getOriginalDataset()
+    assert list(vx) == [100, 200, 300, 400]
+    _, gc = p.gc.getOriginalDataset()
+    assert np.isnan(gc[0]) and gc[1] == 1.0        # 0 cannot be drawn on a log axis
+    names, data = p.table()
+    assert names[0] == "step" and data.shape == (400, 5)
+
+
+def test_token_strip_highlights_the_current_symbol():
+    html = token_strip(list("hello"), 1)
+    assert "background:#d62728" in html
+    before, after = html.split("background:#d62728")
+    assert ">&nbsp;e&nbsp;<" in after.split("</span>")[0] + "<"
+    long = token_strip(list("ab" * 100), 150, window=5)
+    assert long.count("<span") <= 13 and "…" in long
