@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def cli(*args, cwd=None):
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     env.pop("PLAYGROUND_DEBUG", None)
     return subprocess.run([sys.executable, str(ROOT / "main.py"), *map(str, args)],
                           capture_output=True, text=True, cwd=cwd or ROOT, env=env, timeout=120)

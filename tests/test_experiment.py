@@ -13,6 +13,15 @@ from playground.spec import chain
 from playground.train import TrainConfig
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run faster on one thread, and a loaded machine cannot stall them."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def small(**kw):
     g = chain(("x", "input", {"encoding": "onehot", "vocab_size": 4}),
               ("rnn", "rnn", {"hidden_size": 5}), ("head", "linear", {"out_features": 4}))

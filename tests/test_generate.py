@@ -12,6 +12,15 @@ from playground.spec import chain
 from playground.train import TrainConfig, Trainer
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run faster on one thread, and a loaded machine cannot stall them."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def test_trained_hello_model_greedily_continues_h_to_ello():
     ds = make_dataset({"source": "task", "task": "hello", "seed": 0})
     model = build(chain(("x", "input", {"encoding": "onehot", "vocab_size": 4}),

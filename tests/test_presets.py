@@ -16,6 +16,15 @@ from playground.trace import trace
 from playground.train import Trainer
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny models run faster on one thread, and a loaded machine cannot stall them."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def run(name, steps, **data_params):
     exp = load(resolve(name), weights=False)
     if data_params:
