@@ -44,6 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, help="seed for the model and the batches")
     t.add_argument("--save", action="store_true",
                    help="write the weights beside the file (a preset: into the current folder)")
+    t.add_argument("--threads", type=int, help="CPU threads for PyTorch (small models are "
+                   "often fastest on 1)")
     t.add_argument("--quiet", action="store_true", help="no progress line")
     r = sub.add_parser("trace", help="write a trace of one sequence to .npz")
     r.add_argument("file", help="experiment file or preset name")
@@ -118,6 +120,12 @@ def cmd_train(args) -> int:
         exp = exp.with_seed(args.seed)
     if args.steps is not None and args.steps < 0:
         raise UsageError("--steps must be >= 0")
+    if args.threads is not None:
+        if args.threads < 1:
+            raise UsageError("--threads must be >= 1")
+        import torch
+
+        torch.set_num_threads(args.threads)
     dataset = exp.make_dataset()
     model = exp.build_model()
     trainer = Trainer(model, dataset, exp.train, device=args.device)

@@ -168,6 +168,11 @@ def weights_path(path: str | os.PathLike) -> Path:
     return p.with_name(stem + WEIGHTS_SUFFIX)
 
 
+def save(experiment: Experiment, path: str | os.PathLike | None = None, model=None) -> Path:
+    """:meth:`Experiment.save` (atomic JSON, weights beside it)."""
+    return experiment.save(path, model)
+
+
 def load(path: str | os.PathLike, weights: bool = True) -> Experiment:
     """Read an experiment file and, when ``weights`` and a weights file lies beside it, its
     weights (checked against the graph). Every problem raises FileFormatError."""
