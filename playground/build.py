@@ -68,11 +68,28 @@ class SequenceModel(nn.Module):
 
     @property
     def dtype(self) -> torch.dtype:
-        return next(self.parameters()).dtype
+        return self._first_parameter().dtype
 
     @property
     def device(self) -> torch.device:
-        return next(self.parameters()).device
+        return self._first_parameter().device
+
+    def _first_parameter(self) -> torch.Tensor:
+        # Module.to() converts parameters in place, so the object found once stays valid;
+        # walking the module tree on every call showed up in trace profiles.
+        p = self.__dict__.get("_first_param")
+        if p is None:
+            p = next(self.parameters())
+            self.__dict__["_first_param"] = p
+        return p
+
+    def trainable(self) -> list[tuple[str, torch.nn.Parameter]]:
+        """``(name, parameter)`` pairs that require grad (cached; refreshed on change)."""
+        cached = self.__dict__.get("_trainable")
+        if cached is None or any(not p.requires_grad for _, p in cached):
+            cached = [(n, p) for n, p in self.named_parameters() if p.requires_grad]
+            self.__dict__["_trainable"] = cached
+        return cached
 
     def parameter_count(self, node_id: str | None = None) -> int:
         mod = self if node_id is None else self.layers[node_id]

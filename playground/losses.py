@@ -27,9 +27,10 @@ def step_losses(outputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor
         if targets.dtype.is_floating_point:
             raise SequenceError("a softmax head needs class ids as targets, got real values")
         C = outputs.shape[-1]
-        safe = torch.where(mask > 0, targets, torch.zeros_like(targets))
-        if bool(((safe < 0) | (safe >= C)).any()):
-            bad = int(safe[(safe < 0) | (safe >= C)][0])
+        safe = torch.where(mask > 0, targets, 0)
+        lo, hi = torch.aminmax(safe)
+        if bool((lo < 0) | (hi >= C)):  # one check (one sync), not one per element
+            bad = int(lo) if int(lo) < 0 else int(hi)
             raise SequenceError(f"target class {bad} is outside the head's {C} outputs")
         loss = F.cross_entropy(outputs.transpose(1, 2), safe, reduction="none")  # (B, T)
     else:

@@ -215,7 +215,7 @@ def _trace(model, inputs, targets, mask, tbptt, interventions, fused):  # noqa: 
     pending = _worker().submit(lambda: [forward_quantities(r) for *_, r in runs])
     head = model.head_output
     has_loss = targets is not None
-    params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+    params = model.trainable()
     sl = loss = None
     grad_list: list = []
     if has_loss:
@@ -246,7 +246,8 @@ def _trace(model, inputs, targets, mask, tbptt, interventions, fused):  # noqa: 
         pos += k
         g = [gi if gi is not None or gt is None else torch.zeros_like(gt)
              for gi, gt in zip(g, run.grad_targets())]
-        res = dict(fwd, h=_np(run.out))
+        res = {k: v for k, v in fwd.items() if not k.startswith("_")}
+        res["h"] = _np(run.out)
         res.update(gradient_quantities(run, fwd, g) if has_loss else
                    {"dh": None, "dc": None, "dh_dropped": None})
         flip = _flip if d == 1 else (lambda a: a)
