@@ -100,8 +100,7 @@ def cmd_presets(args) -> int:
     width = max(map(len, names), default=0)
     for name in names:
         exp = load(resolve(name), weights=False)
-        first = exp.description.split(". ")[0].rstrip(".")
-        print(f"{name:<{width}}  {first}")
+        print(f"{name:<{width}}  {exp.name}")
     return 0
 
 
