@@ -44,8 +44,8 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, help="seed for the model and the batches")
     t.add_argument("--save", action="store_true",
                    help="write the weights beside the file (a preset: into the current folder)")
-    t.add_argument("--threads", type=int, help="CPU threads for PyTorch (small models are "
-                   "often fastest on 1)")
+    t.add_argument("--threads", type=int, help="CPU threads (default: 1 for models under a "
+                   "million parameters, which run fastest that way, else PyTorch's default)")
     t.add_argument("--quiet", action="store_true", help="no progress line")
     r = sub.add_parser("trace", help="write a trace of one sequence to .npz")
     r.add_argument("file", help="experiment file or preset name")
@@ -109,8 +109,10 @@ def _num(v):
 
 
 def cmd_train(args) -> int:
+    import torch
+
     from .experiment import PRESETS_DIR
-    from .train import Trainer
+    from .train import Trainer, suggested_threads
 
     exp, path = _load(args.file)
     if args.seed is not None:
@@ -119,15 +121,13 @@ def cmd_train(args) -> int:
         exp = exp.with_seed(args.seed)
     if args.steps is not None and args.steps < 0:
         raise UsageError("--steps must be >= 0")
-    if args.threads is not None:
-        if args.threads < 1:
-            raise UsageError("--threads must be >= 1")
-        import torch
-
-        torch.set_num_threads(args.threads)
+    if args.threads is not None and args.threads < 1:
+        raise UsageError("--threads must be >= 1")
     dataset = exp.make_dataset()
     model = exp.build_model()
     trainer = Trainer(model, dataset, exp.train, device=args.device)
+    if trainer.device.type == "cpu":
+        torch.set_num_threads(args.threads or suggested_threads(model))
     total = exp.train.steps if args.steps is None else args.steps
     last_print = [0.0]
     tty = sys.stderr.isatty()
@@ -158,7 +158,8 @@ def cmd_train(args) -> int:
         "grad_norm": _num(last.grad_norm) if last else None,
         "elapsed_s": round(trainer.elapsed, 3),
         "steps_per_second": round(trainer.step / trainer.elapsed, 1) if trainer.elapsed else None,
-        "device": str(trainer.device), "seed": exp.seed, "outcome": exp.outcome,
+        "device": str(trainer.device), "threads": torch.get_num_threads(), "seed": exp.seed,
+        "outcome": exp.outcome,
         "error": last.error if last else None,
     }
     if args.save:

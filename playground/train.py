@@ -154,6 +154,14 @@ def pick_device(name: str = "auto") -> torch.device:
     return torch.device(name)
 
 
+def suggested_threads(model: SequenceModel, default: int | None = None) -> int:
+    """CPU threads to train ``model`` with: 1 for small models (under a million parameters),
+    whose operations are too small to split and which stall badly on a busy CPU; otherwise
+    ``default`` (PyTorch's current setting)."""
+    default = torch.get_num_threads() if default is None else default
+    return 1 if model.parameter_count() < 1_000_000 else default
+
+
 def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
     """SGD (with momentum), Adam, RMSprop (with momentum) or Adagrad at ``config.lr``."""
     if config.optimizer == "sgd":
