@@ -1,4 +1,4 @@
-"""Generation: sampling text from a language model, free-running a time-series model.
+"""Running a model: generation (sampling text, free-running a series) and evaluation.
 
 Text: from a prompt, repeat ``p = softmax(z_T / temperature)``, pick the next symbol
 (``argmax p`` when greedy, else a draw from ``p``) and feed it back as the next input.
@@ -16,7 +16,9 @@ import numpy as np
 import torch
 
 from .build import SequenceModel
+from .data import bind_inputs
 from .errors import SequenceError
+from .losses import mean_loss, step_losses
 from .sequences import check_inputs
 from .spec import ATTENTION_KINDS, RECURRENT_KINDS
 
@@ -176,3 +178,33 @@ def free_run(model: SequenceModel, context, steps: int) -> np.ndarray:
         return torch.stack(out).cpu().numpy() if out else np.zeros((0, F_), np.float32)
     finally:
         model.train(was)
+
+
+def evaluate(model: SequenceModel, dataset, batch=None) -> dict[str, float | None]:
+    """Loss on ``batch`` (default: the held-out batch) and, for classes, ``accuracy`` (share of
+    loss-carrying steps whose argmax is right) and ``sequence_accuracy`` (share of sequences
+    right at every such step)."""
+    batch = dataset.validation() if batch is None else batch
+    inputs = bind_inputs(model, batch)
+    dev = model.device
+    return _evaluate(model, inputs, torch.as_tensor(batch.targets).to(dev),
+                     torch.as_tensor(batch.mask, dtype=torch.float32).to(dev))
+
+
+@torch.no_grad()
+def _evaluate(model, inputs, targets, mask) -> dict[str, float | None]:
+    was = model.training
+    model.eval()
+    try:
+        out = model(inputs)
+    finally:
+        model.train(was)
+    res: dict[str, float | None] = {
+        "val_loss": float(mean_loss(step_losses(out, targets, mask, model.head_output), mask)),
+        "accuracy": None, "sequence_accuracy": None}
+    if model.head_output == "softmax":
+        on = mask > 0
+        right = (out.argmax(-1) == targets) | ~on
+        res["accuracy"] = float((right & on).sum() / on.sum().clamp_min(1))
+        res["sequence_accuracy"] = float(right.all(1).float().mean())
+    return res

@@ -27,9 +27,12 @@ from .build import INIT_SCHEMES, SequenceModel
 from .cells import chunks
 from .data import bind_inputs, check_model
 from .errors import FileFormatError, PlaygroundError, TrainingError
-from .generate import detach_state, forward_window, window_problem
+from .generate import _evaluate, detach_state, evaluate, forward_window, window_problem
 from .losses import mean_loss, step_losses
 from .sequences import check_inputs
+
+__all__ = ["TrainConfig", "Snapshot", "Trainer", "evaluate", "pick_device", "make_optimizer",
+           "suggested_threads", "check_fit", "OPTIMIZERS", "DEVICES", "EVENTS"]
 
 OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -178,36 +181,6 @@ def check_fit(model: SequenceModel, dataset) -> None:
     problems = check_model(dataset, model)
     if problems:
         raise TrainingError("the model does not fit the data: " + "; ".join(problems))
-
-
-def evaluate(model: SequenceModel, dataset, batch=None) -> dict[str, float | None]:
-    """Loss on ``batch`` (default: the held-out batch) and, for classes, ``accuracy`` (share of
-    loss-carrying steps whose argmax is right) and ``sequence_accuracy`` (share of sequences
-    right at every such step)."""
-    batch = dataset.validation() if batch is None else batch
-    inputs = bind_inputs(model, batch)
-    dev = model.device
-    return _evaluate(model, inputs, torch.as_tensor(batch.targets).to(dev),
-                     torch.as_tensor(batch.mask, dtype=torch.float32).to(dev))
-
-
-@torch.no_grad()
-def _evaluate(model, inputs, targets, mask) -> dict[str, float | None]:
-    was = model.training
-    model.eval()
-    try:
-        out = model(inputs)
-    finally:
-        model.train(was)
-    res: dict[str, float | None] = {
-        "val_loss": float(mean_loss(step_losses(out, targets, mask, model.head_output), mask)),
-        "accuracy": None, "sequence_accuracy": None}
-    if model.head_output == "softmax":
-        on = mask > 0
-        right = (out.argmax(-1) == targets) | ~on
-        res["accuracy"] = float((right & on).sum() / on.sum().clamp_min(1))
-        res["sequence_accuracy"] = float(right.all(1).float().mean())
-    return res
 
 
 class Trainer:
