@@ -17,7 +17,7 @@ from playground.errors import PlaygroundError
 
 from .worker import TrainingRunner
 
-REDRAW_MS = 50   # curves and progress: 20 Hz (at most ~30 Hz is the rule)
+REDRAW_MS = 100   # curves and progress: 10 Hz (the rule: at most ~30 Hz)
 
 
 class TrainingPanel(QtWidgets.QWidget):

@@ -19,7 +19,7 @@ from PySide6 import QtCore
 from playground.errors import PlaygroundError
 
 EMIT_INTERVAL_S = 1.0 / 30.0
-TRACE_INTERVAL_S = 1.0
+TRACE_INTERVAL_S = 2.0   # live trace while training: keeps the GUI (and its GIL use) light
 
 
 class TrainWorker(QtCore.QObject):

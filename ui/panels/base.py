@@ -57,6 +57,10 @@ class LiveText(QtWidgets.QWidget):
         self._doc = QtGui.QTextDocument() if rich else None
         if self._doc is not None:
             self._doc.setDefaultFont(f)
+            if lines == 1:   # one line: never wrap (a wrapped highlight looks like two)
+                opt = self._doc.defaultTextOption()
+                opt.setWrapMode(QtGui.QTextOption.WrapMode.NoWrap)
+                self._doc.setDefaultTextOption(opt)
         # it paints every pixel: Qt need not repaint the dock and window behind it
         self.setAttribute(QtCore.Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,

@@ -115,7 +115,6 @@ class OutputPanel(Panel):
             p.addItem(it)
         self.legend = p.addLegend(offset=(-5, 5), labelTextSize="8pt")
         self.legend.addItem(self.net, "network")
-        self.legend.addItem(self.base, "n-gram baseline")
         self.legend_order = None
         self.value_curves: list[pg.PlotDataItem] = []
         self.target_curves: list[pg.PlotDataItem] = []
@@ -146,10 +145,12 @@ class OutputPanel(Panel):
             self.symbols = list(view.out_symbols) if view.out_symbols and \
                 len(view.out_symbols) == C else [str(i) for i in range(C)]
             self.ngram = view.ngram
-            if view.ngram_order and view.ngram_order != self.legend_order:
-                self.legend_order = view.ngram_order
+            order = view.ngram_order if view.ngram is not None else None
+            if order != self.legend_order:   # the baseline is named only when it is there
+                self.legend_order = order
                 self.legend.removeItem(self.base)
-                self.legend.addItem(self.base, f"{view.ngram_order}-gram baseline")
+                if order:
+                    self.legend.addItem(self.base, f"{order}-gram baseline")
             self.plot.setLogMode(y=False)
             self.plot.setYRange(0, 1, padding=0.02)
             self.plot.setXRange(-0.7, min(TOP_K, C) - 0.3, padding=0)

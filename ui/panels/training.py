@@ -36,19 +36,20 @@ class TrainingPlotsPanel(Panel):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        lp = self.add_plot(0, 0, "training loss", "loss", "training step", auto=True)
+        lp = self.add_plot(0, 0, "training loss  <span style='color:#ff7f0e'>● validation</span>",
+                           "loss", "training step", auto=True)
         lp.setLogMode(y=True)
         lp.getAxis("left").enableAutoSIPrefix(False)
         lp.showGrid(y=True, alpha=0.25)
-        lp.addLegend(offset=(-5, 5), labelTextSize="8pt")
         self.loss = lp.plot(pen=pg.mkPen("#1f77b4", width=2), name="train")
         self.val = lp.plot(pen=None, symbol="o", symbolSize=5, symbolBrush="#ff7f0e",
                            name="validation")
-        gp = self.add_plot(0, 1, "gradient norm", "||g||", "training step", auto=True)
+        gp = self.add_plot(0, 1, "||g||  <span style='color:#d62728'>before</span> / "
+                           "<span style='color:#2ca02c'>after</span> clipping", "||g||",
+                           "training step", auto=True)
         gp.setLogMode(y=True)
         gp.getAxis("left").enableAutoSIPrefix(False)
         gp.showGrid(y=True, alpha=0.25)
-        gp.addLegend(offset=(-5, 5), labelTextSize="8pt")
         self.gn = gp.plot(pen=pg.mkPen("#d62728", width=1), name="before clipping")
         self.gc = gp.plot(pen=pg.mkPen("#2ca02c", width=2), name="after clipping")
         for c in (self.loss, self.gn, self.gc):
