@@ -171,6 +171,8 @@ def test_whatif_changes_the_rest_and_restores(win, qtbot):
     np.testing.assert_allclose(bars.values, new.h[0, 3], rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(bars.heights(bars.ghost), orig.h[0, 3], rtol=1e-5, atol=1e-6)
     assert "Active" in w.state.text()
+    f_line = next(f for n, f, _ in win.panels["equation"].lines if n == "f_t")
+    assert "forced by what-if" in f_line and "= <b style='color:#1f4e9c'>0.0000</b>" in f_line
     w.restore_btn.click()
     assert s.base_trace is None and not s.interventions
     assert not bars.ghost.isVisible()

@@ -18,8 +18,23 @@ def _v(x: float) -> str:
     return f"<b style='color:#1f4e9c'>{x:.4f}</b>"
 
 
-def equation_lines(rec, t: int, u: int) -> list[tuple[str, str, float]]:
-    """``(name, formula with numbers, value)`` for unit ``u`` of ``rec`` at step ``t``."""
+def _forced(interventions, rec, t: int, u: int) -> set[str]:
+    """Targets a what-if forces at this step and unit (their value is not the formula's)."""
+    return {iv.target for iv in interventions
+            if iv.node == rec.node and iv.layer == rec.layer and iv.direction == rec.direction
+            and iv.covers(t) and (iv.units is None or u in iv.units)}
+
+
+def equation_lines(rec, t: int, u: int, interventions=()) -> list[tuple[str, str, float]]:
+    """``(name, formula with numbers, value)`` for unit ``u`` of ``rec`` at step ``t``;
+    a quantity forced by a what-if is marked as such."""
+    lines = _equation_lines(rec, t, u)
+    forced = _forced(interventions, rec, t, u)
+    return [(n, f + (" <i style='color:#c62828'>(forced by what-if)</i>"
+                     if n.split("_")[0] in forced else ""), v) for n, f, v in lines]
+
+
+def _equation_lines(rec, t: int, u: int) -> list[tuple[str, str, float]]:
     b = 0
     h_prev = rec.h[b, t - 1, u] if t > 0 else rec.h0[b, u]
     x_note = "W·[h<sub>t-1</sub>, x<sub>t</sub>] + b"
@@ -109,7 +124,7 @@ class EquationPanel(Panel):
             return
         t = min(t, self.rec.h.shape[1] - 1)
         u = self.unit.value()
-        self.lines = equation_lines(self.rec, t, u)
+        self.lines = equation_lines(self.rec, t, u, self.view.trace.interventions)
         self.caption.setText(f"{self.rec.label}, unit {u}, step t = {t}")
         body = "".join(f"<p style='margin:4px 0'>{f}</p>" for _, f, _ in self.lines)
         self.text.setText(body)

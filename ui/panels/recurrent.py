@@ -222,9 +222,10 @@ class GradientPanel(Panel):
         self.curve.setData(x, _positive(self.norms), connect="finite")
         pos = self.norms[self.norms > 0]
         if len(pos):
-            lo, hi = np.log10(pos.min()), np.log10(pos.max())
-            self.norm_plot.setRange(xRange=(-0.5, T - 0.5), yRange=(lo, max(hi, lo + 1e-3)),
-                                    padding=0.05)
+            # whole decades: the log axis then labels decades, not crowded minor ticks
+            lo, hi = np.floor(np.log10(pos.min())), np.ceil(np.log10(pos.max()))
+            self.norm_plot.setRange(xRange=(-0.5, T - 0.5), yRange=(lo, max(hi, lo + 1)),
+                                    padding=0.02)
         base = view.base_rec
         if base is not None and base.dh is not None:
             self.ghost.setData(x, _positive(np.linalg.norm(base.dh[0], axis=-1)),
