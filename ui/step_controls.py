@@ -11,7 +11,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from playground.timeline import BACKWARD, FORWARD, Timeline
 
-from .panels.base import LiveText
+from .widgets import LiveText
 
 
 class TimelineView(QtWidgets.QWidget):

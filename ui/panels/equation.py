@@ -9,7 +9,8 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from .base import LiveText, Panel, TraceView
+from ..widgets import LiveText
+from .base import Panel, TraceView
 
 SIG = "σ"
 

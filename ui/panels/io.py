@@ -8,7 +8,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore
 
-from .base import CURVE_PEN, GHOST_PEN, STEP_PEN, Bars, Dot, LiveText, Panel, TraceView
+from ..widgets import LiveText
+from .base import CURVE_PEN, GHOST_PEN, STEP_PEN, Bars, Dot, Panel, TraceView
 
 TOP_K = 8
 TOKEN_WINDOW = 40  # tokens shown either side of the current one
