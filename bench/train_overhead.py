@@ -1,6 +1,6 @@
 """Overhead of the training engine against a plain hand-written PyTorch loop.
 
-    python -m bench.train_overhead [--steps N] [--repeats R] [--device D] [--quick]
+    python -m bench.train_overhead [--steps N] [--repeats R] [--device D] [--threads T] [--quick]
 
 Both train the same model (an LSTM language model, and a GRU on the sine task) on batches
 drawn from the same dataset on the same device. The engine runs as the app uses it: a
@@ -95,13 +95,17 @@ def engine_loop(trainer: Trainer, steps: int) -> float:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--steps", type=int, default=20)
-    ap.add_argument("--repeats", type=int, default=21)
+    ap.add_argument("--repeats", type=int, default=31)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="CPU threads (default 1, as `main.py train` uses for small models)")
     ap.add_argument("--quick", action="store_true", help="a few short runs (smoke test)")
     args = ap.parse_args(argv)
     if args.quick:
         args.steps, args.repeats = 10, 2
     device = pick_device(args.device)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"device {device}, torch {torch.__version__}, {torch.get_num_threads()} threads, "
           f"{args.repeats} interleaved repeats of {args.steps} steps")
     print(f"{'case':<34}{'engine steps/s':>16}{'plain steps/s':>15}{'ratio':>8}")
