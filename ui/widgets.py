@@ -49,6 +49,8 @@ class LiveText(QtWidgets.QWidget):
     def setText(self, text: str) -> None:
         if text != self._text:
             self._text = text
+            if self._doc is not None:
+                self._doc.setHtml(text)   # laid out once here, not at every paint
             self.update()
 
     def sizeHint(self) -> QtCore.QSize:
@@ -63,8 +65,8 @@ class LiveText(QtWidgets.QWidget):
         p.fillRect(ev.rect(), self.background if self.background is not None
                    else self.palette().window())
         if self._doc is not None:
-            self._doc.setHtml(self._text)
-            self._doc.setTextWidth(self.width() - 4)
+            if self._doc.textWidth() != self.width() - 4:
+                self._doc.setTextWidth(self.width() - 4)
             if self.align & QtCore.Qt.AlignmentFlag.AlignVCenter:
                 p.translate(2, max(0.0, (self.height() - self._doc.size().height()) / 2))
             else:

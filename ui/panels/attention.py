@@ -4,10 +4,28 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
+from PySide6 import QtWidgets
 
 from .base import GATE_CMAP, Heatmap, Panel, TraceView
 
 MAX_HEADS = 8
+
+
+class QueryRow(QtWidgets.QGraphicsRectItem):
+    """The current query row outlined: a C++ rectangle item spanning every key."""
+
+    def __init__(self, plot: pg.PlotItem):
+        super().__init__(-1e6, -0.5, 2e6, 1.0)
+        self.setPen(pg.mkPen("#d62728", width=2))
+        self.setBrush(pg.mkBrush(214, 39, 40, 40))
+        plot.addItem(self, ignoreBounds=True)
+
+    def setRegion(self, region) -> None:
+        self.setPos(0.0, (region[0] + region[1]) / 2)
+
+    def getRegion(self) -> tuple[float, float]:
+        y = self.pos().y()
+        return (y - 0.5, y + 0.5)
 
 
 class AttentionPanel(Panel):
@@ -19,7 +37,7 @@ class AttentionPanel(Panel):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.heats: list[Heatmap] = []
-        self.rows: list[pg.LinearRegionItem] = []
+        self.rows: list[QueryRow] = []
         for h in range(MAX_HEADS):
             p = self.add_plot(h // 4, h % 4, f"head {h}", "query t" if h % 4 == 0 else "",
                               "key s")
@@ -28,10 +46,7 @@ class AttentionPanel(Panel):
             hm.line.setVisible(False)
             hm.hover = self._make_hover(h)
             self._hovers[-1] = (p, hm.hover)
-            region = pg.LinearRegionItem((0, 1), orientation="horizontal", movable=False,
-                                         brush=pg.mkBrush(214, 39, 40, 40),
-                                         pen=pg.mkPen("#d62728", width=2))
-            p.addItem(region, ignoreBounds=True)
+            region = QueryRow(p)
             self.heats.append(hm)
             self.rows.append(region)
         self.weights: np.ndarray | None = None   # (heads, Tq, Tk)

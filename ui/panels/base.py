@@ -186,6 +186,24 @@ class Panel(QtWidgets.QWidget):
             self.grab().save(path)
 
 
+class StepLine(QtWidgets.QGraphicsLineItem):
+    """A vertical marker at x = ``value``: a C++ line item (painted and bounded without any
+    Python), moved with ``setPos``. Spans the y range ``extent`` in data coordinates."""
+
+    def __init__(self, plot: pg.PlotItem, value: float = 0.0, pen=STEP_PEN,
+                 extent: tuple[float, float] = (-1e6, 1e6)):
+        super().__init__(0.0, extent[0], 0.0, extent[1])
+        self.setPen(pen)
+        plot.addItem(self, ignoreBounds=True)
+        self.setValue(value)
+
+    def setValue(self, v: float) -> None:
+        self.setPos(float(v), 0.0)
+
+    def value(self) -> float:
+        return self.pos().x()
+
+
 class Heatmap:
     """An ImageItem in a plot with fixed levels, a current-step line and hover values.
 
@@ -203,9 +221,8 @@ class Heatmap:
         self.levels = levels
         plot.addItem(self.item)
         plot.invertY(False)
-        self.line = pg.InfiniteLine(0.0, angle=90, pen=STEP_PEN, movable=False)
-        plot.addItem(self.line, ignoreBounds=True)
-        self.cut_lines: list[pg.InfiniteLine] = []
+        self.line = StepLine(plot)
+        self.cut_lines: list[StepLine] = []
         self.data = np.zeros((1, 1), np.float32)
         self.row_name, self.value_name = row_name, value_name
         panel.add_hover(plot, self.hover)
@@ -226,9 +243,7 @@ class Heatmap:
             self.plot.removeItem(ln)
         self.cut_lines = []
         for s in list(steps)[:200]:
-            ln = pg.InfiniteLine(float(s) - 0.5, angle=90, pen=CUT_PEN, movable=False)
-            self.plot.addItem(ln, ignoreBounds=True)
-            self.cut_lines.append(ln)
+            self.cut_lines.append(StepLine(self.plot, float(s) - 0.5, CUT_PEN))
 
     def set_step(self, t: int) -> None:
         self.line.setValue(t)

@@ -9,7 +9,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore
 
 from ..widgets import LiveText
-from .base import CURVE_PEN, GHOST_PEN, STEP_PEN, Bars, Dot, Panel, TraceView
+from .base import CURVE_PEN, GHOST_PEN, Bars, Dot, Panel, StepLine, TraceView
 
 TOP_K = 8
 TOKEN_WINDOW = 40  # tokens shown either side of the current one
@@ -119,8 +119,7 @@ class OutputPanel(Panel):
         self.legend_order = None
         self.value_curves: list[pg.PlotDataItem] = []
         self.target_curves: list[pg.PlotDataItem] = []
-        self.line = pg.InfiniteLine(0, angle=90, pen=STEP_PEN, movable=False)
-        p.addItem(self.line, ignoreBounds=True)
+        self.line = StepLine(p)
         self.add_hover(p, self._hover)
         self.mode = "none"
         self.probs = self.outputs = self.targets = self.ngram = self.orig_probs = None
@@ -274,8 +273,7 @@ class LossPanel(Panel):
         for c in (self.curve, self.ghost):
             c.setDownsampling(auto=True, method="peak")
             c.setClipToView(True)
-        self.line = pg.InfiniteLine(0, angle=90, pen=STEP_PEN, movable=False)
-        p.addItem(self.line, ignoreBounds=True)
+        self.line = StepLine(p)
         self.plot = p
         self.add_hover(p, self._hover)
         self.loss: np.ndarray | None = None

@@ -13,11 +13,11 @@ from .base import (
     GATE_CMAP,
     GHOST_PEN,
     STATE_CMAP,
-    STEP_PEN,
     Bars,
     Dot,
     Heatmap,
     Panel,
+    StepLine,
     TraceView,
     state_levels,
     symmetric_levels,
@@ -191,14 +191,13 @@ class GradientPanel(Panel):
         self.dot = Dot(np_, log=True)
         for it in (self.ghost, self.curve):
             np_.addItem(it)
-        self.norm_line = pg.InfiniteLine(0, angle=90, pen=STEP_PEN, movable=False)
-        np_.addItem(self.norm_line, ignoreBounds=True)
+        self.norm_line = StepLine(np_)
         self.add_hover(np_, self._hover_norm)
         hp = self.add_plot(1, 0, "dL/dh  (units × time)", "unit", "time step t")
         self.heat = Heatmap(self, hp, STATE_CMAP, value_name="dL/dh")
         self.norms: np.ndarray | None = None
         self.dh: np.ndarray | None = None
-        self.cut_lines: list[pg.InfiniteLine] = []
+        self.cut_lines: list[StepLine] = []
 
     def set_view(self, view: TraceView | None) -> None:
         super().set_view(view)
@@ -234,9 +233,7 @@ class GradientPanel(Panel):
             self.ghost.setData([], [])
         cuts = np.flatnonzero(rec.cut)
         for s in cuts[:200]:
-            ln = pg.InfiniteLine(float(s) - 0.5, angle=90, pen=CUT_PEN, movable=False)
-            self.norm_plot.addItem(ln, ignoreBounds=True)
-            self.cut_lines.append(ln)
+            self.cut_lines.append(StepLine(self.norm_plot, float(s) - 0.5, CUT_PEN))
         self.heat.set(self.dh.T, symmetric_levels(self.dh))
         self.heat.set_cuts(cuts)
         nz = self.norms[self.norms > 0]
