@@ -31,9 +31,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", action="version", version=f"Sequence Playground {__version__}")
     parser.add_argument("file", nargs="?", help="experiment file to open (default: the hello preset)")
     args = parser.parse_args(argv)
+    path = None
+    if args.file:
+        from playground.errors import PlaygroundError
+        from playground.experiment import resolve
+
+        try:
+            path = resolve(args.file)
+            if not path.exists():
+                raise FileNotFoundError(f"no such file: {args.file}")
+        except (PlaygroundError, OSError) as exc:  # say it on the command line, open nothing
+            print(f"sequence-playground: {exc}", file=sys.stderr)
+            return 2
     from ui.app import run
 
-    return run(args.file)
+    return run(str(path) if path else None)
 
 
 if __name__ == "__main__":

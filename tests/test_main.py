@@ -25,3 +25,12 @@ def test_help_lists_subcommands():
     for word in ("presets", "train", "trace", "export"):
         assert word in out.stdout
     assert "Traceback" not in out.stderr
+
+
+def test_unknown_file_or_word_fails_without_opening_a_window():
+    out = run("frobnicate")
+    assert out.returncode == 2
+    assert "no file or preset named 'frobnicate'" in out.stderr
+    out = run("missing/experiment.json")
+    assert out.returncode == 2 and "no such file" in out.stderr
+    assert "Traceback" not in out.stderr
