@@ -29,7 +29,8 @@ def main(argv: list[str] | None = None) -> int:
         description="Build RNN, LSTM, GRU and attention models and step through them. "
                     f"Subcommands: {', '.join(SUBCOMMANDS)} (each has --help).")
     parser.add_argument("--version", action="version", version=f"Sequence Playground {__version__}")
-    parser.add_argument("file", nargs="?", help="experiment file to open (default: the hello preset)")
+    parser.add_argument("file", nargs="?",
+                        help="experiment file or preset name (default: the hello preset)")
     args = parser.parse_args(argv)
     path = None
     if args.file:
