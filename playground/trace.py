@@ -178,7 +178,10 @@ def _worker() -> ThreadPoolExecutor:
     thread runs the backward pass (both release the GIL in their heavy parts)."""
     global _pool
     if _pool is None:
-        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trace-gates")
+        # One intra-op thread there (a per-thread setting with OpenMP): the main thread's
+        # backward keeps the cores, and the two never oversubscribe them.
+        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trace-gates",
+                                   initializer=torch.set_num_threads, initargs=(1,))
     return _pool
 
 
