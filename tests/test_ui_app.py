@@ -294,3 +294,18 @@ def test_every_panel_exports_png_svg_csv(win, tmp_path):
 
 def type_sequence_plain(win, text):
     assert win.seq_input.set_text(text)
+
+
+def test_editing_the_graph_on_the_canvas_rebuilds_the_model(win):
+    canvas = win.canvas
+    if not hasattr(canvas, "set_param"):
+        pytest.skip("the canvas editor is not there")
+    type_sequence_plain(win, "hello")
+    canvas.set_param("cell", "hidden_size", 7)
+    s = win.session
+    assert s.graph.node("cell").params["hidden_size"] == 7
+    assert s.trace.layer("cell").h.shape == (1, 5, 7)
+    assert win.panels["h"].array.shape == (5, 7) and s.dirty
+    assert "re-initialised" in win.statusBar().currentMessage()
+    canvas.undo_stack.undo()
+    assert s.trace.layer("cell").h.shape == (1, 5, 6)
