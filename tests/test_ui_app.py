@@ -309,3 +309,15 @@ def test_editing_the_graph_on_the_canvas_rebuilds_the_model(win):
     assert "re-initialised" in win.statusBar().currentMessage()
     canvas.undo_stack.undo()
     assert s.trace.layer("cell").h.shape == (1, 5, 6)
+
+
+def test_space_plays_to_the_end(win, qtbot):
+    type_sequence_plain(win, "hello")
+    win.timeline.speed = 200
+    win.panels["h"].setFocus()
+    qtbot.keyClick(win, Key.Key_Space)
+    assert win.timeline.playing
+    qtbot.waitUntil(lambda: not win.timeline.playing, timeout=5000)
+    assert win.timeline.step == 4
+    np.testing.assert_allclose(win.panels["h"].bars.values, reference(win).layer("cell").h[0, 4],
+                               rtol=1e-5, atol=1e-6)
