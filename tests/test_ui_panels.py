@@ -165,3 +165,18 @@ def test_token_strip_highlights_the_current_symbol():
     assert ">&nbsp;e&nbsp;<" in after.split("</span>")[0] + "<"
     long = token_strip(list("ab" * 100), 150, window=5)
     assert long.count("<span") <= 13 and "…" in long
+
+
+def test_graph_preview_fallback_selects_nodes(qtbot):
+    from ui.graph_preview import GraphPreview
+
+    g = token_model("lstm").graph
+    v = GraphPreview()
+    qtbot.addWidget(v)
+    v.set_graph(g)
+    assert set(v._boxes) == {"x", "cell", "head"}
+    with qtbot.waitSignal(v.nodeSelected) as sig:
+        v.select_node("cell")
+    assert sig.args == ["cell"]
+    texts = [it.toPlainText() for it in v.scene().items() if hasattr(it, "toPlainText")]
+    assert any("LSTM" in t and "hidden size 5" in t for t in texts)

@@ -43,9 +43,9 @@ class GraphPreview(QtWidgets.QGraphicsView):
                            QtGui.QBrush(QtGui.QColor("#e8f0fb")))
             r.setData(0, n.id)
             r.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
-            t = sc.addText(f"{n.id}: {KIND_LABELS.get(n.kind, n.kind)}\n{node_size(n)}")
+            t = QtWidgets.QGraphicsTextItem(f"{n.id}: {KIND_LABELS.get(n.kind, n.kind)}\n"
+                                            f"{node_size(n)}", r)
             t.setPos(pos[n.id] + QtCore.QPointF(4, 2))
-            t.setParentItem(None)
             self._boxes[n.id] = r
         self.fitInView(sc.itemsBoundingRect().adjusted(-20, -20, 20, 20),
                        QtCore.Qt.AspectRatioMode.KeepAspectRatio)
