@@ -28,11 +28,13 @@ class GraphPreview(QtWidgets.QGraphicsView):
         self.setScene(QtWidgets.QGraphicsScene(self))
         self.setRenderHint(QtGui.QPainter.RenderHint.Antialiasing)
         self._boxes: dict[str, QtWidgets.QGraphicsRectItem] = {}
+        self._labels: list[QtWidgets.QGraphicsTextItem] = []
 
     def set_graph(self, graph) -> None:
         sc = self.scene()
         sc.clear()
         self._boxes = {}
+        self._labels: list[QtWidgets.QGraphicsTextItem] = []
         pos = {n.id: QtCore.QPointF(*n.pos) for n in graph.nodes}
         pen = QtGui.QPen(QtGui.QColor("#555"), 2)
         for e in graph.edges:
@@ -46,6 +48,7 @@ class GraphPreview(QtWidgets.QGraphicsView):
             t = QtWidgets.QGraphicsTextItem(f"{n.id}: {KIND_LABELS.get(n.kind, n.kind)}\n"
                                             f"{node_size(n)}", r)
             t.setPos(pos[n.id] + QtCore.QPointF(4, 2))
+            self._labels.append(t)   # PySide does not keep child items alive by itself
             self._boxes[n.id] = r
         self.fitInView(sc.itemsBoundingRect().adjusted(-20, -20, 20, 20),
                        QtCore.Qt.AspectRatioMode.KeepAspectRatio)
