@@ -32,14 +32,16 @@ class GalleryDialog(QtWidgets.QDialog):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setWindowTitle("Preset gallery")
-        self.resize(820, 480)
+        self.resize(960, 520)
         self.chosen: str | None = None
         self.entries = preset_entries()
         lay = QtWidgets.QHBoxLayout(self)
         self.list = QtWidgets.QListWidget()
-        self.list.setMinimumWidth(240)
+        self.list.setMinimumWidth(340)
+        self.list.setWordWrap(True)
         for e in self.entries:
             it = QtWidgets.QListWidgetItem(e["name"])
+            it.setToolTip(e["description"] or e["error"])
             if e["error"]:
                 it.setForeground(QtCore.Qt.GlobalColor.red)
             self.list.addItem(it)
