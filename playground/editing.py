@@ -13,7 +13,6 @@ methods, so undo and redo need no knowledge of the drawing.
 from __future__ import annotations
 
 import copy
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +27,7 @@ from .spec import (
     GraphSpec,
     NodeSpec,
     default_params,
+    node_id_problem,
 )
 from .validate import GraphInfo, analyze
 
@@ -133,9 +133,9 @@ class GraphModel:
         if kind not in PARAMS:
             raise EditError(f"unknown layer kind {kind!r}; expected one of {', '.join(PARAMS)}")
         node_id = node_id or self.new_id(kind)
-        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]*", node_id):
-            raise EditError(f"node id {node_id!r}: use letters, digits, '_' or '-', "
-                            "starting with a letter")
+        bad_id = node_id_problem(node_id)
+        if bad_id:
+            raise EditError(f"node id {bad_id}")
         if self.has_node(node_id):
             raise EditError(f"a node '{node_id}' already exists")
         full = default_params(kind)

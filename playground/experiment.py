@@ -151,12 +151,26 @@ class Experiment:
             raise FileFormatError("no file name to save to")
         if model is not None:
             self.weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        _atomic_write(path, self.to_json().encode("utf-8"))
         wpath = weights_path(path)
-        if self.weights is not None:
-            _atomic_write(wpath, None, self.weights)
-        elif wpath.exists():
-            wpath.unlink()
+        # Both files are written in full first; only then are they moved into place (weights,
+        # then JSON), so a failed write (disk full) leaves the old pair as it was.
+        tmp_json = _write_temp(path, self.to_json().encode("utf-8"))
+        try:
+            tmp_w = _write_temp(wpath, None, self.weights) if self.weights is not None else None
+        except BaseException:
+            os.unlink(tmp_json)
+            raise
+        try:
+            if tmp_w is not None:
+                os.replace(tmp_w, wpath)
+            elif wpath.exists():
+                wpath.unlink()
+            os.replace(tmp_json, path)
+        except BaseException:
+            for tmp in (tmp_w, tmp_json):
+                if tmp is not None and os.path.exists(tmp):
+                    os.unlink(tmp)
+            raise
         self.path = path
         return path
 
@@ -238,7 +252,9 @@ def _load_into(model, state: dict[str, torch.Tensor], where: str) -> None:
         raise FileFormatError(f"the weights do not fit the graph: {e}", file=where) from None
 
 
-def _atomic_write(path: Path, data: bytes | None, state: dict | None = None) -> None:
+def _write_temp(path: Path, data: bytes | None, state: dict | None = None) -> str:
+    """Write ``data`` (or ``state`` with torch.save) to a temporary file beside ``path``,
+    flushed to disk, with the permissions a plain new file would get; returns its name."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -249,11 +265,14 @@ def _atomic_write(path: Path, data: bytes | None, state: dict | None = None) -> 
                 torch.save(state, f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    return tmp
 
 
 def _copy(data: Any) -> Any:

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import SequenceError
 from .spec import NodeSpec
 
 
@@ -73,9 +74,10 @@ def sinusoidal_positions(T: int, width: int, device=None, dtype=torch.float32) -
 class Positions(nn.Module):
     """Adds sinusoidal or learned positions to a sequence (nothing for ``none``)."""
 
-    def __init__(self, kind: str, width: int, max_len: int):
+    def __init__(self, kind: str, width: int, max_len: int, node: str = ""):
         super().__init__()
         self.kind = kind
+        self.node = node
         self.max_len = max_len
         if kind == "learned":
             self.table = nn.Parameter(torch.randn(max_len, width) * 0.02)
@@ -86,7 +88,8 @@ class Positions(nn.Module):
             return x + sinusoidal_positions(T, x.shape[2], x.device, x.dtype)
         if self.kind == "learned":
             if T > self.max_len:
-                raise ValueError(f"sequence of {T} steps is longer than max_len {self.max_len}")
+                raise SequenceError(f"node '{self.node}': a sequence of {T} steps is longer than "
+                                    f"its learned positions (max_len {self.max_len})")
             return x + self.table[:T]
         return x
 
@@ -149,7 +152,7 @@ class SelfAttentionLayer(nn.Module):
         super().__init__()
         p = node.params
         self.causal = p["causal"]
-        self.positions = Positions(p["positions"], width, p["max_len"])
+        self.positions = Positions(p["positions"], width, p["max_len"], node.id)
         self.attn = nn.MultiheadAttention(width, p["num_heads"], dropout=p["dropout"],
                                           batch_first=True)
 
@@ -182,7 +185,7 @@ class TransformerBlock(nn.Module):
         super().__init__()
         p = node.params
         self.causal = p["causal"]
-        self.positions = Positions(p["positions"], width, p["max_len"])
+        self.positions = Positions(p["positions"], width, p["max_len"], node.id)
         self.self_attn = nn.MultiheadAttention(width, p["num_heads"], dropout=p["dropout"],
                                                batch_first=True)
         self.linear1 = nn.Linear(width, p["ff_dim"])

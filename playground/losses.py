@@ -40,6 +40,7 @@ def step_losses(outputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor
         if t.shape[-1] != outputs.shape[-1]:
             raise SequenceError(f"targets have {t.shape[-1]} value(s) per step but the head "
                                 f"outputs {outputs.shape[-1]}")
+        t = torch.where(mask.unsqueeze(-1) > 0, t, 0.0)  # a NaN where no loss is taken is fine
         loss = (outputs - t).pow(2).mean(-1)  # (B, T)
     return loss * mask
 

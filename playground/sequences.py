@@ -66,4 +66,8 @@ def check_inputs(model, inputs) -> dict[str, torch.Tensor]:
                                     f"{float(x[b, t, f])}; numeric input must be finite")
             x = x.to(model.dtype)
         out[nid] = x.to(model.device)
+    sizes = {nid: int(x.shape[0]) for nid, x in out.items()}
+    if len(set(sizes.values())) > 1:
+        raise SequenceError("the inputs hold different numbers of sequences: " +
+                            ", ".join(f"'{k}' {v}" for k, v in sizes.items()))
     return out

@@ -11,7 +11,17 @@ from __future__ import annotations
 from typing import Any
 
 from .errors import FileFormatError
-from .spec import GRAPH_VERSION, INPUT_PORTS, KINDS, PARAMS, PORTS, EdgeSpec, GraphSpec, NodeSpec
+from .spec import (
+    GRAPH_VERSION,
+    INPUT_PORTS,
+    KINDS,
+    PARAMS,
+    PORTS,
+    EdgeSpec,
+    GraphSpec,
+    NodeSpec,
+    node_id_problem,
+)
 
 
 def _expect(cond: bool, path: str, message: str) -> None:
@@ -24,6 +34,7 @@ def graph_from_dict(data: Any, path: str = "graph") -> GraphSpec:
     version = data.get("version", GRAPH_VERSION)
     _expect(isinstance(version, int) and not isinstance(version, bool), f"{path}.version",
             f"must be an integer, got {version!r}")
+    _expect(version >= 1, f"{path}.version", f"must be 1 or more, got {version}")
     _expect(version <= GRAPH_VERSION, f"{path}.version",
             f"version {version} is newer than this program understands ({GRAPH_VERSION}); "
             "update Sequence Playground")
@@ -37,6 +48,8 @@ def graph_from_dict(data: Any, path: str = "graph") -> GraphSpec:
         nid = raw.get("id")
         _expect(isinstance(nid, str) and nid != "", f"{npath}.id",
                 f"must be a non-empty string, got {nid!r}")
+        bad_id = node_id_problem(nid)
+        _expect(bad_id is None, f"{npath}.id", bad_id or "")
         _expect(nid not in seen, f"{npath}.id", f"duplicate node id '{nid}'")
         seen.add(nid)
         kind = raw.get("kind")
@@ -62,6 +75,8 @@ def graph_from_dict(data: Any, path: str = "graph") -> GraphSpec:
         epath = f"{path}.edges[{i}]"
         _expect(isinstance(raw, dict), epath, "must be an object with src, dst and port")
         src, dst, port = raw.get("src"), raw.get("dst"), raw.get("port", "seq")
+        for name, value in (("src", src), ("dst", dst), ("port", port)):
+            _expect(isinstance(value, str), f"{epath}.{name}", f"must be a string, got {value!r}")
         _expect(src in seen, f"{epath}.src", f"no node with id {src!r}")
         _expect(dst in seen, f"{epath}.dst", f"no node with id {dst!r}")
         _expect(port in PORTS, f"{epath}.port", f"must be one of {', '.join(PORTS)}, got {port!r}")

@@ -15,8 +15,11 @@ single source for validation, file parsing and the property editor.
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from torch import nn
 
 GRAPH_VERSION = 1
 
@@ -145,6 +148,22 @@ PARAMS: dict[str, tuple[Param, ...]] = {
         Param("output", str, "softmax", choices=("softmax", "identity"), label="Output"),
     ),
 }
+
+
+_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
+# Names nn.ModuleDict already uses: a layer cannot be registered under them.
+_RESERVED = frozenset(n for n in dir(nn.ModuleDict()) if not n.startswith("__")) | {"type"}
+
+
+def node_id_problem(node_id: object) -> str | None:
+    """What is wrong with a node id, or None. Ids are letters, digits, ``_`` and ``-``
+    (starting with a letter or ``_``), and not a name PyTorch's modules reserve."""
+    if not isinstance(node_id, str) or not _ID.match(node_id):
+        return (f"{node_id!r} is not a valid id: use letters, digits, _ and -, starting with a "
+                "letter (at most 64)")
+    if node_id in _RESERVED:
+        return f"{node_id!r} is reserved by PyTorch; choose another id"
+    return None
 
 
 def default_params(kind: str) -> dict[str, Any]:

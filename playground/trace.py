@@ -139,6 +139,48 @@ class Trace:
         return [r for r in self.layers if r.node == node]
 
 
+def _steps(inputs: dict) -> int:
+    return max(int(x.shape[1]) for x in inputs.values())
+
+
+def check_interventions(model, interventions, T: int) -> None:
+    """Raise SequenceError for an intervention that names no recurrent layer of ``model``,
+    a gate its kind does not have, a unit or step out of range."""
+    for iv in interventions:
+        where = f"intervention on '{iv.node}'"
+        if iv.node not in model.layers or model.graph.node(iv.node).kind not in RECURRENT_KINDS:
+            raise SequenceError(f"{where}: no recurrent layer has that id")
+        rnn = model.layers[iv.node].rnn
+        kind = model.graph.node(iv.node).kind
+        allowed = (*GATES[kind], "h", *(("c",) if kind == "lstm" else ()))
+        if iv.target not in allowed:
+            raise SequenceError(f"{where}: a {kind.upper()} has no '{iv.target}'; choose one "
+                                f"of {', '.join(allowed)}")
+        if not 0 <= iv.layer < rnn.num_layers:
+            raise SequenceError(f"{where}: layer {iv.layer} does not exist "
+                                f"({rnn.num_layers} layer(s))")
+        if iv.direction not in ((0, 1) if rnn.bidirectional else (0,)):
+            raise SequenceError(f"{where}: direction {iv.direction} does not exist")
+        if not 0 <= iv.step < T:
+            raise SequenceError(f"{where}: step {iv.step} is outside the sequence (0..{T - 1})")
+        bad = [u for u in (iv.units or ()) if not 0 <= u < rnn.hidden_size]
+        if bad:
+            raise SequenceError(f"{where}: unit {bad[0]} does not exist (hidden size "
+                                f"{rnn.hidden_size})")
+        if iv.value != iv.value:
+            raise SequenceError(f"{where}: the value is NaN")
+
+
+def _natural_cut(run_cut: np.ndarray) -> np.ndarray:
+    """The reverse direction's cuts in natural time: run step r follows natural step
+    T-1-r, so a cut before run step r is the gap before natural step T-r."""
+    T = run_cut.shape[0]
+    nat = np.zeros(T, bool)
+    r = np.nonzero(run_cut)[0]
+    nat[T - r[r > 0]] = True
+    return nat
+
+
 def _flip(a):
     if a is None:
         return None
@@ -159,6 +201,11 @@ def trace(model: SequenceModel, inputs, targets=None, mask=None, *, tbptt: int |
     on; everything after is recomputed. ``fused=False`` forces the step-by-step path.
     """
     inputs = check_inputs(model, inputs)
+    if tbptt is not None and (isinstance(tbptt, bool) or not isinstance(tbptt, int)
+                              or tbptt < 1):
+        raise SequenceError(f"truncated BPTT window must be a positive number of steps, "
+                            f"got {tbptt!r}")
+    check_interventions(model, interventions, _steps(inputs))
     was_training = model.training
     if was_training:  # dropout off; skip the module walk when already in eval mode
         model.eval()
@@ -228,6 +275,16 @@ def _trace(model, inputs, targets, mask, tbptt, interventions, fused):  # noqa: 
                                 f"outputs {tuple(outputs.shape[:2])} (batch, steps)")
         mask_t = (torch.ones(outputs.shape[:2], device=outputs.device) if mask is None
                   else torch.as_tensor(mask, device=outputs.device))
+        if tuple(mask_t.shape) != tuple(outputs.shape[:2]):
+            raise SequenceError(f"the loss mask has shape {tuple(mask_t.shape)} but the model "
+                                f"outputs {tuple(outputs.shape[:2])} (batch, steps)")
+        if targets_t.dtype.is_floating_point:
+            bad = ~torch.isfinite(targets_t) & (mask_t > 0).view(*mask_t.shape,
+                                                                 *[1] * (targets_t.dim() - 2))
+            if bool(bad.any()):
+                b, t = (int(i) for i in bad.nonzero()[0][:2])
+                raise SequenceError(f"the target at step {t} (sequence {b}) is not a finite "
+                                    "number")
         sl = step_losses(outputs, targets_t, mask_t, head)
         loss = mean_loss(sl, mask_t)
         wanted = [p for _, p in params]
@@ -262,7 +319,7 @@ def _trace(model, inputs, targets, mask, tbptt, interventions, fused):  # noqa: 
             x=flip(_np(run.x)), h=flip(res["h"]), h0=_np(run.h0),
             c=flip(res["c"]), c0=_np(run.c0), gates=flip(res["gates"]), pre=flip(res["pre"]),
             dh=flip(res["dh"]), dc=flip(res["dc"]), dh_dropped=flip(res["dh_dropped"]),
-            cut=run.cut[::-1].copy() if d else run.cut.copy(),
+            cut=_natural_cut(run.cut) if d else run.cut.copy(),
             weight_grads={k: v for k, v in wg.items() if v is not None}))
     for (nid, kind, x, mem, out, parts), i in zip(attn, range(pos, pos + len(attn))):
         dout = _np(grad_list[i]) if has_loss and grad_list[i] is not None else (
@@ -287,9 +344,14 @@ def _trace_recurrent(nid, kind, layer, x, state, tbptt, interventions, fused, ru
     L, D, H = rnn.num_layers, 2 if rnn.bidirectional else 1, rnn.hidden_size
     B, T = x.shape[0], x.shape[1]
     windows = chunks(T, tbptt)
-    cut = np.zeros(T, bool)
+    # The reverse direction runs the same windows backwards, so both cut the same gaps.
+    rev_windows = [(T - e, T - s) for s, e in reversed(windows)]
+    cut = np.zeros(T, bool)  # natural time: no gradient across the gap before step t
     for s, _ in windows[1:]:
         cut[s] = True
+    rev_cut = np.zeros(T, bool)  # run order of the reverse direction
+    for s, _ in rev_windows[1:]:
+        rev_cut[s] = True
     if state is None:
         zeros = x.new_zeros(L * D, B, H)
         h0_all, c0_all = zeros, (zeros if kind == "lstm" else None)
@@ -307,7 +369,8 @@ def _trace_recurrent(nid, kind, layer, x, state, tbptt, interventions, fused, ru
                  getattr(rnn, "bias_ih" + sfx, None), getattr(rnn, "bias_hh" + sfx, None))
             xin = layer_in.flip(1) if d else layer_in
             run = Run(kind, layer.nonlinearity, xin, h0_all[l * D + d],
-                      c0_all[l * D + d] if c0_all is not None else None, W, cut)
+                      c0_all[l * D + d] if c0_all is not None else None, W,
+                      rev_cut if d else cut)
             mine = [iv for iv in interventions
                     if iv.node == nid and iv.layer == l and iv.direction == d]
             if mine or not fused:
@@ -317,9 +380,9 @@ def _trace_recurrent(nid, kind, layer, x, state, tbptt, interventions, fused, ru
                     active = [iv for iv in mine if iv.covers(nat)]
                     if active:
                         ivs_at[t] = active
-                run_unrolled(run, windows, ivs_at)
+                run_unrolled(run, rev_windows if d else windows, ivs_at)
             else:
-                run_fused(run, windows)
+                run_fused(run, rev_windows if d else windows)
             runs.append((nid, l, d, run))
             outs.append(run.out.flip(1) if d else run.out)
             hs.append(run.hT)

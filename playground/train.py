@@ -231,6 +231,13 @@ class Trainer:
             raise ValueError(f"unknown event {event!r}; expected one of {', '.join(EVENTS)}")
         self._callbacks[event].append(fn)
 
+    def remove_callback(self, event: str, fn: Callable[[Snapshot], None]) -> None:
+        """Undo :meth:`add_callback` (a worker that ends removes its own)."""
+        try:
+            self._callbacks[event].remove(fn)
+        except (KeyError, ValueError):
+            pass
+
     def pause(self) -> None:
         self._resume.clear()
 
@@ -347,9 +354,11 @@ class Trainer:
                 "learning rate or clip the gradient norm.", loss_v, norm_v, lr, restore=True)
         if not math.isfinite(norm_v) or (cfg.clip_norm is None and cfg.explode_threshold
                                          and norm_v > cfg.explode_threshold):
+            limit = (f" (limit {cfg.explode_threshold:g})" if math.isfinite(norm_v)
+                     and cfg.explode_threshold else "")
             return self._diverged(
                 f"training stopped at step {self.step + 1}: the gradient norm exploded to "
-                f"{norm_v:.3g} (limit {cfg.explode_threshold:g}). The last good weights were "
+                f"{norm_v:.3g}{limit}. The last good weights were "
                 "restored; clip the gradient norm or lower the learning rate.", loss_v, norm_v,
                 lr, restore=True)
         clipped = norm_v

@@ -19,6 +19,7 @@ from .spec import (
     RECURRENT_KINDS,
     GraphSpec,
     NodeSpec,
+    node_id_problem,
     param_applies,
 )
 
@@ -98,6 +99,9 @@ def analyze(graph: GraphSpec) -> GraphInfo:  # noqa: C901 - one pass, many check
             P.append(E.problem(E.UNKNOWN_KIND, f"unknown kind {n.kind!r}; expected one of "
                              f"{', '.join(KINDS)}", n.id, n.kind))
             continue
+        bad_id = node_id_problem(n.id)
+        if bad_id:
+            P.append(E.problem(E.BAD_PARAMETER, f"id: {bad_id}", n.id, n.kind))
         nodes[n.id] = n
         for prm in PARAMS[n.kind]:
             if not param_applies(prm, n.params):
@@ -172,8 +176,8 @@ def analyze(graph: GraphSpec) -> GraphInfo:  # noqa: C901 - one pass, many check
         n = nodes[nid]
         src = ins[nid]
         in_w = info.width.get(src["seq"]) if "seq" in src else None
-        if nid in bad_params or ("seq" in src and in_w is None):
-            continue  # already reported, or upstream is broken
+        if nid in bad_params or (n.kind != "input" and in_w is None):
+            continue  # already reported, not connected yet, or upstream is broken
         if n.kind in ("self_attention", "transformer", "cross_attention"):
             heads_n = n.params["num_heads"]
             if in_w % heads_n:

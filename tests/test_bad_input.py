@@ -1,0 +1,137 @@
+"""Bad input gets a clear message naming what and where (found in review), never a raw error."""
+
+import os
+import stat
+
+import numpy as np
+import pytest
+import torch
+
+from playground.build import build
+from playground.cells import Intervention
+from playground.errors import FileFormatError, SequenceError
+from playground.spec import EdgeSpec, GraphSpec, NodeSpec, chain
+from playground.trace import trace
+from playground.validate import analyze
+
+
+@pytest.mark.parametrize("kind", ["self_attention", "cross_attention", "transformer", "lstm"])
+def test_analyze_never_raises_on_an_unconnected_node(kind):
+    info = analyze(GraphSpec([NodeSpec("x", "input"), NodeSpec("a", kind),
+                              NodeSpec("head", "linear")], [EdgeSpec("a", "head")]))
+    assert any(p.node == "a" and "needs an input on port 'seq'" in p.message
+               for p in info.problems)
+
+
+def test_learned_positions_too_short_is_a_sequence_error():
+    g = chain(("x", "input", {"encoding": "embedding", "vocab_size": 4, "embed_dim": 4}),
+              ("att", "self_attention", {"positions": "learned", "max_len": 3}),
+              ("head", "linear", {"out_features": 4}))
+    with pytest.raises(SequenceError, match=r"node 'att': a sequence of 5 steps is longer than "
+                                            r"its learned positions \(max_len 3\)"):
+        trace(build(g), torch.zeros(1, 5, dtype=torch.long))
+
+
+@pytest.mark.parametrize("bad", ["enc.1", "training", "", "1abc"])
+def test_node_ids_that_torch_cannot_register_are_refused(bad):
+    data = chain(("x", "input", {}), ("r", "rnn", {}), ("head", "linear", {})).to_dict()
+    data["nodes"][1]["id"] = bad
+    data["edges"] = []
+    with pytest.raises(FileFormatError, match=r"graph.nodes\[1\].id"):
+        GraphSpec.from_dict(data)
+
+
+def test_edge_fields_of_the_wrong_type():
+    data = chain(("x", "input", {}), ("r", "rnn", {}), ("head", "linear", {})).to_dict()
+    data["edges"][0]["src"] = ["x"]
+    with pytest.raises(FileFormatError, match=r"graph.edges\[0\].src: must be a string"):
+        GraphSpec.from_dict(data)
+    data["edges"][0]["src"] = "x"
+    data["version"] = 0
+    with pytest.raises(FileFormatError, match="graph.version: must be 1 or more"):
+        GraphSpec.from_dict(data)
+
+
+def lstm_model(bidirectional=False):
+    g = chain(("x", "input", {"vocab_size": 4}),
+              ("r", "lstm", {"hidden_size": 5, "bidirectional": bidirectional}),
+              ("head", "linear", {"out_features": 4}))
+    return build(g, seed=0).double()
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"mask": np.ones((1, 3))}, r"loss mask has shape \(1, 3\)"),
+    ({"tbptt": -2}, "positive number of steps"),
+    ({"interventions": [Intervention("nope", 1, "f", 0.0)]}, "no recurrent layer"),
+    ({"interventions": [Intervention("r", 1, "z", 0.0)]}, "LSTM has no 'z'"),
+    ({"interventions": [Intervention("r", 1, "f", 0.0, units=(99,))]}, "unit 99 does not exist"),
+    ({"interventions": [Intervention("r", 9, "f", 0.0)]}, "step 9 is outside"),
+    ({"interventions": [Intervention("r", 1, "f", 0.0, layer=1)]}, "layer 1 does not exist"),
+])
+def test_trace_arguments_are_checked(kwargs, match):
+    x = torch.zeros(1, 6, dtype=torch.long)
+    with pytest.raises(SequenceError, match=match):
+        trace(lstm_model(), x, torch.zeros(1, 6, dtype=torch.long), **kwargs)
+
+
+def test_nan_targets_named_unless_masked_out():
+    g = chain(("x", "input", {"encoding": "numeric", "features": 1}), ("r", "gru", {}),
+              ("head", "linear", {"out_features": 1, "output": "identity"}))
+    model = build(g)
+    x = [[0.1], [0.2], [0.3]]
+    y = torch.tensor([[[0.0], [float("nan")], [1.0]]])
+    with pytest.raises(SequenceError, match="target at step 1"):
+        trace(model, x, y)
+    tr = trace(model, x, y, mask=torch.tensor([[1.0, 0.0, 1.0]]))
+    assert np.isfinite(tr.loss) and tr.step_loss[0, 1] == 0
+
+
+def test_inputs_of_different_batch_sizes():
+    g = GraphSpec([NodeSpec("src", "input", {"vocab_size": 4}), NodeSpec("tgt", "input", {}),
+                   NodeSpec("enc", "gru", {"hidden_size": 4}),
+                   NodeSpec("dec", "gru", {"hidden_size": 4}), NodeSpec("head", "linear", {})],
+                  [EdgeSpec("src", "enc"), EdgeSpec("tgt", "dec"), EdgeSpec("enc", "dec", "state"),
+                   EdgeSpec("dec", "head")])
+    with pytest.raises(SequenceError, match="different numbers of sequences: 'src' 3, 'tgt' 2"):
+        trace(build(g), {"src": torch.zeros(3, 5, dtype=torch.long),
+                         "tgt": torch.zeros(2, 4, dtype=torch.long)})
+
+
+def test_bidirectional_truncation_cuts_the_same_gaps_both_ways():
+    model = lstm_model(bidirectional=True)
+    x = torch.randint(0, 4, (2, 10))
+    tr = trace(model, x, x, tbptt=4)
+    fwd, rev = tr.layer("r", 0, 0), tr.layer("r", 0, 1)
+    assert np.nonzero(fwd.cut)[0].tolist() == np.nonzero(rev.cut)[0].tolist() == [4, 8]
+    ref = trace(model, x, x, tbptt=4, fused=False)
+    np.testing.assert_allclose(rev.dh, ref.layer("r", 0, 1).dh, rtol=1e-10, atol=1e-14)
+
+
+def test_failed_weights_write_keeps_the_old_pair(tmp_path, monkeypatch):
+    from playground import experiment as X
+
+    exp = X.load(X.resolve("hello_rnn"))
+    model = exp.build_model()
+    path = exp.save(tmp_path / "run.json", model=model)
+    before = (path.read_bytes(), X.weights_path(path).read_bytes())
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~_umask()
+    changed = X.load(path)
+    changed.graph.node("rnn").params["hidden_size"] = 9
+    real_save = torch.save
+
+    def full_disk(obj, f, *a, **k):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(X.torch, "save", full_disk)
+    with pytest.raises(OSError):
+        changed.save(path, model=build(changed.graph))
+    monkeypatch.setattr(X.torch, "save", real_save)
+    assert (path.read_bytes(), X.weights_path(path).read_bytes()) == before
+    assert X.load(path).build_model() is not None
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.json", "run.weights.pt"]
+
+
+def _umask():
+    m = os.umask(0)
+    os.umask(m)
+    return m
