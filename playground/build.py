@@ -91,6 +91,11 @@ class SequenceModel(nn.Module):
             self.__dict__["_trainable"] = cached
         return cached
 
+    @property
+    def has_dropout(self) -> bool:
+        """Whether train and eval mode differ (some layer drops out)."""
+        return any(n.params.get("dropout", 0.0) > 0 for n in self.graph.nodes)
+
     def parameter_count(self, node_id: str | None = None) -> int:
         mod = self if node_id is None else self.layers[node_id]
         return sum(p.numel() for p in mod.parameters())

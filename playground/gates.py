@@ -11,8 +11,8 @@ The fused kernel returns only ``h_t``. Everything else follows exactly:
 * LSTM ``dL/dc_t = dL/dh_t o_t (1 - tanh^2 c_t) + f_{t+1} dL/dc_{t+1}`` by a backward scan;
   GRU ``dL/dh_t`` by ``... + z_{t+1} dL/dh_{t+1}``, its direct path.
 
-:func:`forward_quantities` needs only the forward pass, so :mod:`playground.trace`
-runs it on a worker thread while autograd computes the backward pass.
+:func:`forward_quantities` needs only the forward pass; :func:`gradient_quantities`
+takes the gradients too. The scans are in :mod:`playground.scan`.
 """
 
 from __future__ import annotations
@@ -21,43 +21,7 @@ import numpy as np
 import torch
 
 from .cells import Run
-
-
-def scan(a: np.ndarray, b: np.ndarray, y0: np.ndarray | None, reverse: bool) -> np.ndarray:
-    """``y_t = a_t * y_{t-1} + b_t`` along axis 1 of ``(B, T, H)`` (``y_{t+1}`` when reverse).
-
-    Blocked, to keep Python-level steps near ``3 sqrt(T)`` instead of ``2 T``: each block
-    of K steps is scanned from zero for all blocks at once (with the running product of
-    ``a``), then the value carried into each block is added, ``y = local + prod(a) * carry``.
-    """
-    if reverse:
-        return scan(a[:, ::-1], b[:, ::-1], y0, False)[:, ::-1]
-    B, T, H = b.shape
-    dtype = b.dtype
-    prev = np.zeros((B, H), dtype) if y0 is None else y0.astype(dtype, copy=False)
-    K = max(1, int(np.ceil(np.sqrt(T))))
-    nb = -(-T // K)
-    A = np.ones((B, nb * K, H), dtype)
-    A[:, :T] = a
-    Bm = np.zeros((B, nb * K, H), dtype)
-    Bm[:, :T] = b
-    A = A.reshape(B, nb, K, H)
-    Bm = Bm.reshape(B, nb, K, H)
-    local = np.empty_like(Bm)
-    prod = np.empty_like(A)
-    local[:, :, 0] = Bm[:, :, 0]
-    prod[:, :, 0] = A[:, :, 0]
-    mul = np.multiply
-    for k in range(1, K):
-        mul(A[:, :, k], local[:, :, k - 1], out=local[:, :, k])
-        local[:, :, k] += Bm[:, :, k]
-        mul(A[:, :, k], prod[:, :, k - 1], out=prod[:, :, k])
-    carry = np.empty((B, nb, H), dtype)
-    for j in range(nb):
-        carry[:, j] = prev
-        prev = local[:, j, K - 1] + prod[:, j, K - 1] * prev
-    local += prod * carry[:, :, None]
-    return local.reshape(B, nb * K, H)[:, :T]
+from .scan import scan
 
 
 def _np(t: torch.Tensor | None) -> np.ndarray | None:

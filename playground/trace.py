@@ -12,7 +12,6 @@ views draw from it without ever reaching back into torch.
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -206,8 +205,9 @@ def trace(model: SequenceModel, inputs, targets=None, mask=None, *, tbptt: int |
         raise SequenceError(f"truncated BPTT window must be a positive number of steps, "
                             f"got {tbptt!r}")
     check_interventions(model, interventions, _steps(inputs))
-    was_training = model.training
-    if was_training:  # dropout off; skip the module walk when already in eval mode
+    # Dropout off; skip the module walk (measurable on short traces) when nothing drops out.
+    was_training = model.training and model.has_dropout
+    if was_training:
         model.eval()
     try:
         with torch.enable_grad():
@@ -215,21 +215,6 @@ def trace(model: SequenceModel, inputs, targets=None, mask=None, *, tbptt: int |
     finally:
         if was_training:
             model.train(True)
-
-
-_pool: ThreadPoolExecutor | None = None
-
-
-def _worker() -> ThreadPoolExecutor:
-    """One background thread: gates and cell states are recovered there while the main
-    thread runs the backward pass (both release the GIL in their heavy parts)."""
-    global _pool
-    if _pool is None:
-        # One intra-op thread there (a per-thread setting with OpenMP): the main thread's
-        # backward keeps the cores, and the two never oversubscribe them.
-        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trace-gates",
-                                   initializer=torch.set_num_threads, initargs=(1,))
-    return _pool
 
 
 def _trace(model, inputs, targets, mask, tbptt, interventions, fused):  # noqa: C901
@@ -262,7 +247,6 @@ def _trace(model, inputs, targets, mask, tbptt, interventions, fused):  # noqa: 
             seq[nid] = layer(seq[src["seq"]])
     outputs = seq[info.output]
     T = outputs.shape[1]
-    pending = _worker().submit(lambda: [forward_quantities(r) for *_, r in runs])
     head = model.head_output
     has_loss = targets is not None
     params = model.trainable()
@@ -299,7 +283,7 @@ def _trace(model, inputs, targets, mask, tbptt, interventions, fused):  # noqa: 
           for i, (n, p) in enumerate(params)}
     pos = len(params)
     records: list = []
-    fwds = pending.result()
+    fwds = [forward_quantities(run) for *_, run in runs]
     for (nid, l, d, run), fwd in zip(runs, fwds):
         k = len(run.grad_targets())
         g = grad_list[pos:pos + k] if has_loss else [None] * k
