@@ -180,3 +180,15 @@ def test_graph_preview_fallback_selects_nodes(qtbot):
     assert sig.args == ["cell"]
     texts = [it.toPlainText() for it in v.scene().items() if hasattr(it, "toPlainText")]
     assert any("LSTM" in t and "hidden size 5" in t for t in texts)
+
+
+def test_rich_lines_parse_the_equation_subset():
+    from ui.widgets import html_runs
+
+    paras = html_runs("<p style='color:#888'>a<sub>t</sub> = <b style='color:#1f4e9c'>0.5"
+                      "</b></p><p>x &lt; y</p>")
+    assert [r[0] for r in paras[0]] == ["a", "t", " = ", "0.5"]
+    assert paras[0][1][3] and not paras[0][0][3]           # subscript
+    assert paras[0][3][1] and paras[0][3][4] == "#1f4e9c"   # bold, coloured value
+    assert paras[0][0][4] == "#888"                         # the paragraph's colour
+    assert paras[1] == [("x < y", False, False, False, None)]

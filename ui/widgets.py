@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import html
+import re
+
 from PySide6 import QtCore, QtGui, QtWidgets
 
 
@@ -77,4 +80,248 @@ class LiveText(QtWidgets.QWidget):
             r = self.rect().adjusted(2, 0, -2, 0)
             p.drawText(r, int(self.align), self.fontMetrics().elidedText(
                 self._text, QtCore.Qt.TextElideMode.ElideRight, r.width()))
+        p.end()
+
+
+class TokenStrip(QtWidgets.QWidget):
+    """The typed sequence on one line, the current token on a red badge.
+
+    Painted with three ``drawText`` calls per step (left context, badge, right context; the
+    badge kept in view, centred once the left context is wider than half the strip):
+    no HTML is parsed or laid out when the step moves. :meth:`text` gives the same strip
+    as HTML (``html_of(tokens, t)``) for tests and copying.
+    """
+
+    def __init__(self, html_of, shown=str, window: int = 40, point_size: float = 13,
+                 parent=None):
+        super().__init__(parent)
+        self.html_of, self.shown, self.window = html_of, shown, window
+        self.tokens: list[str] = []
+        self._shown: list[str] = []
+        self.t = 0
+        f = self.font()
+        f.setFamily("monospace")
+        f.setStyleHint(QtGui.QFont.StyleHint.Monospace)
+        f.setPointSizeF(point_size)
+        self.setFont(f)
+        self.bold = QtGui.QFont(f)
+        self.bold.setBold(True)
+        self.setAttribute(QtCore.Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
+                           QtWidgets.QSizePolicy.Policy.Fixed)
+
+    def set_tokens(self, tokens: list[str]) -> None:
+        self.tokens = list(tokens)
+        self._shown = [self.shown(s) + (" " if len(s) > 1 else "") for s in self.tokens]
+        self.update()
+
+    def set_step(self, t: int) -> None:
+        if t != self.t:
+            self.t = t
+            self.update()
+
+    def text(self) -> str:
+        return self.html_of(self.tokens, self.t)
+
+    def sizeHint(self) -> QtCore.QSize:
+        return QtCore.QSize(120, self.fontMetrics().height() + 10)
+
+    def minimumSizeHint(self) -> QtCore.QSize:
+        return QtCore.QSize(10, self.sizeHint().height())
+
+    def paintEvent(self, ev) -> None:
+        p = QtGui.QPainter(self)
+        p.fillRect(ev.rect(), self.palette().window())
+        n = len(self.tokens)
+        if n:
+            t = min(max(self.t, 0), n - 1)
+            lo, hi = max(0, t - self.window), min(n, t + self.window + 1)
+            left = ("… " if lo else "") + "".join(self._shown[lo:t])
+            cur = "\u00a0" + self.shown(self.tokens[t]) + "\u00a0"
+            right = ("" if len(self.tokens[t]) <= 1 else " ") + \
+                "".join(self._shown[t + 1:hi]) + (" …" if hi < n else "")
+            fm, fb = self.fontMetrics(), QtGui.QFontMetrics(self.bold)
+            y = (self.height() + fm.ascent() - fm.descent()) // 2
+            w = fb.horizontalAdvance(cur)
+            lw = fm.horizontalAdvance(left)
+            x = 2 if lw + w // 2 < self.width() // 2 else self.width() // 2 - w // 2 - lw
+            p.setPen(QtGui.QColor("#333"))
+            p.drawText(x, y, left)
+            x += lw
+            p.fillRect(QtCore.QRect(x, y - fm.ascent() - 1, w, fm.height() + 2),
+                       QtGui.QColor("#d62728"))
+            p.setFont(self.bold)
+            p.setPen(QtGui.QColor("white"))
+            p.drawText(x, y, cur)
+            p.setFont(self.font())
+            p.setPen(QtGui.QColor("#333"))
+            p.drawText(x + w, y, right)
+        p.end()
+
+
+_TAG = re.compile(r"(<[^>]+>)")
+_PARA = re.compile(r"<p([^>]*)>(.*?)</p>", re.S)
+_NUMBER = re.compile(r"\d[\d.]")
+_COLOR = re.compile(r"color:\s*(#[0-9a-fA-F]{3,8}|[a-z]+)")
+
+
+def html_runs(text: str) -> list[list[tuple[str, bool, bool, bool, str | None]]]:
+    """Paragraphs of ``(text, bold, italic, sub, color)`` runs from the small HTML subset
+    the panels write (``<p>``, ``<b>``, ``<i>``, ``<sub>``, ``<span>``, inline colours)."""
+    paras = _PARA.findall(text) or [("", text)]
+    out = []
+    for attrs, para in paras:
+        m = _COLOR.search(attrs)
+        runs, stack = [], [(False, False, False, m.group(1) if m else None)]
+        for part in _TAG.split(para):
+            if not part:
+                continue
+            if part.startswith("<"):
+                name = part[1:].split()[0].rstrip(">").lower() if len(part) > 2 else ""
+                if name.startswith("/"):
+                    if len(stack) > 1:
+                        stack.pop()
+                    continue
+                if name == "br":
+                    continue
+                b, i, s, c = stack[-1]
+                m = _COLOR.search(part)
+                stack.append((b or name == "b", i or name == "i", s or name == "sub",
+                              m.group(1) if m else c))
+            else:
+                runs.append((html.unescape(part), *stack[-1]))
+        out.append(runs)
+    return out
+
+
+def _run_html(run) -> str:
+    text, bold, italic, sub, color = run
+    h = html.escape(text, quote=False).replace("/", "/\u2060")   # <nobr> still breaks at '/'
+    for on, tag in ((sub, "sub"), (italic, "i"), (bold, "b")):
+        if on:
+            h = f"<{tag}>{h}</{tag}>"
+    return f"<span style='color:{color}'>{h}</span>" if color else h
+
+
+class RichLines(QtWidgets.QWidget):
+    """Rich text for values that change at every step (the equation panel), painted run by
+    run with cached fonts and word widths: no QTextDocument parse or layout per step.
+
+    ``setText`` takes the same small HTML subset as :func:`html_runs`; words wrap at the
+    widget's width; :meth:`text` returns the HTML given.
+    """
+
+    def __init__(self, point_size: float = 11, background: str = "white",
+                 number_color: str = "#1f4e9c", parent=None):
+        super().__init__(parent)
+        self._text = ""
+        self._paras: list = []
+        f = self.font()
+        f.setPointSizeF(point_size)
+        self.setFont(f)
+        self.background = QtGui.QColor(background)
+        self._fonts: dict = {}
+        self._cache: dict = {}
+        self._ops: list = []
+        self._ops_for: tuple = ("", -1)
+        self.setAttribute(QtCore.Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
+                           QtWidgets.QSizePolicy.Policy.Expanding)
+
+    def text(self) -> str:
+        return self._text
+
+    def setText(self, text: str) -> None:
+        if text != self._text:
+            self._text = text
+            self._paras = html_runs(text)
+            self.update()
+
+    def sizeHint(self) -> QtCore.QSize:
+        return QtCore.QSize(200, 120)
+
+    def minimumSizeHint(self) -> QtCore.QSize:
+        return QtCore.QSize(10, 10)
+
+    def _font(self, bold: bool, italic: bool, sub: bool):
+        key = (bold, italic, sub)
+        if key not in self._fonts:
+            f = QtGui.QFont(self.font())
+            f.setBold(bold)
+            f.setItalic(italic)
+            if sub:
+                f.setPointSizeF(f.pointSizeF() * 0.72)
+            self._fonts[key] = (f, QtGui.QFontMetricsF(f))
+        return self._fonts[key]
+
+    def _static(self, text: str, key, font, rich: bool = False) -> QtGui.QStaticText:
+        """A QStaticText per (text, style), shaped once: the formula fragments repeat at
+        every step; only the changing numbers make new ones."""
+        st = self._cache.get((text, key))
+        if st is None:
+            if len(self._cache) > 5_000:
+                self._cache.clear()
+            st = QtGui.QStaticText(text)
+            st.setTextFormat(QtCore.Qt.TextFormat.RichText if rich else
+                             QtCore.Qt.TextFormat.PlainText)
+            st.prepare(QtGui.QTransform(), font)
+            self._cache[(text, key)] = st
+        return st
+
+    def _pieces(self, runs) -> list:
+        """Runs grouped: consecutive runs without a number become one cached rich-text
+        piece (the formula), runs with numbers stay plain pieces in their own font."""
+        out, group = [], []
+
+        def flush():
+            if group:
+                html_ = "".join(_run_html(r) for r in group)
+                html_ = f"<nobr>{html_}</nobr>"
+                out.append((self._static(html_, "rich", self.font(), rich=True), None, None))
+                group.clear()
+
+        for r in runs:
+            if _NUMBER.search(r[0]):
+                flush()
+                key = r[1:4]
+                font = self._font(*key)[0]
+                out.append((self._static(r[0], key, font), key, r[4]))
+            else:
+                group.append(r)
+        flush()
+        return out
+
+    def _layout(self, width: float) -> list:
+        """Draw operations ``(x, y, static text, font key, colour)``; a piece that does not
+        fit starts a new, indented line."""
+        fm0 = self._font(False, False, False)[1]
+        line_h = fm0.height() * 1.3
+        ops, y = [], 4.0
+        for runs in self._paras:
+            x = 4.0
+            for st, key, color in self._pieces(runs):
+                w = st.size().width()
+                if x + w > width and x > 4.0:
+                    x, y = 24.0, y + line_h
+                ops.append((x, y, st, key, color))
+                x += w
+            y += line_h + 4
+        return ops
+
+    def paintEvent(self, ev) -> None:
+        p = QtGui.QPainter(self)
+        p.fillRect(ev.rect(), self.background)
+        black = self.palette().color(QtGui.QPalette.ColorRole.WindowText)
+        if self._ops_for != (self._text, self.width()):
+            self._ops = self._layout(self.width() - 8)
+            self._ops_for = (self._text, self.width())
+        cur_key, cur_color = 0, 0
+        for x, y, st, key, color in self._ops:
+            if key != cur_key:
+                p.setFont(self._font(*key)[0] if key else self.font())
+                cur_key = key
+            if color != cur_color:
+                p.setPen(QtGui.QColor(color) if color else black)
+                cur_color = color
+            p.drawStaticText(QtCore.QPointF(x, y), st)
         p.end()

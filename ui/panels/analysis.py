@@ -7,7 +7,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtWidgets
 
-from .base import CURVE_PEN, Panel, StepLine, TraceView
+from .base import CURVE_PEN, Panel, StepLine, TraceView, cache_static
 
 AUTO_LIMIT = 4_000_000  # T * H^2 below which the norms are computed without asking
 
@@ -33,6 +33,7 @@ class JacobianPanel(Panel):
         jp.addLine(y=0.0, pen=pg.mkPen("#888", style=pg.QtCore.Qt.PenStyle.DashLine))
         self.curve = jp.plot(pen=CURVE_PEN)
         self.curve_c = jp.plot(pen=pg.mkPen("#2ca02c", width=1))
+        cache_static(self.curve, self.curve_c)
         self.line = StepLine(jp)
         sp = self.add_plot(0, 1, "singular values of W_hh", "σ", "index", auto=True)
         self.sv_plot = sp

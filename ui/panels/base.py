@@ -255,27 +255,46 @@ class Heatmap:
         return None
 
 
-def step_path(values: np.ndarray) -> QtGui.QPainterPath:
-    """A closed outline of bars of width 1 centred on 0..n-1, from 0 to each value."""
-    n = len(values)
-    x = np.repeat(np.arange(n + 1, dtype=np.float64) - 0.5, 2)[1:-1]    # (2n,)
-    y = np.repeat(np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0), 2)
-    x = np.concatenate([[-0.5], x, [n - 0.5]])
-    y = np.concatenate([[0.0], y, [0.0]])
-    return pg.arrayToQPath(x, y, connect="all")
+def step_polygon(values: np.ndarray) -> QtGui.QPolygonF:
+    """The bar outline as a new polygon, written straight into its memory (no Python loop
+    and no path building: ~6 us for 256 bars instead of ~140 us)."""
+    v = np.asarray(values, dtype=np.float64).ravel()
+    if not np.isfinite(v).all():
+        v = np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)
+    n = len(v)
+    poly = pg.functions.create_qpolygonf(2 * n + 2)
+    a = pg.functions.ndarray_from_qpolygonf(poly)
+    a[:, 0] = _bar_xs(n)
+    a[0, 1] = a[-1, 1] = 0.0
+    a[1:-1, 1].reshape(n, 2)[:] = v[:, None]
+    return poly
+
+
+_XS: dict[int, np.ndarray] = {}
+
+
+def _bar_xs(n: int) -> np.ndarray:
+    xs = _XS.get(n)
+    if xs is None:
+        xs = np.concatenate([[-0.5], np.repeat(np.arange(n + 1, dtype=np.float64) - 0.5, 2)
+                             [1:-1], [n - 0.5]])
+        _XS[n] = xs
+    return xs
 
 
 class Bars:
-    """Bars drawn as one closed path by a C++ QGraphicsPathItem (fast for thousands of
-    bars), with an optional faint 'original' outline for what-if comparisons."""
+    """Bars drawn as one closed polygon by a C++ QGraphicsPolygonItem (fast for thousands
+    of bars), with an optional faint 'original' outline for what-if comparisons. A new step
+    fills a fresh polygon's memory from numpy (a shared one would compare equal and not
+    repaint)."""
 
     def __init__(self, panel: Panel, plot: pg.PlotItem, brush=BAR_BRUSH, pen=BAR_PEN,
                  name: str = "unit", value_name: str = "value"):
         self.plot = plot
-        self.curve = QtWidgets.QGraphicsPathItem()
+        self.curve = QtWidgets.QGraphicsPolygonItem()
         self.curve.setPen(pen)
         self.curve.setBrush(brush)
-        self.ghost = QtWidgets.QGraphicsPathItem()
+        self.ghost = QtWidgets.QGraphicsPolygonItem()
         self.ghost.setPen(GHOST_PEN)
         plot.addItem(self.curve, ignoreBounds=True)
         plot.addItem(self.ghost, ignoreBounds=True)
@@ -291,16 +310,20 @@ class Bars:
         if len(v) != len(self.values):
             self.plot.setXRange(-0.5, len(v) - 0.5, padding=0.01)
         self.values = v
-        self.curve.setPath(step_path(v))
+        self.curve.setPolygon(step_polygon(v))
         self.ghost_values = None if ghost is None else \
             np.array(ghost, dtype=np.float64, copy=True).ravel()
         if self.ghost_values is not None:
-            self.ghost.setPath(step_path(self.ghost_values))
-        self.ghost.setVisible(ghost is not None)
+            self.ghost.setPolygon(step_polygon(self.ghost_values))
+        if self.ghost.isVisible() != (ghost is not None):
+            self.ghost.setVisible(ghost is not None)
 
     @staticmethod
-    def heights(item: QtWidgets.QGraphicsPathItem) -> np.ndarray:
-        """The bar heights a path item draws, read back from its path (for tests)."""
+    def heights(item) -> np.ndarray:
+        """The bar heights a polygon (or path) item draws, read back from it (for tests)."""
+        if isinstance(item, QtWidgets.QGraphicsPolygonItem):
+            poly = item.polygon()
+            return np.asarray([poly.at(i).y() for i in range(1, poly.size() - 1, 2)])
         path = item.path()
         ys = [path.elementAt(i).y for i in range(1, path.elementCount() - 1, 2)]
         return np.asarray(ys)
@@ -354,6 +377,14 @@ def state_levels(kind: str, nonlinearity: str, a: np.ndarray) -> tuple[float, fl
     if kind == "rnn" and nonlinearity == "relu":
         return (0.0, max(1e-6, float(np.nanmax(a)) if a.size else 1.0))
     return (-1.0, 1.0)
+
+
+def cache_static(*items) -> None:
+    """Draw curves that do not change with the step into a device pixmap once: the step
+    line moving across them then blits the pixmap instead of re-stroking every point."""
+    for it in items:
+        getattr(it, "curve", it).setCacheMode(
+            QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
 
 
 def message_text(plot: pg.PlotItem) -> pg.TextItem:

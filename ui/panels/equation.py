@@ -7,9 +7,9 @@ gradients); this panel does no model math of its own.
 from __future__ import annotations
 
 import numpy as np
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtWidgets
 
-from ..widgets import LiveText
+from ..widgets import RichLines
 from .base import Panel, TraceView
 
 SIG = "σ"
@@ -99,8 +99,7 @@ class EquationPanel(Panel):
         row.addWidget(self.unit)
         row.addStretch(1)
         self.layout().insertLayout(1, row)
-        self.text = LiveText(rich=True, lines=0, point_size=11, background="white",
-                             align=QtCore.Qt.AlignmentFlag.AlignTop)
+        self.text = RichLines(point_size=11, background="white")
         self.layout().addWidget(self.text, 1)
         self.rec = None
         self.lines: list[tuple[str, str, float]] = []

@@ -8,8 +8,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore
 
-from ..widgets import LiveText
-from .base import CURVE_PEN, GHOST_PEN, Bars, Dot, Panel, StepLine, TraceView
+from ..widgets import TokenStrip
+from .base import CURVE_PEN, GHOST_PEN, Bars, Dot, Panel, StepLine, TraceView, cache_static
 
 TOP_K = 8
 TOKEN_WINDOW = 40  # tokens shown either side of the current one
@@ -49,7 +49,7 @@ class InputPanel(Panel):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.strip = LiveText(rich=True, lines=1, point_size=13)
+        self.strip = TokenStrip(token_strip, _shown, TOKEN_WINDOW, point_size=13)
         self.strip.setMinimumHeight(30)
         self.layout().insertWidget(1, self.strip)
         self.plot = self.add_plot(0, 0, "x_t at the current step", "value")
@@ -60,6 +60,7 @@ class InputPanel(Panel):
     def set_view(self, view: TraceView | None) -> None:
         super().set_view(view)
         self.tokens = list(view.tokens) if view else []
+        self.strip.set_tokens(self.tokens)
         x = None
         if view is not None:
             if view.rec is not None:
@@ -87,7 +88,7 @@ class InputPanel(Panel):
 
     def set_step(self, t: int) -> None:
         super().set_step(t)
-        self.strip.setText(token_strip(self.tokens, t))
+        self.strip.set_step(t)
         if self.x is not None and len(self.x):
             self.bars.set(self.x[min(t, len(self.x) - 1)])
 
@@ -174,6 +175,7 @@ class OutputPanel(Panel):
             for k in range(min(self.outputs.shape[1], 4)):
                 col = pg.intColor(k, 4, maxValue=200)
                 c = pg.PlotDataItem(x, self.outputs[:, k].copy(), pen=pg.mkPen(col, width=2))
+                cache_static(c)
                 self.plot.addItem(c)
                 self.value_curves.append(c)
                 if self.targets is not None:
@@ -181,6 +183,7 @@ class OutputPanel(Panel):
                     if k < tg.shape[1]:
                         d = pg.PlotDataItem(x, tg[:, k].astype(np.float64), pen=pg.mkPen(
                             col, width=1, style=QtCore.Qt.PenStyle.DashLine))
+                        cache_static(d)
                         self.plot.addItem(d)
                         self.target_curves.append(d)
             lo = min(float(np.nanmin(self.outputs)), float(np.nanmin(tg)) if
@@ -273,6 +276,7 @@ class LossPanel(Panel):
         for c in (self.curve, self.ghost):
             c.setDownsampling(auto=True, method="peak")
             c.setClipToView(True)
+        cache_static(self.curve, self.ghost)
         self.line = StepLine(p)
         self.plot = p
         self.add_hover(p, self._hover)

@@ -19,6 +19,7 @@ from .base import (
     Panel,
     StepLine,
     TraceView,
+    cache_static,
     state_levels,
     symmetric_levels,
 )
@@ -191,6 +192,7 @@ class GradientPanel(Panel):
         self.dot = Dot(np_, log=True)
         for it in (self.ghost, self.curve):
             np_.addItem(it)
+        cache_static(self.curve, self.ghost)
         self.norm_line = StepLine(np_)
         self.add_hover(np_, self._hover_norm)
         hp = self.add_plot(1, 0, "dL/dh  (units × time)", "unit", "time step t")
