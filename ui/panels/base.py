@@ -282,6 +282,14 @@ def _bar_xs(n: int) -> np.ndarray:
     return xs
 
 
+def _hairline(pen: QtGui.QPen) -> QtGui.QPen:
+    """The pen as a width-0 (one device pixel) pen: Qt then bounds a polygon item by its
+    points instead of stroking the whole outline to find its shape at every change."""
+    pen = QtGui.QPen(pen)
+    pen.setWidth(0)
+    return pen
+
+
 class Bars:
     """Bars drawn as one closed polygon by a C++ QGraphicsPolygonItem (fast for thousands
     of bars), with an optional faint 'original' outline for what-if comparisons. A new step
@@ -292,10 +300,10 @@ class Bars:
                  name: str = "unit", value_name: str = "value"):
         self.plot = plot
         self.curve = QtWidgets.QGraphicsPolygonItem()
-        self.curve.setPen(pen)
+        self.curve.setPen(_hairline(pen))
         self.curve.setBrush(brush)
         self.ghost = QtWidgets.QGraphicsPolygonItem()
-        self.ghost.setPen(GHOST_PEN)
+        self.ghost.setPen(_hairline(GHOST_PEN))
         plot.addItem(self.curve, ignoreBounds=True)
         plot.addItem(self.ghost, ignoreBounds=True)
         self.ghost.setVisible(False)
