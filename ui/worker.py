@@ -62,8 +62,8 @@ class TrainWorker(QtCore.QObject):
     def run(self) -> None:
         torch.set_num_threads(self.threads)
         last = None
+        self.trainer.add_callback("on_step_end", self._on_step)
         try:
-            self.trainer.add_callback("on_step_end", self._on_step)
             last = self.trainer.run(self.steps)
         except torch.cuda.OutOfMemoryError:
             self.failed.emit("out of GPU memory: use a smaller batch or model, or the CPU")
@@ -76,6 +76,9 @@ class TrainWorker(QtCore.QObject):
             self.failed.emit(f"training stopped: {msg}")
         except Exception as e:  # noqa: BLE001  (never let an error escape into Qt)
             self.failed.emit(f"training stopped by an unexpected error: {type(e).__name__}: {e}")
+        finally:
+            # a reused Trainer ("continue training") must not call this finished worker
+            self.trainer.remove_callback("on_step_end", self._on_step)
         self._flush()
         if last is not None and last.status == "diverged":
             self.failed.emit(last.error or "training diverged")
