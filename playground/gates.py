@@ -21,7 +21,10 @@ import numpy as np
 import torch
 
 from .cells import Run
-from .scan import scan
+from .scan import lstm_cells, lstm_grads, scan
+
+# Use the compiled kernels of playground.scan when numba is there (tests flip this).
+COMPILED = True
 
 
 def _np(t: torch.Tensor | None) -> np.ndarray | None:
@@ -69,12 +72,17 @@ def forward_quantities(run: Run) -> dict:
             names = "ifgo"
             gates = {k: act_np[..., j * H:(j + 1) * H] for j, k in enumerate(names)}
             pres = {k: pre_np[..., j * H:(j + 1) * H] for j, k in enumerate(names)}
-            c = scan(gates["f"], gates["i"] * gates["g"], _np(run.c0), reverse=False)
-            tanh_c = np.tanh(c)
-            # Coefficients of the backward scan for dL/dc, ready before the gradients arrive.
-            coef = gates["o"] * (1.0 - tanh_c * tanh_c)
-            return {"gates": gates, "pre": pres, "c": c, "_coef": coef,
-                    "_decay": _keep_next(run.cut)[None, :, None] * _next(gates["f"])}
+            keep = _keep_next(run.cut)
+            fused = lstm_cells(act_np, _np(run.c0), keep) if COMPILED else None
+            if fused is not None:
+                c, coef, decay = fused
+            else:
+                c = scan(gates["f"], gates["i"] * gates["g"], _np(run.c0), reverse=False)
+                tanh_c = np.tanh(c)
+                # Coefficients of the backward scan for dL/dc_t.
+                coef = gates["o"] * (1.0 - tanh_c * tanh_c)
+                decay = keep[None, :, None] * _next(gates["f"])
+            return {"gates": gates, "pre": pres, "c": c, "_coef": coef, "_decay": decay}
         if run.kind == "gru":
             p_rz = gi[:, :2 * H] + gh[:, :2 * H]
             rz = torch.sigmoid(p_rz)
@@ -100,6 +108,10 @@ def gradient_quantities(run: Run, fwd: dict, grads: list) -> dict:
     out_g, hT_g, cT_g, e_g = grads
     out_g = _np(out_g)
     hT_g = _np(hT_g)
+    if run.kind == "lstm" and COMPILED:
+        fast = _lstm_gradients(run, fwd, out_g, hT_g, cT_g, e_g)
+        if fast is not None:
+            return fast
     B, T, H = out_g.shape
     keep = _keep_next(run.cut)
     kn = keep[None, :, None]
@@ -128,4 +140,21 @@ def gradient_quantities(run: Run, fwd: dict, grads: list) -> dict:
         if cT_g is not None:
             b[:, -1] += _np(cT_g)
         dc = scan(fwd["_decay"], b, None, reverse=True)
+    return {"dh": dh, "dc": dc, "dh_dropped": dropped}
+
+
+def _lstm_gradients(run: Run, fwd: dict, out_g, hT_g, cT_g, e_g) -> dict | None:
+    """The compiled LSTM path of :func:`gradient_quantities` (None without numba)."""
+    keep = _keep_next(run.cut)
+    cT = _np(cT_g) if cT_g is not None else np.zeros_like(hT_g)
+    rec = _np(e_g)
+    res = lstm_grads(out_g, rec, hT_g, cT, keep, fwd["_coef"], fwd["_decay"])
+    if res is None:
+        return None
+    dh, dc = res
+    dropped = None
+    if run.cut.any():
+        dropped_at = (~keep)[None, :, None].copy()
+        dropped_at[:, -1] = False
+        dropped = dropped_at * _next(rec)
     return {"dh": dh, "dc": dc, "dh_dropped": dropped}

@@ -78,3 +78,75 @@ def scan(a: np.ndarray, b: np.ndarray, y0: np.ndarray | None, reverse: bool,
     if reverse:
         return _blocked(a[:, ::-1], b[:, ::-1], y0)[:, ::-1]
     return _blocked(a, b, y0)
+
+
+# -- the LSTM's two scans fused with the elementwise work around them ----------------------
+
+def _lstm_cells_loop(act, c0, keep, c, coef, decay):
+    """From gate activations ``act = [i f g o] (B, T, 4H)``: ``c_t = f c_{t-1} + i g``, the
+    coefficient ``o (1 - tanh^2 c_t)`` of dL/dc_t's own step and ``decay_t = keep_t f_{t+1}``."""
+    B, T, H4 = act.shape
+    H = H4 // 4
+    for b in range(B):
+        prev = c0[b].copy()
+        for t in range(T):
+            for j in range(H):
+                v = act[b, t, H + j] * prev[j] + act[b, t, j] * act[b, t, 2 * H + j]
+                prev[j] = v
+                c[b, t, j] = v
+                th = np.tanh(v)
+                coef[b, t, j] = act[b, t, 3 * H + j] * (1 - th * th)
+                decay[b, t, j] = act[b, t + 1, H + j] if t + 1 < T and keep[t] else 0
+    return c
+
+
+def _lstm_grads_loop(out_g, rec, hT_g, cT_g, keep, coef, decay, dh, dc):
+    """``dh_t = dL/dy_t + keep_t rec_{t+1}`` (+ dL/dh_T at the end) and the backward scan
+    ``dc_t = dh_t coef_t + decay_t dc_{t+1}`` (+ dL/dc_T at the end)."""
+    B, T, H = out_g.shape
+    for b in range(B):
+        acc = cT_g[b].copy()
+        for k in range(T):
+            t = T - 1 - k
+            for j in range(H):
+                v = out_g[b, t, j]
+                if t == T - 1:
+                    v += hT_g[b, j]
+                    a = v * coef[b, t, j] + acc[j]
+                else:
+                    if keep[t]:
+                        v += rec[b, t + 1, j]
+                    a = v * coef[b, t, j] + decay[b, t, j] * acc[j]
+                dh[b, t, j] = v
+                dc[b, t, j] = a
+                acc[j] = a
+
+
+_lstm_cells = _lstm_grads = None
+if numba is not None:
+    _lstm_cells = numba.njit(cache=True, nogil=True)(_lstm_cells_loop)
+    _lstm_grads = numba.njit(cache=True, nogil=True)(_lstm_grads_loop)
+
+
+def lstm_cells(act: np.ndarray, c0: np.ndarray, keep: np.ndarray):
+    """``(c, coef, decay)`` for :func:`lstm_grads`; compiled, or None without numba."""
+    if _lstm_cells is None:
+        return None
+    B, T, H4 = act.shape
+    shape = (B, T, H4 // 4)
+    c, coef, decay = (np.empty(shape, act.dtype) for _ in range(3))
+    _lstm_cells(np.ascontiguousarray(act), np.ascontiguousarray(c0, act.dtype), keep, c, coef,
+                decay)
+    return c, coef, decay
+
+
+def lstm_grads(out_g, rec, hT_g, cT_g, keep, coef, decay):
+    """``(dh, dc)``, see :func:`_lstm_grads_loop`; compiled, or None without numba."""
+    if _lstm_grads is None:
+        return None
+    dh, dc = np.empty_like(out_g), np.empty_like(out_g)
+    dtype = out_g.dtype
+    _lstm_grads(np.ascontiguousarray(out_g), np.ascontiguousarray(rec, dtype),
+                np.ascontiguousarray(hT_g, dtype), np.ascontiguousarray(cT_g, dtype), keep,
+                coef, decay, dh, dc)
+    return dh, dc

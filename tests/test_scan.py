@@ -35,3 +35,30 @@ def test_scan_matches_loop(compiled, reverse, shape):
     wide = np.concatenate([a, a], -1)[..., : shape[2]]
     np.testing.assert_allclose(scan(wide, b, None, reverse, compiled=compiled),
                                reference(a, b, None, reverse), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_trace_without_numba_gives_the_same_numbers(kind, monkeypatch):
+    import torch
+
+    from playground import gates
+    from playground.build import build
+    from playground.spec import chain
+    from playground.trace import trace
+
+    g = chain(("x", "input", {"vocab_size": 5}), ("r", kind, {"hidden_size": 6, "num_layers": 2}),
+              ("head", "linear", {"out_features": 5}))
+    model = build(g, seed=1).double()
+    x, y = torch.randint(0, 5, (3, 11)), torch.randint(0, 5, (3, 11))
+    fast = trace(model, x, y, tbptt=4)
+    monkeypatch.setattr(gates, "COMPILED", False)
+    import playground.scan as S
+
+    monkeypatch.setattr(S, "_compiled", None)
+    slow = trace(model, x, y, tbptt=4)
+    for a, b in zip(fast.layers, slow.layers):
+        for name in ("h", "c", "dh", "dc", "dh_dropped"):
+            va, vb = getattr(a, name), getattr(b, name)
+            assert (va is None) == (vb is None), name
+            if va is not None:
+                np.testing.assert_allclose(va, vb, rtol=1e-12, atol=1e-15, err_msg=name)
