@@ -392,3 +392,53 @@ def test_context_menu_adds_at_the_click_and_edits_the_selection(qtbot, canvas):
     next(a for a in add.actions() if a.text() == "GRU").trigger()
     (g,) = set(canvas.scene.nodes) - {"x", "h"}
     assert canvas.model.node(g).pos == (at.x(), at.y())
+
+
+def test_copied_nodes_leave_the_clipboard_on_quit(qtbot, canvas):
+    from ui.app import clear_clipboard
+    from ui.canvas.widget import MIME_NODES
+
+    canvas.set_graph(chain(("x", "input", {}), ("l", "lstm", {}), ("h", "linear", {})))
+    canvas.select_node("l")
+    assert canvas.copy_selected() is not None
+    assert QApplication.clipboard().mimeData().hasFormat(MIME_NODES)
+    clear_clipboard()
+    mime = QApplication.clipboard().mimeData()
+    assert mime is None or not mime.hasFormat(MIME_NODES)
+
+
+def test_quitting_with_nodes_copied_exits_cleanly():
+    import subprocess
+    import sys
+
+    code = ("from PySide6.QtCore import QTimer\n"
+            "from ui.app import make_app\n"
+            "from ui.canvas import CanvasView\n"
+            "from playground.spec import chain\n"
+            "app = make_app()\n"
+            "c = CanvasView(); c.set_graph(chain(('x', 'input', {}), ('l', 'gru', {})))\n"
+            "c.show(); c.select_node('l'); assert c.copy_selected()\n"
+            "QTimer.singleShot(50, app.quit)\n"
+            "raise SystemExit(app.exec())\n")
+    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
+                       timeout=120, env={**__import__("os").environ,
+                                         "QT_QPA_PLATFORM": "offscreen"})
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
+def test_the_graph_follows_the_view_size_until_zoomed(qtbot, canvas):
+    canvas.set_graph(chain(("x", "input", {}), ("l", "lstm", {}), ("h", "linear", {})))
+    view = canvas.view
+    canvas.resize(500, 400)
+    qtbot.waitUntil(lambda: view.width() < 600)
+    view.fit()
+    small = view.zoom()
+    canvas.resize(1400, 800)
+    qtbot.waitUntil(lambda: view.width() > 900)
+    assert view.zoom() > small * 1.3            # refitted to the bigger view
+    view.zoom_by(0.5)
+    z = view.zoom()
+    canvas.resize(900, 700)
+    qtbot.waitUntil(lambda: view.width() < 900)
+    assert view.zoom() == pytest.approx(z)      # the user's zoom is kept

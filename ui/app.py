@@ -14,7 +14,22 @@ def make_app(argv: list[str] | None = None) -> QtWidgets.QApplication:
         app = QtWidgets.QApplication(argv if argv is not None else sys.argv[:1])
         app.setApplicationName("Sequence Playground")
         app.setOrganizationName("SequencePlayground")
+        # nodes copied on the canvas live in the clipboard as Python-made QMimeData: clear
+        # it while Python still runs, or the exit can crash tearing it down
+        app.aboutToQuit.connect(clear_clipboard)
     return app
+
+
+def clear_clipboard() -> None:
+    """Empty the clipboard if this app owns it (called on aboutToQuit)."""
+    app = QtWidgets.QApplication.instance()
+    if app is None:
+        return
+    cb = app.clipboard()
+    mime = cb.mimeData()
+    if cb.ownsClipboard() or (mime is not None and any(
+            f.startswith("application/x-sequence-playground") for f in mime.formats())):
+        cb.clear()
 
 
 def open_window(path: str | None = None, settings=None):

@@ -174,13 +174,26 @@ class MainWindow(QtWidgets.QMainWindow):
         self.tabifyDockWidget(loss, self._dock("curves", "Training curves", self.curves, B))
         for d in (h, g, grad, loss, train):
             d.raise_()
-        self.resizeDocks([canvas, seq, guide, train], [230, 130, 230, 270], V)
-        self.resizeDocks([canvas, h], [400, 1200], H)
-        self.resizeDocks([h, g, grad], [420, 420, 400], H)
-        self.resizeDocks([inp, out, loss, eq], [260, 330, 300, 350], H)
-        self.resizeDocks([h, inp], [560, 320], V)
+        self._default_sizes()
         self.controls.install_shortcuts(self)
         self._default_state = self.saveState(LAYOUT_VERSION)
+        self._sized = False
+
+    def _default_sizes(self) -> None:
+        """Dock sizes for the window's current size: the model graph gets the room to be
+        read (the left column's tallest dock; the column's width comes from the canvas's size
+        hint, ~480 px), panels the rest."""
+        d = self.docks
+        H, V = QtCore.Qt.Orientation.Horizontal, QtCore.Qt.Orientation.Vertical
+        h = max(self.height(), 600)
+        left = [d["canvas"], d["input_box"], d["guide"], d["training"]]
+        self.resizeDocks(left, [int(h * 0.42), 110, int(h * 0.2), int(h * 0.22)], V)
+        # (the left column's width comes from the canvas's size hint: resizeDocks does not
+        # move the border between the left and right areas)
+        self.resizeDocks([d["h"], d["gates"], d["gradient"]], [380, 380, 360], H)
+        self.resizeDocks([d["input"], d["output"], d["loss"], d["equation"]],
+                         [230, 280, 270, 340], H)
+        self.resizeDocks([d["h"], d["input"]], [int(h * 0.56), int(h * 0.32)], V)
 
     def _build_menus(self) -> None:
         mb = self.menuBar()
@@ -240,6 +253,12 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def showEvent(self, ev) -> None:
         super().showEvent(ev)
+        if not self._sized:
+            # sized for the window as first shown, unless a saved layout was restored
+            self._sized = True
+            if self.settings.value("window/state") is None:
+                self._default_sizes()
+                self._default_state = self.saveState(LAYOUT_VERSION)
         self.fit_canvas()
 
     def refresh_view(self) -> None:

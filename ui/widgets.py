@@ -301,6 +301,16 @@ class RichLines(QtWidgets.QWidget):
             x = 4.0
             for st, key, color in self._pieces(runs):
                 w = st.size().width()
+                if x + w > width and x > 4.0 and key is not None and " " in st.text():
+                    # a plain piece that does not fit wraps between its words
+                    font = self._font(*key)[0]
+                    for word in re.split(r"(?<= )", st.text()):
+                        ws = self._static(word, key, font)
+                        if x + ws.size().width() > width and x > 4.0:
+                            x, y = 24.0, y + line_h
+                        ops.append((x, y, ws, key, color))
+                        x += ws.size().width()
+                    continue
                 if x + w > width and x > 4.0:
                     x, y = 24.0, y + line_h
                 ops.append((x, y, st, key, color))

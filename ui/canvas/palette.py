@@ -46,7 +46,6 @@ class PaletteWidget(QListWidget):
             self.addItem(item)
         self.itemActivated.connect(self._activated)
         self.setSpacing(3)
-        self.setMaximumWidth(220)
         self.setToolTip("Drag a layer onto the canvas, or double-click it to add it")
 
     def kinds(self) -> list[str]:

@@ -27,12 +27,14 @@ class GraphView(QGraphicsView):
         self.setAcceptDrops(True)
         self.setSceneRect(-5000, -5000, 10000, 10000)
         self._pan_from: QPointF | None = None
+        self.auto_fit = True     # refit on resize until the user zooms or pans
 
     # -- zoom and pan ------------------------------------------------------------------------
     def zoom(self) -> float:
         return self.transform().m11()
 
     def zoom_by(self, factor: float) -> None:
+        self.auto_fit = False
         target = min(max(self.zoom() * factor, MIN_ZOOM), MAX_ZOOM)
         f = target / self.zoom()
         self.scale(f, f)
@@ -43,8 +45,15 @@ class GraphView(QGraphicsView):
             self.zoom_by(1.15 ** steps)
         event.accept()
 
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.auto_fit:
+            self.fit()
+
     def fit(self) -> None:
-        """Zoom to show every node (never beyond 125 %)."""
+        """Zoom to show every node (never beyond 125 %); the view then follows its size
+        (a bigger dock shows a bigger graph) until the user zooms or pans."""
+        self.auto_fit = True
         rect = self.scene().itemsBoundingRect()
         if rect.isEmpty():
             self.resetTransform()
@@ -60,6 +69,7 @@ class GraphView(QGraphicsView):
         if event.button() == Qt.MiddleButton or (
                 event.button() == Qt.LeftButton and event.modifiers() & Qt.AltModifier):
             self._pan_from = event.position()
+            self.auto_fit = False
             self.viewport().setCursor(Qt.ClosedHandCursor)
             event.accept()
             return

@@ -79,6 +79,11 @@ class CanvasView(QWidget):
     graphChanged = Signal()
     messageShown = Signal(str)
 
+    def sizeHint(self) -> QSize:
+        # room for a three-node chain at a readable zoom (the window's left column
+        # takes this width)
+        return QSize(520, 420)
+
     def __init__(self, model: GraphModel | None = None, parent=None, embed_panels: bool = True):
         super().__init__(parent)
         self.model = model if model is not None else GraphModel()
@@ -114,6 +119,7 @@ class CanvasView(QWidget):
             side.addWidget(self.problems)
             side.setSizes([300, 120])
             split = QSplitter(Qt.Horizontal)
+            self.palette.setMaximumWidth(220)   # embedded beside the graph (docked: free)
             split.addWidget(self.palette)
             split.addWidget(center)
             split.addWidget(side)
