@@ -99,6 +99,26 @@ class InputPanel(Panel):
         return ["t"] + [f"x[{i}]" for i in range(I)], np.column_stack([np.arange(T), self.x])
 
 
+class _BarItem(pg.BarGraphItem):
+    """A BarGraphItem that measures its bounds once per change, not at every paint pass
+    (pyqtgraph's bound computes pixel vectors each time it is asked)."""
+
+    _bounds = None
+
+    def prepareGeometryChange(self) -> None:
+        super().prepareGeometryChange()   # Qt repaints the old (cached) bounds
+        self._bounds = None
+
+    def viewTransformChanged(self) -> None:
+        self._bounds = None
+        super().viewTransformChanged()
+
+    def boundingRect(self):
+        if self._bounds is None:
+            self._bounds = super().boundingRect()
+        return self._bounds
+
+
 class OutputPanel(Panel):
     """The head's output at step t. Classes: the top-k probabilities beside the n-gram
     baseline's for the same tokens, with the target named. Values: prediction and target
@@ -110,9 +130,9 @@ class OutputPanel(Panel):
         super().__init__(parent)
         p = self.add_plot(0, 0, "", "probability")
         self.plot = p
-        self.net = pg.BarGraphItem(x=[0], height=[0], width=0.4, brush="#1f77b4")
-        self.base = pg.BarGraphItem(x=[0], height=[0], width=0.4, brush="#bbbbbb")
-        self.orig = pg.BarGraphItem(x=[0], height=[0], width=0.4, pen=GHOST_PEN, brush=None)
+        self.net = _BarItem(x=[0], height=[0], width=0.4, brush="#1f77b4")
+        self.base = _BarItem(x=[0], height=[0], width=0.4, brush="#bbbbbb")
+        self.orig = _BarItem(x=[0], height=[0], width=0.4, pen=GHOST_PEN, brush=None)
         for it in (self.net, self.base, self.orig):
             p.addItem(it)
         self.legend = p.addLegend(offset=(-5, 5), labelTextSize="8pt")
