@@ -283,38 +283,40 @@ class RichLines(QtWidgets.QWidget):
         for r in runs:
             if _NUMBER.search(r[0]):
                 flush()
-                key = r[1:4]
-                font = self._font(*key)[0]
-                out.append((self._static(r[0], key, font), key, r[4]))
+                out.append((r[0], r[1:4], r[4]))   # plain text, drawn directly
             else:
                 group.append(r)
         flush()
         return out
 
     def _layout(self, width: float) -> list:
-        """Draw operations ``(x, y, static text, font key, colour)``; a piece that does not
-        fit starts a new, indented line."""
+        """Draw operations ``(x, y, piece, font key, colour)``: a cached rich QStaticText
+        (top-left at x, y) or plain text (its baseline at y); a piece that does not fit
+        starts a new, indented line, plain ones between their words."""
         fm0 = self._font(False, False, False)[1]
         line_h = fm0.height() * 1.3
         ops, y = [], 4.0
         for runs in self._paras:
             x = 4.0
-            for st, key, color in self._pieces(runs):
-                w = st.size().width()
-                if x + w > width and x > 4.0 and key is not None and " " in st.text():
-                    # a plain piece that does not fit wraps between its words
-                    font = self._font(*key)[0]
-                    for word in re.split(r"(?<= )", st.text()):
-                        ws = self._static(word, key, font)
-                        if x + ws.size().width() > width and x > 4.0:
-                            x, y = 24.0, y + line_h
-                        ops.append((x, y, ws, key, color))
-                        x += ws.size().width()
+            for piece, key, color in self._pieces(runs):
+                if key is None:
+                    w = piece.size().width()
+                    if x + w > width and x > 4.0:
+                        x, y = 24.0, y + line_h
+                    ops.append((x, y, piece, None, None))
+                    x += w
                     continue
-                if x + w > width and x > 4.0:
-                    x, y = 24.0, y + line_h
-                ops.append((x, y, st, key, color))
-                x += w
+                fm = self._font(*key)[1]
+                dy = fm0.ascent() + (fm0.ascent() * 0.3 if key[2] else 0.0)
+                words = [piece]
+                if x + fm.horizontalAdvance(piece) > width and x > 4.0:
+                    words = re.split(r"(?<= )", piece)
+                for word in words:
+                    w = fm.horizontalAdvance(word)
+                    if x + w > width and x > 4.0:
+                        x, y = 24.0, y + line_h
+                    ops.append((x, y + dy, word, key, color))
+                    x += w
             y += line_h + 4
         return ops
 
@@ -326,12 +328,15 @@ class RichLines(QtWidgets.QWidget):
             self._ops = self._layout(self.width() - 8)
             self._ops_for = (self._text, self.width())
         cur_key, cur_color = 0, 0
-        for x, y, st, key, color in self._ops:
+        for x, y, piece, key, color in self._ops:
             if key != cur_key:
                 p.setFont(self._font(*key)[0] if key else self.font())
                 cur_key = key
             if color != cur_color:
                 p.setPen(QtGui.QColor(color) if color else black)
                 cur_color = color
-            p.drawStaticText(QtCore.QPointF(x, y), st)
+            if key is None:
+                p.drawStaticText(QtCore.QPointF(x, y), piece)
+            else:
+                p.drawText(QtCore.QPointF(x, y), piece)
         p.end()
