@@ -28,6 +28,7 @@ class JacobianPanel(Panel):
         jp = self.add_plot(0, 0, "||dh_t / dh_(t-1)||  (log)", "norm", "time step t",
                            auto=True)
         jp.setLogMode(y=True)
+        jp.getAxis("left").setStyle(maxTickLevel=0)  # decade labels only
         jp.getAxis("left").enableAutoSIPrefix(False)
         jp.showGrid(y=True, alpha=0.25)
         jp.addLine(y=0.0, pen=pg.mkPen("#888", style=pg.QtCore.Qt.PenStyle.DashLine))

@@ -184,6 +184,7 @@ class GradientPanel(Panel):
         super().__init__(parent)
         np_ = self.add_plot(0, 0, "||dL/dh_t||  (log scale)", "norm", "time step t")
         np_.setLogMode(y=True)
+        np_.getAxis("left").setStyle(maxTickLevel=0)  # decade labels only
         np_.getAxis("left").enableAutoSIPrefix(False)
         np_.showGrid(y=True, alpha=0.25)
         self.norm_plot = np_
