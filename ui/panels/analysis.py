@@ -7,7 +7,14 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtWidgets
 
-from .base import CURVE_PEN, Panel, StepLine, TraceView, cache_static
+from .base import (
+    CURVE_PEN,
+    Panel,
+    StepLine,
+    TraceView,
+    cache_static,
+    decade_labels,  # noqa: I001
+)
 
 AUTO_LIMIT = 4_000_000  # T * H^2 below which the norms are computed without asking
 
@@ -28,7 +35,7 @@ class JacobianPanel(Panel):
         jp = self.add_plot(0, 0, "||dh_t / dh_(t-1)||  (log)", "norm", "time step t",
                            auto=True)
         jp.setLogMode(y=True)
-        jp.getAxis("left").setStyle(maxTickLevel=0)  # decade labels only
+        decade_labels(jp.getAxis("left"))
         jp.getAxis("left").enableAutoSIPrefix(False)
         jp.showGrid(y=True, alpha=0.25)
         jp.addLine(y=0.0, pen=pg.mkPen("#888", style=pg.QtCore.Qt.PenStyle.DashLine))

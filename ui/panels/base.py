@@ -56,6 +56,33 @@ def fmt(v: float) -> str:
     return f"{v:.4g}"
 
 
+def decade_labels(axis: pg.AxisItem) -> None:
+    """On a log axis, write labels at whole decades only (pyqtgraph labels every minor tick
+    when the range spans a decade or two, and they pile up)."""
+    plain = axis.tickStrings
+
+    def tick_strings(values, scale, spacing):
+        strings = plain(values, scale, spacing)
+        if not axis.logMode:
+            return strings
+        return [s if abs(v - round(v)) < 1e-6 else "" for v, s in zip(values, strings)]
+
+    axis.tickStrings = tick_strings
+
+
+class StepAxis(pg.AxisItem):
+    """A bottom axis of whole numbers (time steps, units): no ticks at 0.5 on short ranges."""
+
+    def tickSpacing(self, minVal, maxVal, size):
+        levels = super().tickSpacing(minVal, maxVal, size)
+        out = []
+        for spacing, offset in levels:
+            spacing = max(1.0, float(np.ceil(spacing)))
+            if all(spacing != s for s, _ in out):
+                out.append((spacing, offset))
+        return out
+
+
 class Panel(QtWidgets.QWidget):
     """A titled panel: a pyqtgraph layout, a hover line with exact values and an export
     menu (PNG / SVG image, CSV data). Subclasses fill :attr:`layout_widget` and implement
@@ -125,6 +152,7 @@ class Panel(QtWidgets.QWidget):
         """A plot in the grid. Without ``auto`` its range is set by the panel (per trace),
         so moving the step never re-measures the data."""
         kw.setdefault("enableMenu", False)   # our own export menu; saves ~10 ms per plot
+        kw.setdefault("axisItems", {"bottom": StepAxis("bottom")})
         p = self.layout_widget.addPlot(row=row, col=col, **kw)
         if title:
             p.setTitle(title, size="9pt")

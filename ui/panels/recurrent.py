@@ -20,6 +20,7 @@ from .base import (
     StepLine,
     TraceView,
     cache_static,
+    decade_labels,  # noqa: I001
     state_levels,
     symmetric_levels,
 )
@@ -184,7 +185,7 @@ class GradientPanel(Panel):
         super().__init__(parent)
         np_ = self.add_plot(0, 0, "||dL/dh_t||  (log scale)", "norm", "time step t")
         np_.setLogMode(y=True)
-        np_.getAxis("left").setStyle(maxTickLevel=0)  # decade labels only
+        decade_labels(np_.getAxis("left"))
         np_.getAxis("left").enableAutoSIPrefix(False)
         np_.showGrid(y=True, alpha=0.25)
         self.norm_plot = np_

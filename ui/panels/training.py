@@ -5,7 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from .base import Panel
+from .base import (
+    Panel,
+    decade_labels,  # noqa: I001
+)
 
 
 class _Series:
@@ -39,7 +42,7 @@ class TrainingPlotsPanel(Panel):
         lp = self.add_plot(0, 0, "training loss  <span style='color:#ff7f0e'>● validation</span>",
                            "loss", "training step", auto=True)
         lp.setLogMode(y=True)
-        lp.getAxis("left").setStyle(maxTickLevel=0)  # decade labels only
+        decade_labels(lp.getAxis("left"))
         lp.getAxis("left").enableAutoSIPrefix(False)
         lp.showGrid(y=True, alpha=0.25)
         self.loss = lp.plot(pen=pg.mkPen("#1f77b4", width=2), name="train")
@@ -49,7 +52,7 @@ class TrainingPlotsPanel(Panel):
                            "<span style='color:#2ca02c'>after</span> clipping", "||g||",
                            "training step", auto=True)
         gp.setLogMode(y=True)
-        gp.getAxis("left").setStyle(maxTickLevel=0)  # decade labels only
+        decade_labels(gp.getAxis("left"))
         gp.getAxis("left").enableAutoSIPrefix(False)
         gp.showGrid(y=True, alpha=0.25)
         self.gn = gp.plot(pen=pg.mkPen("#d62728", width=1), name="before clipping")
