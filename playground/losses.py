@@ -14,20 +14,22 @@ import torch.nn.functional as F
 from .errors import SequenceError
 
 
-def step_losses(outputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor,
+def step_losses(outputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None,
                 head_output: str) -> torch.Tensor:
     """``(B, T)`` loss at every step, zero where ``mask`` is 0.
 
     Softmax heads: cross-entropy of the logits ``outputs (B, T, C)`` against class
     ids ``targets (B, T)``. Identity heads: mean squared error against
     ``targets (B, T, C)`` (a ``(B, T)`` target is taken as one value per step).
+    ``mask=None`` means every step carries loss.
     """
-    mask = mask.to(outputs.dtype)
+    if mask is not None:
+        mask = mask.to(outputs.dtype)
     if head_output == "softmax":
         if targets.dtype.is_floating_point:
             raise SequenceError("a softmax head needs class ids as targets, got real values")
         C = outputs.shape[-1]
-        safe = torch.where(mask > 0, targets, 0)
+        safe = targets if mask is None else torch.where(mask > 0, targets, 0)
         lo, hi = torch.aminmax(safe)
         if bool((lo < 0) | (hi >= C)):  # one check (one sync), not one per element
             bad = int(lo) if int(lo) < 0 else int(hi)
@@ -40,9 +42,10 @@ def step_losses(outputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor
         if t.shape[-1] != outputs.shape[-1]:
             raise SequenceError(f"targets have {t.shape[-1]} value(s) per step but the head "
                                 f"outputs {outputs.shape[-1]}")
-        t = torch.where(mask.unsqueeze(-1) > 0, t, 0.0)  # a NaN where no loss is taken is fine
+        if mask is not None:  # a NaN where no loss is taken is fine
+            t = torch.where(mask.unsqueeze(-1) > 0, t, 0.0)
         loss = (outputs - t).pow(2).mean(-1)  # (B, T)
-    return loss * mask
+    return loss if mask is None else loss * mask
 
 
 def mean_loss(losses: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -269,8 +269,12 @@ def _trace(model, inputs, targets, mask, tbptt, interventions, fused):  # noqa: 
                 b, t = (int(i) for i in bad.nonzero()[0][:2])
                 raise SequenceError(f"the target at step {t} (sequence {b}) is not a finite "
                                     "number")
-        sl = step_losses(outputs, targets_t, mask_t, head)
-        loss = mean_loss(sl, mask_t)
+        if mask is None:  # every step carries loss: fewer autograd nodes on short traces
+            sl = step_losses(outputs, targets_t, None, head)
+            loss = sl.mean()
+        else:
+            sl = step_losses(outputs, targets_t, mask_t, head)
+            loss = mean_loss(sl, mask_t)
         wanted = [p for _, p in params]
         for _, _, _, run in runs:
             wanted += run.grad_targets()
@@ -317,7 +321,7 @@ def _trace(model, inputs, targets, mask, tbptt, interventions, fused):  # noqa: 
     probs = _np(torch.softmax(outputs.detach(), -1)) if head == "softmax" else None
     return Trace(
         layers=records, inputs={k: _np(v) for k, v in inputs.items()}, outputs=_np(outputs),
-        probs=probs, targets=None if targets is None else np.asarray(_np(torch.as_tensor(targets))),
+        probs=probs, targets=None if targets is None else _np(targets_t),
         mask=None if not has_loss else _np(mask_t), step_loss=_np(sl),
         loss=None if loss is None else float(loss.detach()), param_grads=pg, head_output=head,
         tbptt=tbptt if tbptt and tbptt < T else None, interventions=interventions)
