@@ -57,14 +57,12 @@ def forward_quantities(run: Run) -> dict:
         B, T, H = out.shape
         hp = torch.cat([run.h0.detach().unsqueeze(1), out[:, :-1]], 1)  # (B, T, H): h_{t-1}
         x2 = run.x.detach().reshape(B * T, -1)
-        gi = x2 @ W_ih.detach().t()  # (B*T, G)
-        if b_ih is not None:
-            gi += b_ih.detach()
-        gh = hp.reshape(B * T, H) @ W_hh.detach().t()
-        if b_hh is not None:
-            gh += b_hh.detach()
-        if run.kind == "lstm":
-            pre = gi.add_(gh)  # (B*T, 4H)
+        hp2 = hp.reshape(B * T, H)
+        W_ih, W_hh = W_ih.detach(), W_hh.detach()
+        if run.kind == "lstm":  # pre = x W_ih^T + h_{t-1} W_hh^T + b: two fused products
+            bias = (b_ih.detach() + b_hh.detach() if b_ih is not None
+                    else x2.new_zeros(W_ih.shape[0]))
+            pre = torch.addmm(bias, x2, W_ih.t()).addmm_(hp2, W_hh.t())  # (B*T, 4H)
             act = torch.sigmoid(pre)
             act[:, 2 * H:3 * H] = torch.tanh(pre[:, 2 * H:3 * H])
             pre_np = pre.view(B, T, 4 * H).cpu().numpy()
@@ -83,6 +81,12 @@ def forward_quantities(run: Run) -> dict:
                 coef = gates["o"] * (1.0 - tanh_c * tanh_c)
                 decay = keep[None, :, None] * _next(gates["f"])
             return {"gates": gates, "pre": pres, "c": c, "_coef": coef, "_decay": decay}
+        gi = x2 @ W_ih.t()  # (B*T, G)
+        if b_ih is not None:
+            gi += b_ih.detach()
+        gh = hp2 @ W_hh.t()
+        if b_hh is not None:
+            gh += b_hh.detach()
         if run.kind == "gru":
             p_rz = gi[:, :2 * H] + gh[:, :2 * H]
             rz = torch.sigmoid(p_rz)
