@@ -40,6 +40,10 @@ def _next(a: np.ndarray) -> np.ndarray:
 
 def _keep_next(cut: np.ndarray) -> np.ndarray:
     """``keep[t]``: does gradient flow from step t+1 back to step t? (not across a cut)."""
+    if not cut.any():  # the usual case, no truncation: only the last step keeps nothing
+        keep = np.ones(cut.shape[0], bool)
+        keep[-1] = False
+        return keep
     keep = np.ones(cut.shape[0], bool)
     keep[:-1] = ~cut[1:]
     keep[-1] = False  # nothing comes after the last step

@@ -38,8 +38,9 @@ def check_inputs(model, inputs) -> dict[str, torch.Tensor]:
             if x.shape[1] == 0 or x.shape[0] == 0:
                 raise SequenceError(f"input '{nid}': the sequence is empty")
             V = p["vocab_size"]
-            bad = (x < 0) | (x >= V)
-            if bool(bad.any()):
+            lo, hi = torch.aminmax(x)
+            if bool((lo < 0) | (hi >= V)):  # one reduction and one sync in the usual case
+                bad = (x < 0) | (x >= V)
                 b, t = (int(i) for i in bad.nonzero()[0])
                 raise SequenceError(f"input '{nid}': symbol id {int(x[b, t])} at step {t} is "
                                     f"outside the vocabulary of {V}")
