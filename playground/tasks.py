@@ -92,13 +92,32 @@ class TaskDataset(Dataset):
         raise FileFormatError(message, f"{self.path}.{field}")
 
 
+class WordListTask(TaskDataset):
+    """A task over a fixed list of words: samples are words drawn by index, the held-out
+    set is every word once, the example is the first. Subclasses build ``_batch(which)``."""
+
+    words: list[str]
+
+    def _batch(self, which) -> Batch:
+        raise NotImplementedError
+
+    def generate(self, n, rng):
+        return self._batch(rng.integers(0, len(self.words), n))
+
+    def validation(self):
+        return self._batch(np.arange(len(self.words)))
+
+    def example(self):
+        return self._batch([0])
+
+
 def _letters(n: int, upper: bool = False) -> list[str]:
     base = ord("A" if upper else "a")
     return [chr(base + i) for i in range(n)]
 
 
 @register("hello", (Param("text", str, "hello", label="Word(s)"),))
-class HelloTask(TaskDataset):
+class HelloTask(WordListTask):
     """Hello: predict the next character.
 
     The character-level language model of the class notes. The input is "hell", one-hot
@@ -128,15 +147,6 @@ class HelloTask(TaskDataset):
         x, lengths = pad([self.ids[i][:-1] for i in which])
         y, _ = pad([self.ids[i][1:] for i in which])
         return Batch({"x": x}, y, shape_mask("many_to_many", len(which), x.shape[1], lengths))
-
-    def generate(self, n, rng):
-        return self._batch(rng.integers(0, len(self.words), n))
-
-    def validation(self):
-        return self._batch(np.arange(len(self.words)))
-
-    def example(self):
-        return self._batch([0])
 
     def encode_input(self, text):
         return next_symbol_batch(self.vocab, text.strip())
@@ -337,7 +347,7 @@ class VitalsTask(TaskDataset):
 
 
 @register("one_to_many", (Param("words", str, "hello world", label="Words"),))
-class SpellTask(TaskDataset):
+class SpellTask(WordListTask):
     """One-to-many: spell a word from its first letter.
 
     The input is given only at the first step (the word's first letter); every later step
@@ -372,15 +382,6 @@ class SpellTask(TaskDataset):
         x, lengths = pad(xs)
         y, _ = pad(ys)
         return Batch({"x": x}, y, shape_mask("one_to_many", len(xs), x.shape[1], lengths))
-
-    def generate(self, n, rng):
-        return self._batch(rng.integers(0, len(self.words), n))
-
-    def validation(self):
-        return self._batch(np.arange(len(self.words)))
-
-    def example(self):
-        return self._batch([0])
 
     def encode_input(self, text):
         text = text.strip()

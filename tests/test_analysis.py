@@ -36,9 +36,9 @@ def test_step_jacobians_match_autograd_through_torch_cells(kind, extra):
         if kind == "lstm":
             c_prev = torch.from_numpy(rec.c0[0] if t == 0 else rec.c[0, t - 1]).double()
             ref = torch.autograd.functional.jacobian(
-                lambda h: cell(xs[t][None], (h[None], c_prev[None]))[0][0], h_prev)
+                lambda h, t=t, c=c_prev: cell(xs[t][None], (h[None], c[None]))[0][0], h_prev)
         else:
-            ref = torch.autograd.functional.jacobian(lambda h: cell(xs[t][None], h[None])[0],
+            ref = torch.autograd.functional.jacobian(lambda h, t=t: cell(xs[t][None], h[None])[0],
                                                      h_prev)
         np.testing.assert_allclose(J[t], ref.numpy(), rtol=1e-9, atol=1e-12)
 

@@ -12,14 +12,7 @@ from playground.experiment import Experiment, load, weights_path
 from playground.spec import chain
 from playground.train import TrainConfig
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run faster on one thread, and a loaded machine cannot stall them."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def small(**kw):

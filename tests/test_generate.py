@@ -11,14 +11,7 @@ from playground.generate import _pick, _Stepper, free_run, generate_ids, generat
 from playground.spec import chain
 from playground.train import TrainConfig, Trainer
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run faster on one thread, and a loaded machine cannot stall them."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_trained_hello_model_greedily_continues_h_to_ello():

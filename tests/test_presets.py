@@ -15,14 +15,7 @@ from playground.generate import generate_text
 from playground.trace import trace
 from playground.train import Trainer
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run faster on one thread, and a loaded machine cannot stall them."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def run(name, steps, **data_params):

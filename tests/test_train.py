@@ -19,14 +19,7 @@ from playground.spec import chain
 from playground.trace import trace
 from playground.train import Snapshot, TrainConfig, Trainer, pick_device
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny models run faster on one thread, and a loaded machine cannot stall them."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 class TextTask(Dataset):

@@ -90,7 +90,8 @@ def test_state_edge_checks_sizes_and_kinds():
     assert "LSTM state is (h, c)" in p.message
     nodes[3] = NodeSpec("dec", "lstm", {"hidden_size": 8})
     model = build(GraphSpec(nodes, edges), seed=0)
-    out = model({"src": torch.zeros(1, 5, dtype=torch.long), "tgt": torch.ones(1, 3, dtype=torch.long)})
+    out = model({"src": torch.zeros(1, 5, dtype=torch.long),
+                 "tgt": torch.ones(1, 3, dtype=torch.long)})
     assert out.shape == (1, 3, 4)
 
 
