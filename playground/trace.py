@@ -287,8 +287,8 @@ def _trace(model, inputs, targets, mask, tbptt, interventions, fused):  # noqa: 
           for i, (n, p) in enumerate(params)}
     pos = len(params)
     records: list = []
-    fwds = [forward_quantities(run) for *_, run in runs]
-    for (nid, l, d, run), fwd in zip(runs, fwds):
+    for nid, l, d, run in runs:
+        fwd = forward_quantities(run)
         k = len(run.grad_targets())
         g = grad_list[pos:pos + k] if has_loss else [None] * k
         pos += k
@@ -380,5 +380,4 @@ def _trace_recurrent(nid, kind, layer, x, state, tbptt, interventions, fused, ru
     return layer_in, final
 
 
-GATE_NAMES = GATES
-__all__ = ["trace", "Trace", "RecurrentTrace", "AttentionTrace", "Intervention", "GATE_NAMES"]
+__all__ = ["trace", "Trace", "RecurrentTrace", "AttentionTrace", "Intervention"]
