@@ -93,8 +93,23 @@ class SequenceModel(nn.Module):
 
     @property
     def has_dropout(self) -> bool:
-        """Whether train and eval mode differ (some layer drops out)."""
-        return any(n.params.get("dropout", 0.0) > 0 for n in self.graph.nodes)
+        """Whether train and eval mode differ (some layer drops out). The model keeps its own
+        copy of the graph, so this is worked out once."""
+        known = self.__dict__.get("_has_dropout")
+        if known is None:
+            known = any(n.params.get("dropout", 0.0) > 0 for n in self.graph.nodes)
+            self.__dict__["_has_dropout"] = known
+        return known
+
+    @property
+    def state_sources(self) -> frozenset[str]:
+        """Recurrent nodes whose final state starts another layer (encoder -> decoder)."""
+        known = self.__dict__.get("_state_sources")
+        if known is None:
+            known = frozenset(s for nid in self.info.order
+                              if (s := self.graph.inputs_of(nid).get("state")) is not None)
+            self.__dict__["_state_sources"] = known
+        return known
 
     def parameter_count(self, node_id: str | None = None) -> int:
         mod = self if node_id is None else self.layers[node_id]

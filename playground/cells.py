@@ -66,6 +66,7 @@ class Run:
     c0: torch.Tensor | None
     weights: tuple                      # (W_ih, W_hh, b_ih | None, b_hh | None)
     cut: np.ndarray                     # (T,) True where the gradient into step t-1 is cut
+    keep: np.ndarray                    # (T,) True where gradient flows from step t+1 to t
     out: torch.Tensor | None = None     # (B, T, H)
     hT: torch.Tensor | None = None
     cT: torch.Tensor | None = None
@@ -80,6 +81,18 @@ class Run:
         if self.extra is not None:
             return [self.out, self.hT, self.cT, self.extra]
         return [self.probe_h, self.probe_c]
+
+
+def cut_masks(T: int, windows: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """``(cut, keep)`` for these windows: ``cut[t]`` when no gradient flows from step t back
+    to step t-1, ``keep[t]`` when gradient flows from step t+1 back to step t."""
+    cut = np.zeros(T, bool)
+    keep = np.ones(T, bool)
+    keep[-1] = False  # nothing comes after the last step
+    for s, _ in windows[1:]:
+        cut[s] = True
+        keep[s - 1] = False
+    return cut, keep
 
 
 def chunks(T: int, tbptt: int | None) -> list[tuple[int, int]]:
@@ -125,7 +138,7 @@ def run_fused(run: Run, windows: list[tuple[int, int]]) -> Run:
         if s > 0:
             h = h.detach()
             c = c.detach() if c is not None else None
-        seg = xx[:, s:e]
+        seg = xx if len(windows) == 1 else xx[:, s:e]
         if run.kind == "lstm":
             o, h, c = torch.lstm(seg, (h, c), params, has_bias, 1, 0.0, False, False, True)
         elif run.kind == "gru":

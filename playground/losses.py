@@ -30,9 +30,9 @@ def step_losses(outputs: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor
             raise SequenceError("a softmax head needs class ids as targets, got real values")
         C = outputs.shape[-1]
         safe = targets if mask is None else torch.where(mask > 0, targets, 0)
-        lo, hi = torch.aminmax(safe)
-        if bool((lo < 0) | (hi >= C)):  # one check (one sync), not one per element
-            bad = int(lo) if int(lo) < 0 else int(hi)
+        lo, hi = (v.item() for v in torch.aminmax(safe))  # one reduction, not a test per id
+        if lo < 0 or hi >= C:
+            bad = lo if lo < 0 else hi
             raise SequenceError(f"target class {bad} is outside the head's {C} outputs")
         loss = F.cross_entropy(outputs.transpose(1, 2), safe, reduction="none")  # (B, T)
     else:

@@ -38,8 +38,8 @@ def check_inputs(model, inputs) -> dict[str, torch.Tensor]:
             if x.shape[1] == 0 or x.shape[0] == 0:
                 raise SequenceError(f"input '{nid}': the sequence is empty")
             V = p["vocab_size"]
-            lo, hi = torch.aminmax(x)
-            if bool((lo < 0) | (hi >= V)):  # one reduction and one sync in the usual case
+            lo, hi = torch.aminmax(x)  # one reduction; .item() is the cheapest test on CPU
+            if lo.item() < 0 or hi.item() >= V:
                 bad = (x < 0) | (x >= V)
                 b, t = (int(i) for i in bad.nonzero()[0])
                 raise SequenceError(f"input '{nid}': symbol id {int(x[b, t])} at step {t} is "

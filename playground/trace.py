@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from .build import SequenceModel
-from .cells import GATES, Intervention, Run, chunks, run_fused, run_unrolled
+from .cells import GATES, Intervention, Run, chunks, cut_masks, run_fused, run_unrolled
 from .errors import SequenceError
 from .gates import _np, forward_quantities, gradient_quantities
 from .losses import mean_loss, step_losses
@@ -232,7 +232,8 @@ def _trace(model, inputs, targets, mask, tbptt, interventions, fused):  # noqa: 
         elif node.kind in RECURRENT_KINDS:
             seq[nid], final[nid] = _trace_recurrent(nid, node.kind, layer, seq[src["seq"]],
                                                     final.get(src.get("state")), tbptt,
-                                                    interventions, fused, runs)
+                                                    interventions, fused, runs,
+                                                    nid in model.state_sources)
         elif node.kind in ("self_attention", "cross_attention", "transformer"):
             x = seq[src["seq"]]
             if node.kind == "cross_attention":
@@ -257,14 +258,14 @@ def _trace(model, inputs, targets, mask, tbptt, interventions, fused):  # noqa: 
         if targets_t.shape[:2] != outputs.shape[:2]:
             raise SequenceError(f"targets have shape {tuple(targets_t.shape)} but the model "
                                 f"outputs {tuple(outputs.shape[:2])} (batch, steps)")
-        mask_t = (torch.ones(outputs.shape[:2], device=outputs.device) if mask is None
-                  else torch.as_tensor(mask, device=outputs.device))
-        if tuple(mask_t.shape) != tuple(outputs.shape[:2]):
+        mask_t = None if mask is None else torch.as_tensor(mask, device=outputs.device)
+        if mask_t is not None and tuple(mask_t.shape) != tuple(outputs.shape[:2]):
             raise SequenceError(f"the loss mask has shape {tuple(mask_t.shape)} but the model "
                                 f"outputs {tuple(outputs.shape[:2])} (batch, steps)")
         if targets_t.dtype.is_floating_point:
-            bad = ~torch.isfinite(targets_t) & (mask_t > 0).view(*mask_t.shape,
-                                                                 *[1] * (targets_t.dim() - 2))
+            bad = ~torch.isfinite(targets_t)
+            if mask_t is not None:
+                bad &= (mask_t > 0).view(*mask_t.shape, *[1] * (targets_t.dim() - 2))
             if bool(bad.any()):
                 b, t = (int(i) for i in bad.nonzero()[0][:2])
                 raise SequenceError(f"the target at step {t} (sequence {b}) is not a finite "
@@ -292,7 +293,9 @@ def _trace(model, inputs, targets, mask, tbptt, interventions, fused):  # noqa: 
         k = len(run.grad_targets())
         g = grad_list[pos:pos + k] if has_loss else [None] * k
         pos += k
-        g = [gi if gi is not None or gt is None else torch.zeros_like(gt)
+        # A quantity the loss does not reach gets zeros (as numpy, without torch calls).
+        g = [_np(gi) if gi is not None else
+             (None if gt is None else np.zeros(tuple(gt.shape), _np(gt).dtype))
              for gi, gt in zip(g, run.grad_targets())]
         res = {k: v for k, v in fwd.items() if not k.startswith("_")}
         res["h"] = _np(run.out)
@@ -322,24 +325,22 @@ def _trace(model, inputs, targets, mask, tbptt, interventions, fused):  # noqa: 
     return Trace(
         layers=records, inputs={k: _np(v) for k, v in inputs.items()}, outputs=_np(outputs),
         probs=probs, targets=None if targets is None else _np(targets_t),
-        mask=None if not has_loss else _np(mask_t), step_loss=_np(sl),
-        loss=None if loss is None else float(loss.detach()), param_grads=pg, head_output=head,
-        tbptt=tbptt if tbptt and tbptt < T else None, interventions=interventions)
+        mask=None if not has_loss else (np.ones(outputs.shape[:2], np.float32) if mask_t is None
+                                        else _np(mask_t)),
+        step_loss=_np(sl), loss=None if loss is None else loss.item(), param_grads=pg,
+        head_output=head, tbptt=tbptt if tbptt and tbptt < T else None, interventions=interventions)
 
 
-def _trace_recurrent(nid, kind, layer, x, state, tbptt, interventions, fused, runs):
+def _trace_recurrent(nid, kind, layer, x, state, tbptt, interventions, fused, runs,
+                     need_final=True):
     rnn = layer.rnn
     L, D, H = rnn.num_layers, 2 if rnn.bidirectional else 1, rnn.hidden_size
     B, T = x.shape[0], x.shape[1]
     windows = chunks(T, tbptt)
     # The reverse direction runs the same windows backwards, so both cut the same gaps.
     rev_windows = [(T - e, T - s) for s, e in reversed(windows)]
-    cut = np.zeros(T, bool)  # natural time: no gradient across the gap before step t
-    for s, _ in windows[1:]:
-        cut[s] = True
-    rev_cut = np.zeros(T, bool)  # run order of the reverse direction
-    for s, _ in rev_windows[1:]:
-        rev_cut[s] = True
+    cut, keep = cut_masks(T, windows)  # natural time: no gradient across the gap before t
+    rev_cut, rev_keep = cut_masks(T, rev_windows) if D == 2 else (None, None)  # run order
     if state is None:
         zeros = x.new_zeros(L * D, B, H)
         h0_all, c0_all = zeros, (zeros if kind == "lstm" else None)
@@ -358,7 +359,7 @@ def _trace_recurrent(nid, kind, layer, x, state, tbptt, interventions, fused, ru
             xin = layer_in.flip(1) if d else layer_in
             run = Run(kind, layer.nonlinearity, xin, h0_all[l * D + d],
                       c0_all[l * D + d] if c0_all is not None else None, W,
-                      rev_cut if d else cut)
+                      rev_cut if d else cut, rev_keep if d else keep)
             mine = [iv for iv in interventions
                     if iv.node == nid and iv.layer == l and iv.direction == d]
             if mine or not fused:
@@ -376,6 +377,8 @@ def _trace_recurrent(nid, kind, layer, x, state, tbptt, interventions, fused, ru
             hs.append(run.hT)
             cs.append(run.cT)
         layer_in = torch.cat(outs, -1) if D == 2 else outs[0]
+    if not need_final:  # no layer starts from this one's final state
+        return layer_in, None
     final = (torch.stack(hs), torch.stack(cs)) if kind == "lstm" else torch.stack(hs)
     return layer_in, final
 
