@@ -17,6 +17,7 @@ gradient flows back across it.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -71,27 +72,40 @@ class Run:
     hT: torch.Tensor | None = None
     cT: torch.Tensor | None = None
     extra: torch.Tensor | None = None   # fused: zero inputs whose grad is the recurrent part
+    w_cat: torch.Tensor | None = None   # fused: the kernel's input weights, [W_ih | extra weight]
     probe_h: torch.Tensor | None = None  # unrolled: zero probes on h_t, c_t
     probe_c: torch.Tensor | None = None
     gates: dict = field(default_factory=dict)  # unrolled: activations, detached
     pre: dict = field(default_factory=dict)    # unrolled: pre-activations, detached
     c: torch.Tensor | None = None              # unrolled: cell states, detached
+    # compiled LSTM (playground.bptt): gates, pre and c above are numpy, and its backward
+    # leaves the per-step gradients here
+    compiled: bool = False
+    probe: torch.Tensor | None = None   # a zero-size input, so that the backward always runs
+    dh: np.ndarray | None = None
+    dc: np.ndarray | None = None
+    dh_dropped: np.ndarray | None = None
 
     def grad_targets(self) -> list[torch.Tensor]:
+        if self.compiled:
+            return [self.probe]
         if self.extra is not None:
             return [self.out, self.hT, self.cT, self.extra]
         return [self.probe_h, self.probe_c]
 
 
-def cut_masks(T: int, windows: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+@functools.lru_cache(maxsize=64)
+def cut_masks(T: int, windows: tuple[tuple[int, int], ...]) -> tuple[np.ndarray, np.ndarray]:
     """``(cut, keep)`` for these windows: ``cut[t]`` when no gradient flows from step t back
-    to step t-1, ``keep[t]`` when gradient flows from step t+1 back to step t."""
+    to step t-1, ``keep[t]`` when gradient flows from step t+1 back to step t. Cached, so
+    read-only."""
     cut = np.zeros(T, bool)
     keep = np.ones(T, bool)
     keep[-1] = False  # nothing comes after the last step
     for s, _ in windows[1:]:
         cut[s] = True
         keep[s - 1] = False
+    cut.flags.writeable = keep.flags.writeable = False
     return cut, keep
 
 
@@ -128,6 +142,7 @@ def run_fused(run: Run, windows: list[tuple[int, int]]) -> Run:
     run.extra = x.new_zeros(B, T, E.shape[1]).requires_grad_()
     xx = torch.cat([x, run.extra], -1)  # (B, T, I + extra)
     params = [torch.cat([W_ih, E], 1), W_hh]
+    run.w_cat = params[0].detach()  # LSTM and RNN: [W_ih | W_hh], reused to recover the gates
     has_bias = b_ih is not None
     if has_bias:
         params += [b_ih, b_hh]

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 
 from .cells import Run
-from .scan import lstm_cells, lstm_grads, scan
+from .scan import scan
 
-# Use the compiled kernels of playground.scan when numba is there (tests flip this).
+# Trace LSTMs with the compiled BPTT of playground.bptt when numba is there (tests flip this).
 COMPILED = True
 
 
@@ -44,8 +44,33 @@ def _next(a: np.ndarray) -> np.ndarray:
     return out
 
 
+def lstm_activations(x: torch.Tensor, h_prev: torch.Tensor, w_cat: torch.Tensor,
+                     b_ih: torch.Tensor | None, b_hh: torch.Tensor | None):
+    """Pre-activations and activations ``[i f g o]`` of an LSTM at every step, as numpy
+    ``(B, T, 4H)``: ``pre = [x_t, h_{t-1}] [W_ih | W_hh]^T + b`` (one matrix product),
+    sigmoid for i, f, o and tanh for g. Operands must not require grad."""
+    B, T, _ = x.shape
+    H4 = w_cat.shape[0]
+    H = H4 // 4
+    xh = torch.cat([x, h_prev], -1).view(B * T, -1)
+    bias = b_ih.detach() + b_hh.detach() if b_ih is not None else xh.new_zeros(H4)
+    pre = torch.addmm(bias, xh, w_cat.t())  # (B*T, 4H)
+    act = torch.sigmoid(pre)
+    g = slice(2 * H, 3 * H)
+    torch.tanh(pre[:, g], out=act[:, g])
+    return pre.cpu().numpy().reshape(B, T, H4), act.cpu().numpy().reshape(B, T, H4)
+
+
+def lstm_gate_views(a: np.ndarray) -> dict[str, np.ndarray]:
+    """``{"i", "f", "g", "o"}`` views of a ``(B, T, 4H)`` array."""
+    H = a.shape[-1] // 4
+    return {k: a[..., j * H:(j + 1) * H] for j, k in enumerate("ifgo")}
+
+
 def forward_quantities(run: Run) -> dict:
     """Gates (activations and pre-activations) and LSTM cell states, in run order."""
+    if run.compiled:  # recorded by the compiled LSTM's forward, already numpy
+        return {"gates": run.gates, "pre": run.pre, "c": run.c}
     if run.extra is None:  # the unrolled path recorded them as it went
         return {"gates": {k: _np(v) for k, v in run.gates.items()},
                 "pre": {k: _np(v) for k, v in run.pre.items()}, "c": _np(run.c)}
@@ -55,31 +80,18 @@ def forward_quantities(run: Run) -> dict:
     out = run.out.detach()
     B, T, H = out.shape
     hp = torch.cat([run.h0.detach().unsqueeze(1), out[:, :-1]], 1)  # (B, T, H): h_{t-1}
+    if run.kind == "lstm":
+        pre_np, act_np = lstm_activations(run.x.detach(), hp, run.w_cat, b_ih, b_hh)
+        gates, pres = lstm_gate_views(act_np), lstm_gate_views(pre_np)
+        c = scan(gates["f"], gates["i"] * gates["g"], _np(run.c0), reverse=False)
+        tanh_c = np.tanh(c)
+        # Coefficients of the backward scan for dL/dc_t.
+        coef = gates["o"] * (1.0 - tanh_c * tanh_c)
+        decay = keep[None, :, None] * _next(gates["f"])
+        return {"gates": gates, "pre": pres, "c": c, "_coef": coef, "_decay": decay}
     x2 = run.x.detach().reshape(B * T, -1)
     hp2 = hp.reshape(B * T, H)
     W_ih, W_hh = W_ih.detach(), W_hh.detach()
-    if run.kind == "lstm":  # pre = x W_ih^T + h_{t-1} W_hh^T + b: two fused products
-        bias = (b_ih.detach() + b_hh.detach() if b_ih is not None
-                else x2.new_zeros(W_ih.shape[0]))
-        pre = torch.addmm(bias, x2, W_ih.t()).addmm_(hp2, W_hh.t())  # (B*T, 4H)
-        act = torch.sigmoid(pre)
-        g = slice(2 * H, 3 * H)
-        torch.tanh(pre[:, g], out=act[:, g])
-        pre_np = pre.cpu().numpy().reshape(B, T, 4 * H)
-        act_np = act.cpu().numpy().reshape(B, T, 4 * H)
-        names = "ifgo"
-        gates = {k: act_np[..., j * H:(j + 1) * H] for j, k in enumerate(names)}
-        pres = {k: pre_np[..., j * H:(j + 1) * H] for j, k in enumerate(names)}
-        fused = lstm_cells(act_np, _np(run.c0), keep) if COMPILED else None
-        if fused is not None:
-            c, coef, decay = fused
-        else:
-            c = scan(gates["f"], gates["i"] * gates["g"], _np(run.c0), reverse=False)
-            tanh_c = np.tanh(c)
-            # Coefficients of the backward scan for dL/dc_t.
-            coef = gates["o"] * (1.0 - tanh_c * tanh_c)
-            decay = keep[None, :, None] * _next(gates["f"])
-        return {"gates": gates, "pre": pres, "c": c, "_coef": coef, "_decay": decay}
     gi = x2 @ W_ih.t()  # (B*T, G)
     if b_ih is not None:
         gi += b_ih.detach()
@@ -108,14 +120,15 @@ def gradient_quantities(run: Run, fwd: dict, grads: list) -> dict:
 
     ``grads``: numpy gradients of :meth:`Run.grad_targets` (zeros where the loss does not
     reach, None for a target the run does not have)."""
+    if run.compiled:  # the compiled backward left them on the run
+        if run.dh is None:  # the loss does not reach this layer
+            return {"dh": np.zeros_like(fwd["c"]), "dc": np.zeros_like(fwd["c"]),
+                    "dh_dropped": None}
+        return {"dh": run.dh, "dc": run.dc, "dh_dropped": run.dh_dropped}
     if run.extra is None:
         dh, dc = grads
         return {"dh": dh, "dc": dc if run.kind == "lstm" else None, "dh_dropped": None}
     out_g, hT_g, cT_g, e_g = grads
-    if run.kind == "lstm" and COMPILED:
-        fast = _lstm_gradients(run, fwd, out_g, hT_g, cT_g, e_g)
-        if fast is not None:
-            return fast
     B, T, H = out_g.shape
     keep = run.keep
     truncated = bool(run.cut.any())
@@ -145,20 +158,4 @@ def gradient_quantities(run: Run, fwd: dict, grads: list) -> dict:
         if cT_g is not None:
             b[:, -1] += cT_g
         dc = scan(fwd["_decay"], b, None, reverse=True)
-    return {"dh": dh, "dc": dc, "dh_dropped": dropped}
-
-
-def _lstm_gradients(run: Run, fwd: dict, out_g, hT_g, cT_g, e_g) -> dict | None:
-    """The compiled LSTM path of :func:`gradient_quantities` (None without numba)."""
-    keep = run.keep
-    rec = e_g
-    res = lstm_grads(out_g, rec, hT_g, cT_g, keep, fwd["_coef"], fwd["_decay"])
-    if res is None:
-        return None
-    dh, dc = res
-    dropped = None
-    if run.cut.any():
-        dropped_at = (~keep)[None, :, None].copy()
-        dropped_at[:, -1] = False
-        dropped = dropped_at * _next(rec)
     return {"dh": dh, "dc": dc, "dh_dropped": dropped}

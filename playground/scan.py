@@ -80,76 +80,95 @@ def scan(a: np.ndarray, b: np.ndarray, y0: np.ndarray | None, reverse: bool,
     return _blocked(a, b, y0)
 
 
-# -- the LSTM's two scans fused with the elementwise work around them ----------------------
+# -- the LSTM's whole backward pass through time, for traces on the CPU -------------------
 
-def _lstm_cells_loop(act, c0, keep, c, coef, decay):
-    """From gate activations ``act = [i f g o] (B, T, 4H)``: ``c_t = f c_{t-1} + i g`` and
-    ``decay_t = keep_t f_{t+1}`` (``coef`` is filled by the caller)."""
+def _lstm_states_loop(act, c0, c):
+    """``c_t = f_t c_{t-1} + i_t g_t`` from gate activations ``act = [i f g o] (B, T, 4H)``."""
     B, T, H4 = act.shape
     H = H4 // 4
     for b in range(B):
-        prev = c0[b].copy()
-        for t in range(T):
-            for j in range(H):
-                v = act[b, t, H + j] * prev[j] + act[b, t, j] * act[b, t, 2 * H + j]
-                prev[j] = v
-                c[b, t, j] = v
-                decay[b, t, j] = act[b, t + 1, H + j] if t + 1 < T and keep[t] else 0
+        for j in range(H):
+            prev = c0[b, j]
+            for t in range(T):
+                prev = act[b, t, H + j] * prev + act[b, t, j] * act[b, t, 2 * H + j]
+                c[b, t, j] = prev
+
+
+def _lstm_bptt_loop(act, c, c0, tc, out_g, hT_g, cT_g, W_hh, keep, dh, dc, dG, dropped, dh0,
+                    dc0):
+    """Backpropagation through time of one LSTM layer, every intermediate kept.
+
+    From the last step back: ``dh_t = dL/dy_t + W_hh^T dG_{t+1}`` (the recurrent part only
+    where ``keep[t]``; elsewhere it is what truncation drops), ``dc_t = dh_t o_t (1 -
+    tanh^2 c_t) + f_{t+1} dc_{t+1}``, and the pre-activation gradients ``dG_t`` of
+    ``[i f g o]``. ``dh0``/``dc0`` receive what flows into the initial state.
+    """
+    B, T, H4 = act.shape
+    H = H4 // 4
+    one = act.dtype.type(1.0)
+    rec = np.zeros(H, act.dtype)
+    for b in range(B):
+        rec[:] = 0.0
+        for t in range(T - 1, -1, -1):
+            for k in range(H):
+                v = out_g[b, t, k]
+                if t == T - 1:
+                    v += hT_g[b, k]
+                    carry = cT_g[b, k]
+                elif keep[t]:
+                    v += rec[k]
+                    carry = dc[b, t + 1, k] * act[b, t + 1, H + k]
+                else:
+                    dropped[b, t, k] = rec[k]
+                    carry = 0.0
+                dh[b, t, k] = v
+                th = tc[b, t, k]
+                i = act[b, t, k]
+                f = act[b, t, H + k]
+                g = act[b, t, 2 * H + k]
+                o = act[b, t, 3 * H + k]
+                d = v * o * (one - th * th) + carry
+                dc[b, t, k] = d
+                cp = c[b, t - 1, k] if t > 0 else c0[b, k]
+                dG[b, t, k] = d * g * i * (one - i)
+                dG[b, t, H + k] = d * cp * f * (one - f)
+                dG[b, t, 2 * H + k] = d * i * (one - g * g)
+                dG[b, t, 3 * H + k] = v * th * o * (one - o)
+            rec[:] = 0.0
+            for j in range(H4):  # rec = W_hh^T dG_t, row by row (contiguous, vectorised)
+                gj = dG[b, t, j]
+                for k in range(H):
+                    rec[k] += gj * W_hh[j, k]
+        for k in range(H):
+            dh0[b, k] = rec[k]
+            dc0[b, k] = dc[b, 0, k] * act[b, 0, H + k]
+
+
+_lstm_states = _lstm_bptt = None
+if numba is not None:
+    _lstm_states = numba.njit(cache=True, nogil=True)(_lstm_states_loop)
+    _lstm_bptt = numba.njit(cache=True, nogil=True)(_lstm_bptt_loop)
+
+
+def lstm_states(act: np.ndarray, c0: np.ndarray) -> np.ndarray:
+    """``c (B, T, H)`` from ``act (B, T, 4H)`` and ``c0 (B, H)`` (needs numba)."""
+    B, T, H4 = act.shape
+    c = np.empty((B, T, H4 // 4), act.dtype)
+    _lstm_states(np.ascontiguousarray(act), np.ascontiguousarray(c0, act.dtype), c)
     return c
 
 
-def _lstm_grads_loop(out_g, rec, hT_g, cT_g, keep, coef, decay, dh, dc):
-    """``dh_t = dL/dy_t + keep_t rec_{t+1}`` (+ dL/dh_T at the end) and the backward scan
-    ``dc_t = dh_t coef_t + decay_t dc_{t+1}`` (+ dL/dc_T at the end)."""
-    B, T, H = out_g.shape
-    for b in range(B):
-        acc = cT_g[b].copy()
-        for k in range(T):
-            t = T - 1 - k
-            for j in range(H):
-                v = out_g[b, t, j]
-                if t == T - 1:
-                    v += hT_g[b, j]
-                    a = v * coef[b, t, j] + acc[j]
-                else:
-                    if keep[t]:
-                        v += rec[b, t + 1, j]
-                    a = v * coef[b, t, j] + decay[b, t, j] * acc[j]
-                dh[b, t, j] = v
-                dc[b, t, j] = a
-                acc[j] = a
-
-
-_lstm_cells = _lstm_grads = None
-if numba is not None:
-    _lstm_cells = numba.njit(cache=True, nogil=True)(_lstm_cells_loop)
-    _lstm_grads = numba.njit(cache=True, nogil=True)(_lstm_grads_loop)
-
-
-def lstm_cells(act: np.ndarray, c0: np.ndarray, keep: np.ndarray):
-    """``(c, coef, decay)`` for :func:`lstm_grads`; compiled, or None without numba."""
-    if _lstm_cells is None:
-        return None
+def lstm_bptt(act, c, c0, tc, out_g, hT_g, cT_g, W_hh, keep):
+    """``(dh, dc, dG, dropped, dh0, dc0)``, see :func:`_lstm_bptt_loop` (needs numba).
+    ``dropped`` is zero except before a truncation cut."""
     B, T, H4 = act.shape
     shape = (B, T, H4 // 4)
-    c, coef, decay = (np.empty(shape, act.dtype) for _ in range(3))
-    _lstm_cells(np.ascontiguousarray(act), np.ascontiguousarray(c0, act.dtype), keep, c, coef,
-                decay)
-    # o (1 - tanh^2 c): vectorised here, faster than a scalar tanh per element in the loop
-    np.tanh(c, out=coef)
-    np.multiply(coef, coef, out=coef)
-    np.subtract(1, coef, out=coef)
-    coef *= act[..., 3 * (H4 // 4):]
-    return c, coef, decay
-
-
-def lstm_grads(out_g, rec, hT_g, cT_g, keep, coef, decay):
-    """``(dh, dc)``, see :func:`_lstm_grads_loop`; compiled, or None without numba."""
-    if _lstm_grads is None:
-        return None
-    dh, dc = np.empty_like(out_g), np.empty_like(out_g)
-    dtype = out_g.dtype
-    _lstm_grads(np.ascontiguousarray(out_g), np.ascontiguousarray(rec, dtype),
-                np.ascontiguousarray(hT_g, dtype), np.ascontiguousarray(cT_g, dtype), keep,
-                coef, decay, dh, dc)
-    return dh, dc
+    dtype = act.dtype
+    dh, dc = np.empty(shape, dtype), np.empty(shape, dtype)
+    dG = np.empty((B, T, H4), dtype)
+    dropped = np.zeros(shape, dtype)
+    dh0, dc0 = np.empty((B, H4 // 4), dtype), np.empty((B, H4 // 4), dtype)
+    arrays = [np.ascontiguousarray(a, dtype) for a in (out_g, hT_g, cT_g, W_hh)]
+    _lstm_bptt(act, c, np.ascontiguousarray(c0, dtype), tc, *arrays, keep, dh, dc, dG, dropped,
+               dh0, dc0)
+    return dh, dc, dG, dropped, dh0, dc0

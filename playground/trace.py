@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from . import bptt
 from .build import SequenceModel
 from .cells import GATES, Intervention, Run, chunks, cut_masks, run_fused, run_unrolled
 from .errors import SequenceError
@@ -339,8 +340,8 @@ def _trace_recurrent(nid, kind, layer, x, state, tbptt, interventions, fused, ru
     windows = chunks(T, tbptt)
     # The reverse direction runs the same windows backwards, so both cut the same gaps.
     rev_windows = [(T - e, T - s) for s, e in reversed(windows)]
-    cut, keep = cut_masks(T, windows)  # natural time: no gradient across the gap before t
-    rev_cut, rev_keep = cut_masks(T, rev_windows) if D == 2 else (None, None)  # run order
+    cut, keep = cut_masks(T, tuple(windows))  # natural time: no gradient across the gap before t
+    rev_cut, rev_keep = cut_masks(T, tuple(rev_windows)) if D == 2 else (None, None)  # run order
     if state is None:
         zeros = x.new_zeros(L * D, B, H)
         h0_all, c0_all = zeros, (zeros if kind == "lstm" else None)
@@ -370,6 +371,8 @@ def _trace_recurrent(nid, kind, layer, x, state, tbptt, interventions, fused, ru
                     if active:
                         ivs_at[t] = active
                 run_unrolled(run, rev_windows if d else windows, ivs_at)
+            elif bptt.available(run):
+                bptt.run_compiled(run)
             else:
                 run_fused(run, rev_windows if d else windows)
             runs.append((nid, l, d, run))

@@ -204,6 +204,72 @@ def test_truncated_bptt_cuts_gradient(kind, fused):
         assert np.all(rec.dh_dropped[:, others] == 0)
 
 
+@pytest.mark.parametrize("B,L,tbptt", [(1, 1, None), (3, 2, None), (2, 1, 4)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_lstm_fused_kernel_path_matches_torch_nn(B, L, tbptt, dtype, monkeypatch):
+    """GPUs and machines without numba trace an LSTM through the fused kernel with extra
+    zero inputs instead of the compiled BPTT."""
+    from playground import bptt
+
+    monkeypatch.setattr(bptt, "available", lambda run: False)
+    tr = check("lstm", B=B, T=10, V=4, H=5, L=L, dtype=dtype, tbptt=tbptt)
+    assert (tr.layer("rec").dh_dropped is not None) == (tbptt is not None)
+
+
+def test_lstm_on_the_cpu_takes_the_compiled_bptt(monkeypatch):
+    from playground import bptt, scan
+
+    if scan._lstm_bptt is None:
+        pytest.skip("numba not installed")
+    calls = []
+    original = bptt.run_compiled
+    monkeypatch.setattr(bptt, "run_compiled", lambda run: calls.append(run) or original(run))
+    check("lstm", B=2, T=6, V=4, H=5, L=2, dtype=torch.float64)
+    assert len(calls) == 2 and all(run.compiled for run in calls)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("compiled", [True, False])
+def test_encoder_state_gradients_match_torch_nn(kind, compiled, monkeypatch):
+    """The decoder starts from the encoder's final state: the encoder's weights get their
+    gradient only through it, and its dL/dh_T is what the decoder hands back."""
+    from playground import bptt
+    from playground.spec import EdgeSpec, GraphSpec, NodeSpec
+
+    if not compiled:
+        monkeypatch.setattr(bptt, "available", lambda run: False)
+    V, H = 4, 5
+    nodes = [NodeSpec("src", "input", {"encoding": "onehot", "vocab_size": V}),
+             NodeSpec("tgt", "input", {"encoding": "onehot", "vocab_size": V}),
+             NodeSpec("enc", kind, {"hidden_size": H}), NodeSpec("dec", kind, {"hidden_size": H}),
+             NodeSpec("head", "linear", {"out_features": V})]
+    edges = [EdgeSpec("src", "enc"), EdgeSpec("tgt", "dec"), EdgeSpec("enc", "dec", "state"),
+             EdgeSpec("dec", "head")]
+    model = build(GraphSpec(nodes, edges), seed=3).double()
+    torch.manual_seed(3)
+    src, tgt, y = (torch.randint(0, V, (2, n)) for n in (6, 4, 4))
+    tr = trace(model, {"src": src, "tgt": tgt}, y)
+
+    enc, dec = (NN[kind](V, H, batch_first=True).double() for _ in range(2))
+    enc.load_state_dict(model.layers["enc"].rnn.state_dict())
+    dec.load_state_dict(model.layers["dec"].rnn.state_dict())
+    head = nn.Linear(H, V).double()
+    head.load_state_dict(model.layers["head"].state_dict())
+    _, state = enc(F.one_hot(src, V).double())
+    h_T = state[0] if kind == "lstm" else state
+    h_T.retain_grad()
+    dec_out, _ = dec(F.one_hot(tgt, V).double(), state)
+    loss = F.cross_entropy(head(dec_out).transpose(1, 2), y)
+    loss.backward()
+    assert abs(tr.loss - loss.item()) < 1e-12
+    for name, p in enc.named_parameters():
+        close(tr.param_grads[f"layers.enc.rnn.{name}"], p.grad.numpy(), 1e-10, f"enc {name}")
+    for name, p in dec.named_parameters():
+        close(tr.param_grads[f"layers.dec.rnn.{name}"], p.grad.numpy(), 1e-10, f"dec {name}")
+    # The encoder's last dL/dh is what the decoder hands back through the state.
+    close(tr.layer("enc").dh[:, -1], h_T.grad[0].numpy(), 1e-10, "enc dL/dh_T")
+
+
 def test_relu_rnn_matches():
     torch.manual_seed(1)
     model = make("rnn", 4, 6, 1, torch.float64, nonlinearity="relu")
