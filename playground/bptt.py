@@ -26,13 +26,20 @@ from . import scan
 from .cells import Run
 from .gates import lstm_activations, lstm_gate_views
 
+# Above this hidden size W_hh (4H x H) outgrows the cache, the per-step W_hh^T dG becomes
+# memory-bound, and the fused kernel's own backward is faster (measured: equal at 512,
+# 1.4x in its favour at 1024).
+MAX_HIDDEN = 512
+
 
 def available(run: Run) -> bool:
-    """Whether ``run`` can take the compiled path (an LSTM in float32/64 on the CPU)."""
+    """Whether ``run`` takes the compiled path: an LSTM of hidden size <= ``MAX_HIDDEN``, in
+    float32/64, on the CPU, with numba installed."""
     from . import gates  # read at call time: tests switch the compiled kernels off
 
     return (gates.COMPILED and scan._lstm_bptt is not None and run.kind == "lstm"
-            and run.x.device.type == "cpu" and run.x.dtype in (torch.float32, torch.float64))
+            and run.x.device.type == "cpu" and run.x.dtype in (torch.float32, torch.float64)
+            and run.weights[1].shape[1] <= MAX_HIDDEN)
 
 
 class _TracedLSTM(torch.autograd.Function):
