@@ -1,12 +1,13 @@
 """Running one recurrent layer (one direction) so that a trace can see inside it.
 
-Two ways, with the same result:
+Two ways, with the same result (and a third for LSTMs on the CPU,
+:func:`playground.bptt.run_compiled`, with a backward pass of its own):
 
 * :func:`run_fused` -- PyTorch's fused kernel (``torch.lstm`` / ``torch.gru`` /
   ``torch.rnn_tanh``) on the layer's own weights, with extra zero-valued inputs
   whose gradient carries the per-step recurrent gradient. One forward, one
   backward: as fast as ``nn.LSTM``. Gates are recomputed afterwards for all steps
-  at once from the known ``h_{t-1}`` (:func:`finish_fused`).
+  at once from the known ``h_{t-1}`` (:func:`playground.gates.forward_quantities`).
 * :func:`run_unrolled` -- a step-by-step Python unroll, used when the user
   intervenes (clamps a gate, edits a state) at some step. Zero-valued probes
   added to ``h_t`` and ``c_t`` collect the total gradient BPTT delivers there.

@@ -12,7 +12,9 @@ The fused kernel returns only ``h_t``. Everything else follows exactly:
   GRU ``dL/dh_t`` by ``... + z_{t+1} dL/dh_{t+1}``, its direct path.
 
 :func:`forward_quantities` needs only the forward pass; :func:`gradient_quantities`
-takes the gradients too. The scans are in :mod:`playground.scan`.
+takes the gradients too. The scans are in :mod:`playground.scan`. An LSTM traced with
+the compiled BPTT of :mod:`playground.bptt` records all of this itself; the two
+functions hand its results on.
 """
 
 from __future__ import annotations
