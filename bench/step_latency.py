@@ -60,12 +60,16 @@ def show_every_panel(win) -> None:
     """Split the tabbed docks so that every panel is on screen at once."""
     V = __import__("PySide6.QtCore", fromlist=["Qt"]).Qt.Orientation.Vertical
     d = win.docks
-    for a, b in (("h", "c"), ("gates", "attention"), ("gradient", "jacobian"),
-                 ("loss", "curves")):
-        if a in d and b in d:
-            win.splitDockWidget(d[a], d[b], V)
+    pairs = [(a, b) for a, b in (("h", "c"), ("gates", "attention"), ("gradient", "jacobian"),
+                                 ("loss", "curves")) if a in d and b in d]
+    for a, b in pairs:
+        win.splitDockWidget(d[a], d[b], V)
     for dock in d.values():
         dock.show()
+    # each split shares its column evenly, as a user would drag it (not one panel squashed)
+    for a, b in pairs:
+        total = d[a].height() + d[b].height()
+        win.resizeDocks([d[a], d[b]], [total // 2, total - total // 2], V)
 
 
 def measure(H: int, T: int, steps: int, attention: bool, every_panel: bool = True

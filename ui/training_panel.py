@@ -17,7 +17,8 @@ from playground.errors import PlaygroundError
 
 from .worker import TrainingRunner
 
-REDRAW_MS = 100   # curves and progress: 10 Hz (the rule: at most ~30 Hz)
+REDRAW_MS = 200   # curves and progress: 5 Hz, live to the eye; every redraw holds the
+                  # GIL the worker needs (10 Hz took the GUI thread from 10% to 15% busy)
 
 
 class TrainingPanel(QtWidgets.QWidget):
