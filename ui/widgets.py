@@ -160,6 +160,8 @@ class TokenStrip(QtWidgets.QWidget):
 
 
 _TAG = re.compile(r"(<[^>]+>)")
+_VALUE = re.compile(r"\d+\.\d+")   # the live numbers (written with decimals) in a text
+_SLOT = "\x00"
 _PARA = re.compile(r"<p([^>]*)>(.*?)</p>", re.S)
 _NUMBER = re.compile(r"\d[\d.]")
 _COLOR = re.compile(r"color:\s*(#[0-9a-fA-F]{3,8}|[a-z]+)")
@@ -224,6 +226,8 @@ class RichLines(QtWidgets.QWidget):
         self._cache: dict = {}
         self._ops: list = []
         self._ops_for: tuple = ("", -1)
+        self._templates: dict = {}
+        self._values: list[str] = []
         self.setAttribute(QtCore.Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
                            QtWidgets.QSizePolicy.Policy.Expanding)
@@ -234,7 +238,17 @@ class RichLines(QtWidgets.QWidget):
     def setText(self, text: str) -> None:
         if text != self._text:
             self._text = text
-            self._paras = html_runs(text)
+            # The same formulas come back at every step with other numbers: parse and group
+            # each template once, then only put this step's numbers in.
+            template = _VALUE.sub(_SLOT, text)
+            pieces = self._templates.get(template)
+            if pieces is None:
+                if len(self._templates) > 200:
+                    self._templates.clear()
+                pieces = [self._pieces(runs) for runs in html_runs(template)]
+                self._templates[template] = pieces
+            self._paras = pieces
+            self._values = _VALUE.findall(text)
             self.update()
 
     def sizeHint(self) -> QtCore.QSize:
@@ -281,7 +295,7 @@ class RichLines(QtWidgets.QWidget):
                 group.clear()
 
         for r in runs:
-            if _NUMBER.search(r[0]):
+            if _SLOT in r[0] or _NUMBER.search(r[0]):
                 flush()
                 out.append((r[0], r[1:4], r[4]))   # plain text, drawn directly
             else:
@@ -296,9 +310,12 @@ class RichLines(QtWidgets.QWidget):
         fm0 = self._font(False, False, False)[1]
         line_h = fm0.height() * 1.3
         ops, y = [], 4.0
-        for runs in self._paras:
+        values = iter(self._values)
+        for pieces in self._paras:
             x = 4.0
-            for piece, key, color in self._pieces(runs):
+            for piece, key, color in pieces:
+                if key is not None and _SLOT in piece:
+                    piece = re.sub(_SLOT, lambda _: next(values, "?"), piece)
                 if key is None:
                     w = piece.size().width()
                     if x + w > width and x > 4.0:
