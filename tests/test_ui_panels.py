@@ -192,3 +192,35 @@ def test_rich_lines_parse_the_equation_subset():
     assert paras[0][3][1] and paras[0][3][4] == "#1f4e9c"   # bold, coloured value
     assert paras[0][0][4] == "#888"                         # the paragraph's colour
     assert paras[1] == [("x < y", False, False, False, None)]
+
+
+def test_step_line_spans_a_tiny_range_without_overflowing(qtbot):
+    """A loss of 0.001 gives a y scale of ~10^5 pixels per unit: a marker with a fixed huge
+    extent overflowed Qt's integer device coordinates and left the old marker on screen."""
+    from ui.panels.base import Panel, StepLine
+
+    panel = Panel()
+    qtbot.addWidget(panel)
+    plot = panel.add_plot(0, 0, "tiny values")
+    plot.setYRange(0.0, 0.003, padding=0)
+    line = StepLine(plot, 5.0)
+    panel.resize(300, 300)
+    panel.show()
+    qtbot.waitExposed(panel)
+    view = panel.layout_widget
+
+    def device_span():
+        rect = line.deviceTransform(view.viewportTransform()).mapRect(line.boundingRect())
+        return rect.top(), rect.bottom()
+
+    vb = view.mapFromScene(plot.vb.sceneBoundingRect()).boundingRect()
+    top, bottom = device_span()
+    assert top <= vb.top() and bottom >= vb.bottom()          # covers the plot
+    assert bottom - top < 10 * view.height()                  # and stays a sane size
+    plot.setYRange(-500.0, 500.0, padding=0)                  # follows range changes
+    top, bottom = device_span()
+    assert top <= vb.top() and bottom >= vb.bottom() and bottom - top < 10 * view.height()
+    line.setValue(7.0)
+    assert line.value() == 7.0
+    line.remove()
+    assert line.scene() is None

@@ -216,17 +216,42 @@ class Panel(QtWidgets.QWidget):
 
 class StepLine(QtWidgets.QGraphicsLineItem):
     """A vertical marker at x = ``value``: a C++ line item (painted and bounded without any
-    Python), moved with ``setPos``. Spans the y range ``extent`` in data coordinates."""
+    Python), moved with ``setPos``.
 
-    def __init__(self, plot: pg.PlotItem, value: float = 0.0, pen=STEP_PEN,
-                 extent: tuple[float, float] = (-1e6, 1e6)):
-        super().__init__(0.0, extent[0], 0.0, extent[1])
+    The line is drawn in pixels (it ignores the view's scaling) through the middle of the
+    visible y range, three plot heights long, and follows range and size changes. A line
+    in data coordinates overflows Qt's integer device coordinates when the y range is
+    small (a loss of 0.001 is ~10^5 pixels per unit, and Qt pads a line's bounds by its
+    pen width in item units), and the view then repaints the wrong pixels."""
+
+    def __init__(self, plot: pg.PlotItem, value: float = 0.0, pen=STEP_PEN):
+        super().__init__()
         self.setPen(pen)
+        self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+        self._plot = plot
+        self._mid = 0.0
         plot.addItem(self, ignoreBounds=True)
+        plot.vb.sigYRangeChanged.connect(self._fit)
+        plot.vb.sigResized.connect(self._fit)
+        self._fit()
         self.setValue(value)
 
+    def _fit(self, *_) -> None:
+        vb = self._plot.vb
+        lo, hi = (float(v) for v in vb.viewRange()[1])
+        self._mid = (lo + hi) / 2.0
+        half = 1.5 * max(vb.height(), 1.0)
+        self.setLine(0.0, -half, 0.0, half)
+        self.setPos(self.pos().x(), self._mid)
+
+    def remove(self) -> None:
+        """Take the line out of its plot (and stop following the plot's range)."""
+        self._plot.vb.sigYRangeChanged.disconnect(self._fit)
+        self._plot.vb.sigResized.disconnect(self._fit)
+        self._plot.removeItem(self)
+
     def setValue(self, v: float) -> None:
-        self.setPos(float(v), 0.0)
+        self.setPos(float(v), self._mid)
 
     def value(self) -> float:
         return self.pos().x()
@@ -268,7 +293,7 @@ class Heatmap:
 
     def set_cuts(self, steps) -> None:
         for ln in self.cut_lines:
-            self.plot.removeItem(ln)
+            ln.remove()
         self.cut_lines = []
         for s in list(steps)[:200]:
             self.cut_lines.append(StepLine(self.plot, float(s) - 0.5, CUT_PEN))

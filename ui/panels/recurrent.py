@@ -208,7 +208,7 @@ class GradientPanel(Panel):
         rec = view.rec if view else None
         self.dh = None if rec is None or rec.dh is None else rec.dh[0]
         for ln in self.cut_lines:
-            self.norm_plot.removeItem(ln)
+            ln.remove()
         self.cut_lines = []
         if self.dh is None:
             self.norms = None
