@@ -210,6 +210,7 @@ def test_step_line_spans_a_tiny_range_without_overflowing(qtbot):
     view = panel.layout_widget
 
     def device_span():
+        panel.grab()   # a paint brings the view's own transform up to date
         rect = line.deviceTransform(view.viewportTransform()).mapRect(line.boundingRect())
         return rect.top(), rect.bottom()
 

@@ -218,40 +218,36 @@ class StepLine(QtWidgets.QGraphicsLineItem):
     """A vertical marker at x = ``value``: a C++ line item (painted and bounded without any
     Python), moved with ``setPos``.
 
-    The line is drawn in pixels (it ignores the view's scaling) through the middle of the
-    visible y range, three plot heights long, and follows range and size changes. A line
-    in data coordinates overflows Qt's integer device coordinates when the y range is
-    small (a loss of 0.001 is ~10^5 pixels per unit, and Qt pads a line's bounds by its
-    pen width in item units), and the view then repaints the wrong pixels."""
+    It spans three times the visible y range and follows range changes, in item units of
+    a thousandth of the visible range. Qt pads a line's bounds by its pen width in item
+    units: in plain data units that is ~10^5 pixels when the y range is small (a loss of
+    0.001), which overflowed Qt's integer device coordinates, and the view then repainted
+    the wrong pixels (the old marker stayed on screen)."""
 
     def __init__(self, plot: pg.PlotItem, value: float = 0.0, pen=STEP_PEN):
         super().__init__()
         self.setPen(pen)
-        self.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
         self._plot = plot
-        self._mid = 0.0
         plot.addItem(self, ignoreBounds=True)
-        plot.vb.sigYRangeChanged.connect(self._fit)
-        plot.vb.sigResized.connect(self._fit)
+        plot.vb.sigRangeChanged.connect(self._fit)
         self._fit()
         self.setValue(value)
 
     def _fit(self, *_) -> None:
-        vb = self._plot.vb
-        lo, hi = (float(v) for v in vb.viewRange()[1])
-        self._mid = (lo + hi) / 2.0
-        half = 1.5 * max(vb.height(), 1.0)
-        self.setLine(0.0, -half, 0.0, half)
-        self.setPos(self.pos().x(), self._mid)
+        (x0, x1), (y0, y1) = self._plot.vb.viewRange()
+        sx = max(float(x1) - float(x0), 1e-30) / 1000.0
+        span = max(float(y1) - float(y0), 1e-30)
+        sy = span / 1000.0
+        self.setTransform(QtGui.QTransform.fromScale(sx, sy))
+        self.setLine(0.0, (float(y0) - span) / sy, 0.0, (float(y1) + span) / sy)
 
     def remove(self) -> None:
         """Take the line out of its plot (and stop following the plot's range)."""
-        self._plot.vb.sigYRangeChanged.disconnect(self._fit)
-        self._plot.vb.sigResized.disconnect(self._fit)
+        self._plot.vb.sigRangeChanged.disconnect(self._fit)
         self._plot.removeItem(self)
 
     def setValue(self, v: float) -> None:
-        self.setPos(float(v), self._mid)
+        self.setPos(float(v), 0.0)
 
     def value(self) -> float:
         return self.pos().x()
