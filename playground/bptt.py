@@ -19,6 +19,8 @@ machines without numba use :func:`playground.cells.run_fused`.
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 import torch
 
@@ -38,6 +40,7 @@ def available(run: Run) -> bool:
     from . import gates  # read at call time: tests switch the compiled kernels off
 
     return (gates.COMPILED and scan._lstm_bptt is not None and run.kind == "lstm"
+            and not torch.is_inference_mode_enabled()   # (nothing can be saved for backward)
             and run.x.device.type == "cpu" and run.x.dtype in (torch.float32, torch.float64)
             and run.weights[1].shape[1] <= MAX_HIDDEN)
 
@@ -56,7 +59,10 @@ class _TracedLSTM(torch.autograd.Function):
         pre, act = lstm_activations(x, h_prev, torch.cat([W_ih, W_hh], 1), b_ih, b_hh)
         c = scan.lstm_states(act, c0.detach().numpy())
         run.gates, run.pre, run.c = lstm_gate_views(act), lstm_gate_views(pre), c
-        ctx.run, ctx.act, ctx.tanh_c = run, act, np.tanh(c)
+        # a weak reference: the run holds this function's outputs, which hold this context,
+        # and a strong one would make a cycle through C++ that nothing ever frees
+        ctx.run, ctx.act, ctx.c, ctx.tanh_c = weakref.ref(run), act, c, np.tanh(c)
+        ctx.keep, ctx.truncated = run.keep, bool(run.cut.any())
         ctx.has_bias = has_bias
         ctx.save_for_backward(x, h_prev, c0, W_ih, W_hh)
         return out, hT[0], cT[0]
@@ -65,7 +71,7 @@ class _TracedLSTM(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, g_out, g_hT, g_cT):
         x, h_prev, c0, W_ih, W_hh = (t.detach() for t in ctx.saved_tensors)
-        run, act = ctx.run, ctx.act
+        act = ctx.act
         B, T, H = h_prev.shape
 
         def arr(g):
@@ -73,10 +79,12 @@ class _TracedLSTM(torch.autograd.Function):
 
         out_g = np.zeros((B, T, H), act.dtype) if g_out is None else g_out.numpy()
         dh, dc, dG, dropped, dh0, dc0 = scan.lstm_bptt(
-            act, run.c, c0.numpy(), ctx.tanh_c, out_g, arr(g_hT), arr(g_cT), W_hh.numpy(),
-            run.keep)
-        run.dh, run.dc = dh, dc
-        run.dh_dropped = dropped if run.cut.any() else None
+            act, ctx.c, c0.numpy(), ctx.tanh_c, out_g, arr(g_hT), arr(g_cT), W_hh.numpy(),
+            ctx.keep)
+        run = ctx.run()
+        if run is not None:   # (gone when nobody keeps the trace: gradients only)
+            run.dh, run.dc = dh, dc
+            run.dh_dropped = dropped if ctx.truncated else None
         need = ctx.needs_input_grad  # (run, x, h0, c0, W_ih, W_hh, b_ih, b_hh, probe)
         G = torch.from_numpy(dG)  # (B, T, 4H)
         G2 = G.view(B * T, 4 * H)
@@ -85,7 +93,8 @@ class _TracedLSTM(torch.autograd.Function):
         gW_hh = G2.t() @ h_prev.reshape(B * T, H) if need[5] else None
         gb = G2.sum(0) if ctx.has_bias and (need[6] or need[7]) else None
         return (None, gx, torch.from_numpy(dh0) if need[2] else None,
-                torch.from_numpy(dc0) if need[3] else None, gW_ih, gW_hh, gb, gb,
+                torch.from_numpy(dc0) if need[3] else None, gW_ih, gW_hh, gb,
+                None if gb is None else gb.clone(),   # b_ih and b_hh: equal, not one array
                 torch.zeros(0, dtype=G.dtype) if need[8] else None)
 
 

@@ -270,6 +270,30 @@ def test_encoder_state_gradients_match_torch_nn(kind, compiled, monkeypatch):
     close(tr.layer("enc").dh[:, -1], h_T.grad[0].numpy(), 1e-10, "enc dL/dh_T")
 
 
+def test_compiled_lstm_traces_leave_nothing_alive(monkeypatch):
+    """The compiled LSTM's backward finds its run through a weak reference: a strong one
+    closed a cycle through autograd's C++ graph, and every trace leaked its arrays."""
+    import gc
+    import weakref
+
+    from playground import bptt, scan
+
+    if scan._lstm_bptt is None:
+        pytest.skip("numba not installed")
+    refs = []
+    original = bptt.run_compiled
+    monkeypatch.setattr(bptt, "run_compiled",
+                        lambda run: refs.append(weakref.ref(run)) or original(run))
+    model = make("lstm", 4, 5, 2, torch.float64)
+    x = torch.randint(0, 4, (2, 6))
+    trace(model, x, x)
+    trace(model, x)
+    with torch.inference_mode():   # no gradients to save: the fused kernel takes it
+        assert trace(model, x).layer("rec").h.shape == (2, 6, 5)
+    gc.collect()
+    assert len(refs) == 4 and all(r() is None for r in refs)
+
+
 def test_relu_rnn_matches():
     torch.manual_seed(1)
     model = make("rnn", 4, 6, 1, torch.float64, nonlinearity="relu")

@@ -225,3 +225,25 @@ def test_step_line_spans_a_tiny_range_without_overflowing(qtbot):
     assert line.value() == 7.0
     line.remove()
     assert line.scene() is None
+
+
+@pytest.mark.parametrize("html, shown", [
+    ("<p>a = <b>0.5250</b>, b = 2.2500</p>", ["0.5250", "2.2500"]),
+    # numbers in attributes or outside the paragraphs are not values of the formula
+    ("<p style='font-size:1.2em'>x = <span style='width:3.5px'>0.7500</span></p>", ["0.7500"]),
+    ("1.5000 outside <p>a = 2.2500</p>", ["2.2500"]),
+    ("<p>no numbers here</p>", []),
+])
+def test_rich_lines_draw_each_number_where_the_text_has_it(qtbot, html, shown):
+    from ui.widgets import RichLines
+
+    w = RichLines()
+    qtbot.addWidget(w)
+    w.resize(400, 200)
+    for text in (html, html.replace("5", "6")):   # the second time from the cached template
+        w.setText(text)
+        w.grab()
+        drawn = [piece for _, _, piece, key, _ in w._ops if key is not None]
+        expect = [s.replace("5", "6") for s in shown] if text != html else shown
+        assert [n for n in expect if not any(n in d for d in drawn)] == []
+        assert "\x00" not in "".join(drawn)

@@ -196,6 +196,17 @@ def html_runs(text: str) -> list[list[tuple[str, bool, bool, bool, str | None]]]
     return out
 
 
+def _template(text: str) -> tuple[str, list[str]]:
+    """``text`` with every decimal number outside the tags replaced by a slot, and the
+    numbers in order."""
+    parts = _TAG.split(text)   # tags at the odd positions
+    values: list[str] = []
+    for i in range(0, len(parts), 2):
+        values += _VALUE.findall(parts[i])
+        parts[i] = _VALUE.sub(_SLOT, parts[i])
+    return "".join(parts), values
+
+
 def _run_html(run) -> str:
     text, bold, italic, sub, color = run
     h = html.escape(text, quote=False).replace("/", "/\u2060")   # <nobr> still breaks at '/'
@@ -240,15 +251,19 @@ class RichLines(QtWidgets.QWidget):
             self._text = text
             # The same formulas come back at every step with other numbers: parse and group
             # each template once, then only put this step's numbers in.
-            template = _VALUE.sub(_SLOT, text)
-            pieces = self._templates.get(template)
-            if pieces is None:
+            template, values = _template(text)
+            entry = self._templates.get(template)
+            if entry is None:
                 if len(self._templates) > 200:
                     self._templates.clear()
-                pieces = [self._pieces(runs) for runs in html_runs(template)]
-                self._templates[template] = pieces
-            self._paras = pieces
-            self._values = _VALUE.findall(text)
+                paras = [self._pieces(runs) for runs in html_runs(template)]
+                slots = sum(piece.count(_SLOT) for pieces in paras
+                            for piece, key, _ in pieces if key is not None)
+                entry = self._templates[template] = (paras, slots)
+            paras, slots = entry
+            if slots != len(values):   # a number no run shows (outside the paragraphs)
+                paras, values = [self._pieces(runs) for runs in html_runs(text)], []
+            self._paras, self._values = paras, values
             self.update()
 
     def sizeHint(self) -> QtCore.QSize:

@@ -243,8 +243,9 @@ class StepLine(QtWidgets.QGraphicsLineItem):
 
     def remove(self) -> None:
         """Take the line out of its plot (and stop following the plot's range)."""
-        self._plot.vb.sigRangeChanged.disconnect(self._fit)
-        self._plot.removeItem(self)
+        if self.scene() is not None:
+            self._plot.vb.sigRangeChanged.disconnect(self._fit)
+            self._plot.removeItem(self)
 
     def setValue(self, v: float) -> None:
         self.setPos(float(v), 0.0)
