@@ -81,8 +81,24 @@ def show_every_panel(win) -> None:
     win.resizeDocks(bottom, [1] * len(bottom), Qt.Orientation.Horizontal)
 
 
-def measure(H: int, T: int, steps: int, attention: bool, every_panel: bool = True
-            ) -> tuple[float, float, float, float]:
+def per_panel(app, win, start: int, rounds: int = 30) -> dict[str, float]:
+    """Median ms for one panel alone to take a new step and paint it (where the time goes)."""
+    keys = [k for k, p in win.panels.items() if p.isVisible()]
+    times: dict[str, list[float]] = {k: [] for k in keys}
+    t = start
+    for _ in range(rounds):
+        for k in keys:
+            t += 1
+            t0 = time.perf_counter()
+            win.panels[k].set_step(t)
+            app.sendPostedEvents()
+            app.processEvents()
+            times[k].append((time.perf_counter() - t0) * 1000.0)
+    return {k: float(np.median(v)) for k, v in times.items()}
+
+
+def measure(H: int, T: int, steps: int, attention: bool, every_panel: bool = True,
+            breakdown: dict | None = None) -> tuple[float, float, float, float]:
     app, win, trace_s = build_window(H, T, attention, every_panel)
     hidden = [k for k, dk in win.docks.items() if k in win.panels and dk.visibleRegion().isEmpty()]
     if hidden and every_panel:
@@ -98,6 +114,8 @@ def measure(H: int, T: int, steps: int, attention: bool, every_panel: bool = Tru
         app.sendPostedEvents()
         app.processEvents()  # paints every changed region of every panel, synchronously
         times.append((time.perf_counter() - t0) * 1000.0)
+    if breakdown is not None:
+        breakdown.update(per_panel(app, win, start + steps))
     full = []
     for i in range(min(steps, 50)):
         t0 = time.perf_counter()
@@ -123,11 +141,14 @@ def main(argv=None) -> int:
     cases = [(256, 1000, True)] + ([] if args.small_only else [(1024, 10_000, False)])
     results = {}
     for H, T, attn in cases:
-        med, p99, tr, full = measure(H, T, args.steps, attn)
+        parts: dict[str, float] = {}
+        med, p99, tr, full = measure(H, T, args.steps, attn, breakdown=parts)
         results[(H, T)] = med
         extra = " + self-attention" if attn else ""
         print(f"H={H}, T={T} (LSTM{extra}, trace {tr:.1f} s): median {med:.2f} ms, "
               f"p99 {p99:.2f} ms per step; whole-window repaint median {full:.2f} ms")
+        print("  one panel at a time, median ms: " + ", ".join(
+            f"{k} {v:.2f}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1])))
     med, p99, _, _ = measure(256, 1000, args.steps, True, every_panel=False)
     print(f"H=256, T=1000, default layout (7 panels on screen, the rest in tabs): median "
           f"{med:.2f} ms, p99 {p99:.2f} ms per step")
