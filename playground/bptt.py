@@ -5,8 +5,8 @@ every ``h_t`` and ``c_t``. PyTorch's fused LSTM backward does not show them, so 
 layer is an autograd function of our own:
 
 * forward: PyTorch's fused kernel (``torch.lstm``) for ``h_t``, then the gates of every
-  step at once from the known ``h_{t-1}`` (one matrix product) and ``c_t`` by a compiled
-  scan;
+  step at once from the known ``h_{t-1}`` (one matrix product) and ``c_t`` by the
+  elementwise scan;
 * backward: one compiled loop from the last step to the first (:func:`playground.scan.
   lstm_bptt`) that keeps ``dL/dh_t``, ``dL/dc_t`` and what truncated BPTT drops, then
   the weight and input gradients as three matrix products.
@@ -26,7 +26,7 @@ import torch
 
 from . import scan
 from .cells import Run
-from .gates import lstm_activations, lstm_gate_views
+from .gates import lstm_activations, lstm_cell_states, lstm_gate_views
 
 # Above this hidden size W_hh (4H x H) outgrows the cache, the per-step W_hh^T dG becomes
 # memory-bound, and the fused kernel's own backward is faster (measured: equal at 512,
@@ -34,12 +34,14 @@ from .gates import lstm_activations, lstm_gate_views
 MAX_HIDDEN = 512
 
 
+# Trace LSTMs this way when numba is there (tests switch it off to check the other path).
+COMPILED = True
+
+
 def available(run: Run) -> bool:
     """Whether ``run`` takes the compiled path: an LSTM of hidden size <= ``MAX_HIDDEN``, in
     float32/64, on the CPU, with numba installed."""
-    from . import gates  # read at call time: tests switch the compiled kernels off
-
-    return (gates.COMPILED and scan._lstm_bptt is not None and run.kind == "lstm"
+    return (COMPILED and scan._lstm_bptt is not None and run.kind == "lstm"
             and not torch.is_inference_mode_enabled()   # (nothing can be saved for backward)
             and run.x.device.type == "cpu" and run.x.dtype in (torch.float32, torch.float64)
             and run.weights[1].shape[1] <= MAX_HIDDEN)
@@ -57,8 +59,9 @@ class _TracedLSTM(torch.autograd.Function):
                                  0.0, False, False, True)
         h_prev = torch.cat([h0.unsqueeze(1), out[:, :-1]], 1)  # (B, T, H)
         pre, act = lstm_activations(x, h_prev, torch.cat([W_ih, W_hh], 1), b_ih, b_hh)
-        c = scan.lstm_states(act, c0.detach().numpy())
-        run.gates, run.pre, run.c = lstm_gate_views(act), lstm_gate_views(pre), c
+        gates = lstm_gate_views(act)
+        c = lstm_cell_states(gates, c0.detach().numpy())
+        run.gates, run.pre, run.c = gates, lstm_gate_views(pre), c
         # a weak reference: the run holds this function's outputs, which hold this context,
         # and a strong one would make a cycle through C++ that nothing ever frees
         ctx.run, ctx.act, ctx.c, ctx.tanh_c = weakref.ref(run), act, c, np.tanh(c)

@@ -143,7 +143,7 @@ def run_fused(run: Run, windows: list[tuple[int, int]]) -> Run:
     run.extra = x.new_zeros(B, T, E.shape[1]).requires_grad_()
     xx = torch.cat([x, run.extra], -1)  # (B, T, I + extra)
     params = [torch.cat([W_ih, E], 1), W_hh]
-    run.w_cat = params[0].detach()  # LSTM and RNN: [W_ih | W_hh], reused to recover the gates
+    run.w_cat = params[0].detach()  # an LSTM's [W_ih | W_hh]: its gates are recovered with it
     has_bias = b_ih is not None
     if has_bias:
         params += [b_ih, b_hh]

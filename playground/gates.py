@@ -25,9 +25,6 @@ import torch
 from .cells import Run
 from .scan import scan
 
-# Trace LSTMs with the compiled BPTT of playground.bptt when numba is there (tests flip this).
-COMPILED = True
-
 
 def _np(t: torch.Tensor | None) -> np.ndarray | None:
     """A tensor's values as numpy (a view when it is on the CPU). A trace converts a few
@@ -63,6 +60,11 @@ def lstm_activations(x: torch.Tensor, h_prev: torch.Tensor, w_cat: torch.Tensor,
     return pre.cpu().numpy().reshape(B, T, H4), act.cpu().numpy().reshape(B, T, H4)
 
 
+def lstm_cell_states(gates: dict[str, np.ndarray], c0: np.ndarray) -> np.ndarray:
+    """``c_t = f_t c_{t-1} + i_t g_t`` for every step, from ``c0 (B, H)``."""
+    return scan(gates["f"], gates["i"] * gates["g"], c0, reverse=False)
+
+
 def lstm_gate_views(a: np.ndarray) -> dict[str, np.ndarray]:
     """``{"i", "f", "g", "o"}`` views of a ``(B, T, 4H)`` array."""
     H = a.shape[-1] // 4
@@ -85,7 +87,7 @@ def forward_quantities(run: Run) -> dict:
     if run.kind == "lstm":
         pre_np, act_np = lstm_activations(run.x.detach(), hp, run.w_cat, b_ih, b_hh)
         gates, pres = lstm_gate_views(act_np), lstm_gate_views(pre_np)
-        c = scan(gates["f"], gates["i"] * gates["g"], _np(run.c0), reverse=False)
+        c = lstm_cell_states(gates, _np(run.c0))
         tanh_c = np.tanh(c)
         # Coefficients of the backward scan for dL/dc_t.
         coef = gates["o"] * (1.0 - tanh_c * tanh_c)

@@ -82,18 +82,6 @@ def scan(a: np.ndarray, b: np.ndarray, y0: np.ndarray | None, reverse: bool,
 
 # -- the LSTM's whole backward pass through time, for traces on the CPU -------------------
 
-def _lstm_states_loop(act, c0, c):
-    """``c_t = f_t c_{t-1} + i_t g_t`` from gate activations ``act = [i f g o] (B, T, 4H)``."""
-    B, T, H4 = act.shape
-    H = H4 // 4
-    for b in range(B):
-        for j in range(H):
-            prev = c0[b, j]
-            for t in range(T):
-                prev = act[b, t, H + j] * prev + act[b, t, j] * act[b, t, 2 * H + j]
-                c[b, t, j] = prev
-
-
 def _lstm_bptt_loop(act, c, c0, tc, out_g, hT_g, cT_g, W_hh, keep, dh, dc, dG, dropped, dh0,
                     dc0):
     """Backpropagation through time of one LSTM layer, every intermediate kept.
@@ -144,18 +132,9 @@ def _lstm_bptt_loop(act, c, c0, tc, out_g, hT_g, cT_g, W_hh, keep, dh, dc, dG, d
             dc0[b, k] = dc[b, 0, k] * act[b, 0, H + k]
 
 
-_lstm_states = _lstm_bptt = None
+_lstm_bptt = None
 if numba is not None:
-    _lstm_states = numba.njit(cache=True, nogil=True)(_lstm_states_loop)
     _lstm_bptt = numba.njit(cache=True, nogil=True)(_lstm_bptt_loop)
-
-
-def lstm_states(act: np.ndarray, c0: np.ndarray) -> np.ndarray:
-    """``c (B, T, H)`` from ``act (B, T, 4H)`` and ``c0 (B, H)`` (needs numba)."""
-    B, T, H4 = act.shape
-    c = np.empty((B, T, H4 // 4), act.dtype)
-    _lstm_states(np.ascontiguousarray(act), np.ascontiguousarray(c0, act.dtype), c)
-    return c
 
 
 def lstm_bptt(act, c, c0, tc, out_g, hT_g, cT_g, W_hh, keep):

@@ -41,7 +41,7 @@ def test_scan_matches_loop(compiled, reverse, shape):
 def test_trace_without_numba_gives_the_same_numbers(kind, monkeypatch):
     import torch
 
-    from playground import gates
+    from playground import bptt
     from playground.build import build
     from playground.spec import chain
     from playground.trace import trace
@@ -51,7 +51,7 @@ def test_trace_without_numba_gives_the_same_numbers(kind, monkeypatch):
     model = build(g, seed=1).double()
     x, y = torch.randint(0, 5, (3, 11)), torch.randint(0, 5, (3, 11))
     fast = trace(model, x, y, tbptt=4)
-    monkeypatch.setattr(gates, "COMPILED", False)
+    monkeypatch.setattr(bptt, "COMPILED", False)
     import playground.scan as S
 
     monkeypatch.setattr(S, "_compiled", None)
