@@ -32,7 +32,7 @@ def build_window(H: int, T: int, attention: bool, every_panel: bool = True):
     from playground.data import suggest_head, suggest_input
     from playground.sources import TextDataset
     from playground.spec import chain
-    from ui.app import make_app
+    from ui.app import freeze_startup_heap, make_app
     from ui.main_window import MainWindow
 
     app = make_app()
@@ -54,6 +54,7 @@ def build_window(H: int, T: int, attention: bool, every_panel: bool = True):
         show_every_panel(win)
     win.show()
     app.processEvents()
+    freeze_startup_heap()        # as ui.app.run does once the window is up
     return app, win, trace_s
 
 

@@ -278,6 +278,32 @@ def test_layout_and_recent_files_are_remembered(tmp_path, qtbot):
         close_window(w2)
 
 
+def test_no_stray_tab_bar_over_the_docks(win):
+    """Qt leaves copies of dock tab bars at stale places (drawn over the sequence input);
+    the window moves them away, and keeps the real ones beside their docks."""
+    from PySide6 import QtWidgets
+
+    def check():
+        QtWidgets.QApplication.processEvents()
+        docks = {d.windowTitle(): d.geometry() for d in win.docks.values()
+                 if d.isVisible() and not d.isFloating()}
+        inside = win.rect()
+        bars = [b for b in win.findChildren(QtWidgets.QTabBar,
+                                            options=QtCore.Qt.FindChildOption.FindDirectChildrenOnly)
+                if b.isVisible() and b.geometry().intersects(inside)]
+        over = [(b.tabText(0), b.geometry()) for b in bars
+                if any(b.geometry().intersects(r) for r in docks.values())]
+        assert not over
+        titles = {tuple(b.tabText(i) for i in range(b.count())) for b in bars}
+        for group in (("Hidden state h", "Cell state c"), ("Gates", "Attention"),
+                      ("Loss per step", "Training curves")):
+            assert group in titles            # the group's own bar is still on screen
+
+    check()
+    win.reset_layout()
+    check()
+
+
 def test_every_panel_exports_png_svg_csv(win, tmp_path):
     type_sequence_plain(win, "hello")
     for key, panel in win.panels.items():

@@ -251,6 +251,30 @@ class MainWindow(QtWidgets.QMainWindow):
         if view is not None and hasattr(view, "fit"):
             view.fit()
 
+    def event(self, ev: QtCore.QEvent) -> bool:
+        done = super().event(ev)
+        if ev.type() in (QtCore.QEvent.Type.LayoutRequest, QtCore.QEvent.Type.Resize):
+            self.hide_stray_tab_bars()     # the dock layout was just applied
+        return done
+
+    def hide_stray_tab_bars(self) -> None:
+        """Move the dock tab bars that lie over a dock out of sight.
+
+        Qt (seen with 6.11) keeps a copy of a group's tab bar once another group has been
+        tabified, and lays it out at a stale place: drawn over whatever dock is there (the
+        sequence input, in the default layout) and repainted with it. A bar in use sits
+        against its docks, never over one. Moved, not hidden: Qt shows a hidden one again
+        at its next layout, and a hide asks for that layout."""
+        if not self.isVisible():
+            return
+        docks = [d.geometry() for d in self.docks.values()
+                 if d.isVisible() and not d.isFloating()]
+        only = QtCore.Qt.FindChildOption.FindDirectChildrenOnly
+        for bar in self.findChildren(QtWidgets.QTabBar, options=only):
+            g = bar.geometry()
+            if not bar.isHidden() and any(g.intersects(r) for r in docks):
+                bar.move(-g.width() - 10_000, -g.height() - 10_000)
+
     def showEvent(self, ev) -> None:
         super().showEvent(ev)
         if not self._sized:

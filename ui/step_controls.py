@@ -20,6 +20,9 @@ class TimelineView(QtWidgets.QWidget):
     def __init__(self, timeline: Timeline, parent=None):
         super().__init__(parent)
         self.timeline = timeline
+        # opaque: the scrubber moves at every step, and Qt then need not repaint the dock
+        # and the window behind it
+        self.setAutoFillBackground(True)
         lay = QtWidgets.QHBoxLayout(self)
         lay.setContentsMargins(6, 2, 6, 2)
         style = self.style()
