@@ -247,3 +247,37 @@ def test_rich_lines_draw_each_number_where_the_text_has_it(qtbot, html, shown):
         expect = [s.replace("5", "6") for s in shown] if text != html else shown
         assert [n for n in expect if not any(n in d for d in drawn)] == []
         assert "\x00" not in "".join(drawn)
+
+
+def test_axis_bounds_follow_resizes_and_grid_changes(qtbot):
+    """The axes keep their bounds between changes; they must still be what pyqtgraph
+    computes after the panel is resized, the plot re-laid out or the grid turned on."""
+    import pyqtgraph as pg
+    from PySide6 import QtWidgets
+
+    from ui.panels.base import Panel
+
+    panel = Panel()
+    qtbot.addWidget(panel)
+    top = panel.add_plot(0, 0, "top plot", "unit", "time step t")
+    panel.add_plot(1, 0, "bottom plot")
+    panel.resize(300, 300)
+    panel.show()
+    qtbot.waitExposed(panel)
+    axes = [top.getAxis(n) for n in ("left", "bottom")]
+
+    def check():
+        QtWidgets.QApplication.processEvents()
+        panel.grab()
+        for ax in axes:
+            assert ax.boundingRect() == pg.AxisItem.boundingRect(ax), ax.orientation
+
+    check()
+    before = axes[0].boundingRect()
+    panel.resize(500, 420)
+    check()
+    assert axes[0].boundingRect() != before
+    top.showGrid(x=True, y=True)           # the bounds now take in the view
+    check()
+    panel.layout_widget.ci.layout.setRowStretchFactor(1, 4)
+    check()

@@ -196,15 +196,13 @@ def html_runs(text: str) -> list[list[tuple[str, bool, bool, bool, str | None]]]
     return out
 
 
+_VALUE_OUTSIDE_TAGS = re.compile(r"\d+\.\d+(?![^<>]*>)")
+
+
 def _template(text: str) -> tuple[str, list[str]]:
     """``text`` with every decimal number outside the tags replaced by a slot, and the
     numbers in order."""
-    parts = _TAG.split(text)   # tags at the odd positions
-    values: list[str] = []
-    for i in range(0, len(parts), 2):
-        values += _VALUE.findall(parts[i])
-        parts[i] = _VALUE.sub(_SLOT, parts[i])
-    return "".join(parts), values
+    return _VALUE_OUTSIDE_TAGS.sub(_SLOT, text), _VALUE_OUTSIDE_TAGS.findall(text)
 
 
 def _run_html(run) -> str:

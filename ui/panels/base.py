@@ -70,7 +70,45 @@ def decade_labels(axis: pg.AxisItem) -> None:
     axis.tickStrings = tick_strings
 
 
-class StepAxis(pg.AxisItem):
+class Axis(pg.AxisItem):
+    """An axis that measures its bounds once per change. Qt asks for them at every repaint
+    of its view, ~80 times a step in all, and pyqtgraph recomputes them each time (its own
+    and its linked view's geometry, mapped). Forgotten when either geometry changes and at
+    every ``prepareGeometryChange`` (grid, style)."""
+
+    _bounds: QtCore.QRectF | None = None
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.geometryChanged.connect(self._forget_bounds)
+
+    def _forget_bounds(self) -> None:
+        self._bounds = None
+
+    def prepareGeometryChange(self) -> None:
+        super().prepareGeometryChange()     # Qt marks the old (cached) bounds first
+        self._bounds = None
+
+    def linkToView(self, view) -> None:
+        old = self.linkedView()
+        if old is not None and old is not view:
+            try:
+                old.geometryChanged.disconnect(self._forget_bounds)
+            except (RuntimeError, TypeError):
+                pass
+        super().linkToView(view)
+        if view is not None and view is not old:
+            view.geometryChanged.connect(self._forget_bounds)
+        self._bounds = None
+
+    def boundingRect(self) -> QtCore.QRectF:
+        b = self._bounds
+        if b is None:
+            b = self._bounds = super().boundingRect()
+        return QtCore.QRectF(b)
+
+
+class StepAxis(Axis):
     """A bottom axis of whole numbers (time steps, units): no ticks at 0.5 on short ranges."""
 
     def tickSpacing(self, minVal, maxVal, size):
@@ -153,7 +191,8 @@ class Panel(QtWidgets.QWidget):
         """A plot in the grid. Without ``auto`` its range is set by the panel (per trace),
         so moving the step never re-measures the data."""
         kw.setdefault("enableMenu", False)   # our own export menu; saves ~10 ms per plot
-        kw.setdefault("axisItems", {"bottom": StepAxis("bottom")})
+        kw.setdefault("axisItems", {"bottom": StepAxis("bottom"), "left": Axis("left"),
+                                    "top": Axis("top"), "right": Axis("right")})
         p = self.layout_widget.addPlot(row=row, col=col, **kw)
         if title:
             p.setTitle(title, size="9pt")
