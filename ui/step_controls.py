@@ -11,7 +11,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from playground.timeline import BACKWARD, FORWARD, Timeline
 
-from .widgets import LiveText
+from .widgets import LiveText, Scrubber
 
 
 class TimelineView(QtWidgets.QWidget):
@@ -59,7 +59,7 @@ class TimelineView(QtWidgets.QWidget):
         f.setBold(True)
         self.label.setFont(f)
         lay.addWidget(self.label)
-        self.slider = QtWidgets.QSlider(QtCore.Qt.Orientation.Horizontal)
+        self.slider = Scrubber()
         self.slider.setToolTip("Scrub through the time steps")
         self.slider.valueChanged.connect(self._on_slider)
         lay.addWidget(self.slider, 1)

@@ -191,8 +191,8 @@ class Panel(QtWidgets.QWidget):
         """A plot in the grid. Without ``auto`` its range is set by the panel (per trace),
         so moving the step never re-measures the data."""
         kw.setdefault("enableMenu", False)   # our own export menu; saves ~10 ms per plot
-        kw.setdefault("axisItems", {"bottom": StepAxis("bottom"), "left": Axis("left"),
-                                    "top": Axis("top"), "right": Axis("right")})
+        # (the top and right axes stay pyqtgraph's: given ones would be shown)
+        kw.setdefault("axisItems", {"bottom": StepAxis("bottom"), "left": Axis("left")})
         p = self.layout_widget.addPlot(row=row, col=col, **kw)
         if title:
             p.setTitle(title, size="9pt")
@@ -377,7 +377,7 @@ def _bar_xs(n: int) -> np.ndarray:
     return xs
 
 
-def _hairline(pen: QtGui.QPen) -> QtGui.QPen:
+def hairline(pen: QtGui.QPen) -> QtGui.QPen:
     """The pen as a width-0 (one device pixel) pen: Qt then bounds a polygon item by its
     points instead of stroking the whole outline to find its shape at every change."""
     pen = QtGui.QPen(pen)
@@ -395,10 +395,10 @@ class Bars:
                  name: str = "unit", value_name: str = "value"):
         self.plot = plot
         self.curve = QtWidgets.QGraphicsPolygonItem()
-        self.curve.setPen(_hairline(pen))
+        self.curve.setPen(hairline(pen))
         self.curve.setBrush(brush)
         self.ghost = QtWidgets.QGraphicsPolygonItem()
-        self.ghost.setPen(_hairline(GHOST_PEN))
+        self.ghost.setPen(hairline(GHOST_PEN))
         plot.addItem(self.curve, ignoreBounds=True)
         plot.addItem(self.ghost, ignoreBounds=True)
         self.ghost.setVisible(False)
