@@ -281,3 +281,32 @@ def test_axis_bounds_follow_resizes_and_grid_changes(qtbot):
     check()
     panel.layout_widget.ci.layout.setRowStretchFactor(1, 4)
     check()
+
+
+def test_rich_lines_reuse_a_layout_only_for_numbers_of_the_same_shape(qtbot):
+    """Numbers of the same shape (-0.0158, -0.9031) reuse the step before's layout; the
+    text drawn, and every place, must be what a fresh widget lays out for that text."""
+    from ui.widgets import RichLines
+
+    def formula(a, b):
+        return (f"<p>f<sub>t</sub> = σ({a}) = <b style='color:#1f4e9c'>{b}</b> and a long "
+                f"tail of words that wraps {a} · {b} + {a}</p><p>h = {b}</p>")
+
+    w = RichLines()
+    qtbot.addWidget(w)
+    w.resize(260, 300)
+    for a, b in (("0.0312", "-0.5078"), ("0.9876", "-0.1111"), ("12.3456", "-0.5"),
+                 ("0.0312", "-0.5078")):
+        w.setText(formula(a, b))
+        w.grab()
+        fresh = RichLines()
+        qtbot.addWidget(fresh)
+        fresh.resize(260, 300)
+        fresh.setText(formula(a, b))
+        fresh.grab()
+        assert [(round(x, 3), round(y, 3), p if k is not None else None, k, c)
+                for x, y, p, k, c in w._ops] == \
+            [(round(x, 3), round(y, 3), p if k is not None else None, k, c)
+             for x, y, p, k, c in fresh._ops]
+        drawn = "".join(p for _, _, p, k, _ in w._ops if k is not None)
+        assert a in drawn and b in drawn

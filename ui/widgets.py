@@ -201,6 +201,8 @@ class TokenStrip(QtWidgets.QWidget):
 _TAG = re.compile(r"(<[^>]+>)")
 _VALUE = re.compile(r"\d+\.\d+")   # the live numbers (written with decimals) in a text
 _SLOT = "\x00"
+_SLOT_RE = re.compile(_SLOT)
+_ZEROS = str.maketrans("123456789", "000000000")
 _PARA = re.compile(r"<p([^>]*)>(.*?)</p>", re.S)
 _NUMBER = re.compile(r"\d[\d.]")
 _COLOR = re.compile(r"color:\s*(#[0-9a-fA-F]{3,8}|[a-z]+)")
@@ -275,6 +277,9 @@ class RichLines(QtWidgets.QWidget):
         self._ops: list = []
         self._ops_for: tuple = ("", -1)
         self._templates: dict = {}
+        self._template = ""
+        self._digits_even: bool | None = None
+        self._plans: dict = {}
         self._values: list[str] = []
         self.setAttribute(QtCore.Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
@@ -300,7 +305,8 @@ class RichLines(QtWidgets.QWidget):
             paras, slots = entry
             if slots != len(values):   # a number no run shows (outside the paragraphs)
                 paras, values = [self._pieces(runs) for runs in html_runs(text)], []
-            self._paras, self._values = paras, values
+                template = text
+            self._paras, self._values, self._template = paras, values, template
             self.update()
 
     def sizeHint(self) -> QtCore.QSize:
@@ -355,37 +361,76 @@ class RichLines(QtWidgets.QWidget):
         flush()
         return out
 
+    def _tabular(self) -> bool:
+        """Whether every digit has one width in every font used (then numbers of the same
+        shape, e.g. -0.0158 and -0.9031, take the same room)."""
+        if self._digits_even is None:
+            self._digits_even = all(
+                len({self._font(*k)[1].horizontalAdvance(d) for d in "0123456789"}) == 1
+                for k in ((b, i, s) for b in (False, True) for i in (False, True)
+                          for s in (False, True)))
+        return self._digits_even
+
     def _layout(self, width: float) -> list:
         """Draw operations ``(x, y, piece, font key, colour)``: a cached rich QStaticText
         (top-left at x, y) or plain text (its baseline at y); a piece that does not fit
-        starts a new, indented line, plain ones between their words."""
+        starts a new, indented line, plain ones between their words.
+
+        The places depend on the template, the width and the widths of the numbers only:
+        planned once per such shape (numbers written with 0 for every digit, when the
+        digits have one width), then only this step's words are put in."""
+        values = self._values
+        shape = tuple(v.translate(_ZEROS) for v in values) if self._tabular() else \
+            tuple(values)
+        key = (self._template, width, shape)
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) > 500:
+                self._plans.clear()
+            plan = self._plans[key] = self._plan(width)
+        filled, vals = [], iter(values)
+        for pieces in self._paras:
+            for piece, k, _ in pieces:
+                if k is not None:
+                    filled.append(piece if _SLOT not in piece else
+                                  _SLOT_RE.sub(lambda _: next(vals, "?"), piece))
+        return [(x, y, piece if i is None else filled[i][a:b], k, c)
+                for x, y, piece, i, a, b, k, c in plan]
+
+    def _plan(self, width: float) -> list:
+        """The layout of the current text: ``(x, y, rich piece or None, plain piece index,
+        start, end, font key, colour)``."""
         fm0 = self._font(False, False, False)[1]
         line_h = fm0.height() * 1.3
         ops, y = [], 4.0
         values = iter(self._values)
+        n = 0
         for pieces in self._paras:
             x = 4.0
             for piece, key, color in pieces:
-                if key is not None and _SLOT in piece:
-                    piece = re.sub(_SLOT, lambda _: next(values, "?"), piece)
                 if key is None:
                     w = piece.size().width()
                     if x + w > width and x > 4.0:
                         x, y = 24.0, y + line_h
-                    ops.append((x, y, piece, None, None))
+                    ops.append((x, y, piece, None, 0, 0, None, None))
                     x += w
                     continue
+                if _SLOT in piece:
+                    piece = _SLOT_RE.sub(lambda _: next(values, "?"), piece)
                 fm = self._font(*key)[1]
                 dy = fm0.ascent() + (fm0.ascent() * 0.3 if key[2] else 0.0)
                 words = [piece]
                 if x + fm.horizontalAdvance(piece) > width and x > 4.0:
                     words = re.split(r"(?<= )", piece)
+                a = 0
                 for word in words:
                     w = fm.horizontalAdvance(word)
                     if x + w > width and x > 4.0:
                         x, y = 24.0, y + line_h
-                    ops.append((x, y + dy, word, key, color))
+                    ops.append((x, y + dy, None, n, a, a + len(word), key, color))
+                    a += len(word)
                     x += w
+                n += 1
             y += line_h + 4
         return ops
 
