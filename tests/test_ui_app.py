@@ -71,6 +71,18 @@ def assert_panels_at(win, ref, t):
     top = np.sort(probs)[::-1][:len(P["output"].shown)]
     np.testing.assert_allclose([p for _, p, _ in P["output"].shown], top, rtol=1e-5)
     np.testing.assert_allclose(P["output"].net.opts["height"], top, rtol=1e-5)
+    # each bar is named, under it, by the symbol the reference ranks there
+    out = P["output"]
+    order = np.argsort(-probs, kind="stable")[:len(out.shown)]
+    names = out.names
+    from ui.panels.io import _shown
+    assert names.texts[:len(order)] == [_shown(s) for s, _, _ in out.shown]
+    assert [out.symbols[i] for i in order] == [s for s, _, _ in out.shown]
+    for j, item in enumerate(names.items[:len(order)]):
+        assert item.isVisible() and item.text() == names.texts[j]
+        centre = item.mapToScene(item.boundingRect().center()).x()
+        bar = out.plot.vb.mapViewToScene(QtCore.QPointF(float(j), 0.0)).x()
+        assert abs(centre - bar) <= 1.5
     loss_dot = P["loss"].dot.item
     np.testing.assert_allclose(loss_dot.pos().y(), ref.step_loss[0, t], rtol=1e-5, atol=1e-7)
     assert loss_dot.pos().x() == t

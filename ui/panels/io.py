@@ -16,6 +16,7 @@ from .base import (
     Dot,
     Panel,
     StepLine,
+    TickLabels,
     TraceView,
     cache_static,
     hairline,
@@ -164,7 +165,7 @@ class OutputPanel(Panel):
         self.probs = self.outputs = self.targets = self.ngram = self.orig_probs = None
         self.symbols: list[str] = []
         self.shown: list[tuple[str, float, float]] = []   # (symbol, p_net, p_ngram)
-        self._ticks: list = []
+        self.names = TickLabels(p, TOP_K)
 
     def set_view(self, view: TraceView | None) -> None:
         super().set_view(view)
@@ -198,13 +199,14 @@ class OutputPanel(Panel):
             self.plot.setTitle(f"Top {min(TOP_K, C)} next symbols at step t", size="9pt")
             self.line.setVisible(False)
             self.legend.setVisible(True)
+            self.names.show(True)
         else:
             self.mode = "values"
             self.outputs = tr.outputs[0]
             self.plot.setTitle("Prediction (solid) vs target (dashed) over time", size="9pt")
             self.plot.setLabel("left", "value")
             self.plot.setLabel("bottom", "time step t")
-            self.plot.getAxis("bottom").setTicks(None)
+            self.names.show(False)
             for it in (self.net, self.base, self.orig):
                 it.set([], [])
             self.legend.setVisible(False)
@@ -257,10 +259,7 @@ class OutputPanel(Panel):
         self.base.setVisible(ng is not None)
         self.shown = [(self.symbols[i], float(p[i]), float(ng[j]) if ng is not None else
                        float("nan")) for j, i in enumerate(order)]
-        ticks = [(float(j), _shown(s[0])) for j, s in enumerate(self.shown)]
-        if ticks != self._ticks:     # re-laying out the axis is the costly part
-            self._ticks = ticks
-            self.plot.getAxis("bottom").setTicks([ticks])
+        self.names.set([_shown(s[0]) for s in self.shown])
         txt = f"step {t}: most likely {self.shown[0][0]!r} ({self.shown[0][1]:.3f})"
         if self.targets is not None and self.targets.ndim == 1:
             tg = int(self.targets[t])
