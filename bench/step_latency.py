@@ -9,6 +9,9 @@ stops (the paint is forced, not deferred); a second figure forces a repaint of t
 window, unchanged pixels too. Prints the median and p99 milliseconds per step for H=256,
 T=1000 and H=1024, T=10,000; the last line is ``step latency median ms (H=256,T=1000): X``
 (goal X <= 8).
+The line before it times the issue's reference in the same process (six comparable panels
+in bare pyqtgraph, updated in place; the issue saw ~7.4 ms): this host's speed drifts a lot
+from minute to minute, and the ratio to that reference does not.
 
     python -m bench.step_latency [--steps N] [--small-only]
 """
@@ -133,6 +136,58 @@ def measure(H: int, T: int, steps: int, attention: bool, every_panel: bool = Tru
     return float(np.median(a)), float(np.percentile(a, 99)), trace_s, float(np.median(full))
 
 
+def bare_pyqtgraph(steps: int, H: int = 256, T: int = 1000) -> float:
+    """The reference the issue names: six comparable panels in plain pyqtgraph, updated in
+    place (a heatmap with an InfiniteLine at the step above a BarGraphItem of the H values
+    at the step), in a window of the same size, stepped and painted the same way. Median ms
+    per step. Run in the same process, it tells how fast this machine is right now."""
+    import pyqtgraph as pg
+    from PySide6 import QtWidgets
+
+    from ui.app import make_app
+
+    app = make_app()
+    rng = np.random.default_rng(0)
+    data = rng.standard_normal((H, T)).astype(np.float32)
+    win = QtWidgets.QWidget()
+    grid = QtWidgets.QGridLayout(win)
+    lines, bars = [], []
+    for k in range(6):
+        w = pg.GraphicsLayoutWidget()
+        top = w.addPlot(row=0, col=0, title=f"panel {k}")
+        img = pg.ImageItem(data, axisOrder="row-major")
+        top.addItem(img)
+        line = pg.InfiniteLine(0, angle=90, pen="r")
+        top.addItem(line)
+        bottom = w.addPlot(row=1, col=0)
+        bar = pg.BarGraphItem(x=np.arange(H), height=data[:, 0], width=0.8)
+        bottom.addItem(bar)
+        bottom.setYRange(-3, 3)
+        bottom.disableAutoRange()
+        top.disableAutoRange()
+        lines.append(line)
+        bars.append(bar)
+        grid.addWidget(w, k // 3, k % 3)
+    win.resize(1600, 1000)
+    win.show()
+    app.processEvents()
+    times = []
+    for i in range(steps + 5):
+        t = (T // 3 + i) % T
+        t0 = time.perf_counter()
+        for line, bar in zip(lines, bars):
+            line.setValue(t)
+            bar.setOpts(height=data[:, t])
+        app.sendPostedEvents()
+        app.processEvents()
+        if i >= 5:
+            times.append((time.perf_counter() - t0) * 1000.0)
+    win.close()
+    win.deleteLater()
+    app.processEvents()
+    return float(np.median(times))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--steps", type=int, default=200)
@@ -153,6 +208,10 @@ def main(argv=None) -> int:
     med, p99, _, _ = measure(256, 1000, args.steps, True, every_panel=False)
     print(f"H=256, T=1000, default layout (7 panels on screen, the rest in tabs): median "
           f"{med:.2f} ms, p99 {p99:.2f} ms per step")
+    bare = bare_pyqtgraph(args.steps)
+    print(f"reference, six panels in bare pyqtgraph (the issue measured ~7.4 ms on this kind "
+          f"of machine): median {bare:.2f} ms per step now; this app at H=256, T=1000 / "
+          f"reference: {results[(256, 1000)] / bare:.2f}")
     print(f"step latency median ms (H=256,T=1000): {results[(256, 1000)]:.2f}")
     return 0
 
