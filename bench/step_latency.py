@@ -39,6 +39,7 @@ def build_window(H: int, T: int, attention: bool, every_panel: bool = True):
     from ui.main_window import MainWindow
 
     app = make_app()
+    freeze_startup_heap()        # as ui.app.run does before it opens the window
     rng = np.random.default_rng(0)
     text = "".join(rng.choice(list("abcdefghijklmnopqrstuvwxyz "), size=int(T * 1.2) + 10))
     ds = TextDataset(text, window=T, validation=0.0, name="random text")
@@ -57,7 +58,6 @@ def build_window(H: int, T: int, attention: bool, every_panel: bool = True):
         show_every_panel(win)
     win.show()
     app.processEvents()
-    freeze_startup_heap()        # as ui.app.run does once the window is up
     return app, win, trace_s
 
 

@@ -359,3 +359,36 @@ def test_space_plays_to_the_end(win, qtbot):
     assert win.timeline.step == 4
     np.testing.assert_allclose(win.panels["h"].bars.values, reference(win).layer("cell").h[0, 4],
                                rtol=1e-5, atol=1e-6)
+
+
+def test_output_legend_and_names_follow_the_user(win, qtbot):
+    """A click on the legend's "network" entry hides those bars (and shows them again);
+    zoomed in, the names of bars out of view are not drawn over the axis."""
+    from PySide6 import QtWidgets
+
+    type_sequence_plain(win, "hello")
+    out = win.panels["output"]
+    win.docks["output"].show()
+    QtWidgets.QApplication.processEvents()
+    view = out.layout_widget
+    sample = next(s for s, label in out.legend.items if label.text == "network")
+
+    def click_sample():
+        pos = view.mapFromScene(sample.sceneBoundingRect().center())
+        qtbot.mouseClick(view.viewport(), QtCore.Qt.MouseButton.LeftButton, pos=pos)
+        QtWidgets.QApplication.processEvents()
+
+    assert out.net.isVisible()
+    click_sample()
+    assert not out.net.isVisible()
+    win.timeline.step = 1                     # stays hidden at the next step
+    assert not out.net.isVisible()
+    click_sample()
+    assert out.net.isVisible()
+
+    n = len(out.shown)
+    assert all(it.isVisible() for it in out.names.items[:n])
+    out.plot.vb.setXRange(1.6, n - 1 + 0.4, padding=0)
+    QtWidgets.QApplication.processEvents()
+    seen = [it.isVisible() for it in out.names.items[:n]]
+    assert seen == [False, False] + [True] * (n - 2)

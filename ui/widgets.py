@@ -114,8 +114,9 @@ class Scrubber(QtWidgets.QSlider):
         p.setPen(QtCore.Qt.PenStyle.NoPen)
         p.setBrush(pal.color(QtGui.QPalette.ColorRole.Mid))
         p.drawRoundedRect(QtCore.QRectF(x0, cy - 2.0, x1 - x0, 4.0), 2.0, 2.0)
-        p.setBrush(accent)
-        p.drawRoundedRect(QtCore.QRectF(x0, cy - 2.0, max(0.0, hx - x0), 4.0), 2.0, 2.0)
+        p.setBrush(accent)         # the part already passed: right of the handle in RTL
+        a, b = (hx, x1) if opt.upsideDown else (x0, hx)
+        p.drawRoundedRect(QtCore.QRectF(a, cy - 2.0, max(0.0, b - a), 4.0), 2.0, 2.0)
         p.setBrush(pal.color(QtGui.QPalette.ColorRole.Base))
         p.setPen(QtGui.QPen(accent, 2.5 if self.hasFocus() else 1.5))
         p.drawEllipse(QtCore.QPointF(hx, cy), r, r)

@@ -474,8 +474,7 @@ class TickLabels:
             self.axis.setTicks(None)
             self.axis.setHeight(None)
             self.set([])
-        for it, s in zip(self.items, self.texts):
-            it.setVisible(on and bool(s))
+        self._place()
 
     def set(self, texts: list[str]) -> None:
         for j, it in enumerate(self.items):
@@ -483,13 +482,15 @@ class TickLabels:
             if s != self.texts[j]:
                 self.texts[j] = s
                 it.setText(s)
-                it.setVisible(self.active and bool(s))
                 self._place_one(j)
 
     def _place_one(self, j: int) -> None:
+        """Under bar j, or hidden while the view (zoomed or panned) does not show it."""
         it = self.items[j]
         x = self.axis.mapFromScene(self.vb.mapViewToScene(QtCore.QPointF(j, 0.0))).x()
         it.setPos(round(x - it.boundingRect().width() / 2.0), 7.0)
+        inside = 0.0 <= x <= self.axis.width()
+        it.setVisible(self.active and bool(self.texts[j]) and inside)
 
     def _place(self, *_) -> None:
         for j in range(len(self.items)):

@@ -156,6 +156,9 @@ class OutputPanel(Panel):
         self._net_sample = pg.BarGraphItem(x=[0], height=[0], width=0.4, brush="#1f77b4")
         self._base_sample = pg.BarGraphItem(x=[0], height=[0], width=0.4, brush="#bbbbbb")
         self.legend.addItem(self._net_sample, "network")
+        # a click on a legend entry hides its sample: the bars follow
+        for sample in (self._net_sample, self._base_sample):
+            sample.visibleChanged.connect(self._legend_toggled)
         self.legend_order = None
         self.value_curves: list[pg.PlotDataItem] = []
         self.target_curves: list[pg.PlotDataItem] = []
@@ -255,8 +258,9 @@ class OutputPanel(Panel):
         self.base.set(x + 0.2, np.zeros(len(order)) if ng is None else ng)
         if self.orig_probs is not None:
             self.orig.set(x - 0.2, self.orig_probs[t][order])
-        self.orig.setVisible(self.orig_probs is not None)
-        self.base.setVisible(ng is not None)
+        self.orig.setVisible(self.orig_probs is not None and self._net_sample.isVisible())
+        self.base.setVisible(ng is not None and self._base_sample.isVisible())
+        self.net.setVisible(self._net_sample.isVisible())
         self.shown = [(self.symbols[i], float(p[i]), float(ng[j]) if ng is not None else
                        float("nan")) for j, i in enumerate(order)]
         self.names.set([_shown(s[0]) for s in self.shown])
@@ -266,6 +270,10 @@ class OutputPanel(Panel):
             if 0 <= tg < len(p):
                 txt += f"; target {self.symbols[tg]!r} gets {p[tg]:.3f}"
         self.caption.setText(txt)
+
+    def _legend_toggled(self) -> None:
+        if self.mode == "classes":
+            self._classes_at(min(self.step, len(self.probs) - 1))
 
     def _hover(self, x: float, y: float) -> str | None:
         if self.mode == "classes":
