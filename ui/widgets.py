@@ -200,7 +200,6 @@ class TokenStrip(QtWidgets.QWidget):
 
 
 _TAG = re.compile(r"(<[^>]+>)")
-_VALUE = re.compile(r"\d+\.\d+")   # the live numbers (written with decimals) in a text
 _SLOT = "\x00"
 _SLOT_RE = re.compile(_SLOT)
 _ZEROS = str.maketrans("123456789", "000000000")
@@ -384,27 +383,26 @@ class RichLines(QtWidgets.QWidget):
         shape = tuple(v.translate(_ZEROS) for v in values) if self._tabular() else \
             tuple(values)
         key = (self._template, width, shape)
-        plan = self._plans.get(key)
-        if plan is None:
-            if len(self._plans) > 500:
-                self._plans.clear()
-            plan = self._plans[key] = self._plan(width)
         filled, vals = [], iter(values)
         for pieces in self._paras:
             for piece, k, _ in pieces:
                 if k is not None:
                     filled.append(piece if _SLOT not in piece else
                                   _SLOT_RE.sub(lambda _: next(vals, "?"), piece))
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) > 500:
+                self._plans.clear()
+            plan = self._plans[key] = self._plan(width, filled)
         return [(x, y, piece if i is None else filled[i][a:b], k, c)
                 for x, y, piece, i, a, b, k, c in plan]
 
-    def _plan(self, width: float) -> list:
-        """The layout of the current text: ``(x, y, rich piece or None, plain piece index,
-        start, end, font key, colour)``."""
+    def _plan(self, width: float, filled: list[str]) -> list:
+        """The layout of the current text (``filled``: its plain pieces with the numbers
+        in): ``(x, y, rich piece or None, plain piece index, start, end, font key, colour)``."""
         fm0 = self._font(False, False, False)[1]
         line_h = fm0.height() * 1.3
         ops, y = [], 4.0
-        values = iter(self._values)
         n = 0
         for pieces in self._paras:
             x = 4.0
@@ -416,8 +414,7 @@ class RichLines(QtWidgets.QWidget):
                     ops.append((x, y, piece, None, 0, 0, None, None))
                     x += w
                     continue
-                if _SLOT in piece:
-                    piece = _SLOT_RE.sub(lambda _: next(values, "?"), piece)
+                piece = filled[n]
                 fm = self._font(*key)[1]
                 dy = fm0.ascent() + (fm0.ascent() * 0.3 if key[2] else 0.0)
                 words = [piece]
