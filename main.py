@@ -35,7 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     path = None
     if args.file:
         from playground.errors import PlaygroundError
-        from playground.experiment import resolve
+        from playground.files.experiment import resolve
 
         try:
             path = resolve(args.file)

@@ -31,10 +31,10 @@ import numpy as np  # noqa: E402
 def build_window(H: int, T: int, attention: bool, every_panel: bool = True):
     from PySide6 import QtCore
 
-    from playground.build import build
     from playground.data import suggest_head, suggest_input
-    from playground.sources import TextDataset
-    from playground.spec import chain
+    from playground.data.sources import TextDataset
+    from playground.model.build import build
+    from playground.model.spec import chain
     from ui.app import freeze_startup_heap, make_app
     from ui.main_window import MainWindow
 

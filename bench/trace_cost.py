@@ -24,9 +24,9 @@ from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from playground.build import build  # noqa: E402
-from playground.spec import chain  # noqa: E402
-from playground.trace import trace  # noqa: E402
+from playground.model.build import build  # noqa: E402
+from playground.model.spec import chain  # noqa: E402
+from playground.tracing import trace  # noqa: E402
 
 VOCAB = 32
 CONFIGS = [(kind, H, T) for H, T in ((256, 1000), (64, 100)) for kind in ("lstm", "gru", "rnn")]

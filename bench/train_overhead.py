@@ -25,9 +25,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from playground.build import build  # noqa: E402
 from playground.data import make_dataset  # noqa: E402
-from playground.spec import chain  # noqa: E402
+from playground.model.build import build  # noqa: E402
+from playground.model.spec import chain  # noqa: E402
 from playground.train import TrainConfig, Trainer, pick_device  # noqa: E402
 
 TEXT = ("The recurrent network reads a sequence one step at a time and passes its state on. "

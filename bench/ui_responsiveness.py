@@ -29,7 +29,7 @@ def headless_rate(preset: str, steps: int, warmup: int, threads: int | None = No
     threads, default as the command line leaves them)."""
     import torch
 
-    from playground import experiment
+    from playground.files import experiment
     from playground.train import Trainer
 
     before = torch.get_num_threads()
@@ -49,7 +49,7 @@ def headless_rate(preset: str, steps: int, warmup: int, threads: int | None = No
 def window_run(preset: str, steps: int, warmup: int) -> tuple[np.ndarray, float, float]:
     from PySide6 import QtCore
 
-    from playground import experiment
+    from playground.files import experiment
     from ui.app import make_app
     from ui.main_window import MainWindow
 
@@ -101,7 +101,7 @@ def main(argv=None) -> int:
     # worker thread uses too), the mean of a run before and one after the window run (the
     # speed of this shared machine drifts). torch's default threads are shown for
     # information.
-    from playground import experiment
+    from playground.files import experiment
     from playground.train import suggested_threads
 
     cli = suggested_threads(experiment.load(experiment.resolve(args.preset),

@@ -87,14 +87,14 @@ def _error(message: str) -> None:
 
 
 def _load(name: str):
-    from .experiment import load, resolve
+    from .files.experiment import load, resolve
 
     path = resolve(name)
     return load(path), path
 
 
 def cmd_presets(args) -> int:
-    from .experiment import load, preset_names, resolve
+    from .files.experiment import load, preset_names, resolve
 
     names = preset_names()
     width = max(map(len, names), default=0)
@@ -111,8 +111,8 @@ def _num(v):
 def cmd_train(args) -> int:
     import torch
 
-    from .experiment import PRESETS_DIR
-    from .train import Trainer, suggested_threads
+    from .files.experiment import PRESETS_DIR
+    from .train.trainer import Trainer, suggested_threads
 
     exp, path = _load(args.file)
     if args.seed is not None:
@@ -174,7 +174,7 @@ def cmd_train(args) -> int:
 
 
 def flatten_trace(tr) -> dict[str, np.ndarray]:
-    """A :class:`playground.trace.Trace` as named arrays: ``outputs``, ``probs``, ``loss``,
+    """A :class:`playground.tracing.Trace` as named arrays: ``outputs``, ``probs``, ``loss``,
     ``inputs/<node>``, ``param_grads/<name>``, and per layer record
     ``layers/<i>/<field>`` (with ``gates/<letter>``, ``pre/<letter>``)."""
     out: dict[str, np.ndarray] = {}
@@ -206,8 +206,8 @@ def _trace_batch(dataset, text: str | None):
 
 
 def cmd_trace(args) -> int:
-    from .data import bind_inputs
-    from .trace import trace
+    from .data.bind import bind_inputs
+    from .tracing.tracer import trace
 
     exp, _ = _load(args.file)
     dataset = exp.make_dataset()
@@ -230,7 +230,7 @@ def cmd_trace(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .export import export_pytorch
+    from .files.export import export_pytorch
 
     exp, _ = _load(args.file)
     model = exp.build_model()

@@ -9,29 +9,11 @@ step controls) drives playback with a timer and only calls :meth:`advance`.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from .events import Event
 
 FORWARD = "forward"
 BACKWARD = "backward"
 DIRECTIONS = (FORWARD, BACKWARD)
-
-
-class Event:
-    """A list of callbacks called with the new value whenever it changes."""
-
-    def __init__(self) -> None:
-        self._callbacks: list[Callable] = []
-
-    def connect(self, fn: Callable) -> Callable:
-        self._callbacks.append(fn)
-        return fn
-
-    def disconnect(self, fn: Callable) -> None:
-        self._callbacks = [c for c in self._callbacks if c is not fn]
-
-    def emit(self, *args) -> None:
-        for fn in list(self._callbacks):
-            fn(*args)
 
 
 class TimelineEvents:

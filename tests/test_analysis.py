@@ -5,10 +5,10 @@ import pytest
 import torch
 from torch import nn
 
-from playground.analysis import jacobian_norms, recurrent_singular_values, step_jacobians
-from playground.build import build
-from playground.spec import chain
-from playground.trace import trace
+from playground.model.build import build
+from playground.model.spec import chain
+from playground.tracing import trace
+from playground.tracing.analysis import jacobian_norms, recurrent_singular_values, step_jacobians
 
 CELLS = {"rnn": nn.RNNCell, "lstm": nn.LSTMCell, "gru": nn.GRUCell}
 

@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from playground.build import build
-from playground.cells import Intervention
 from playground.errors import FileFormatError, SequenceError
-from playground.spec import EdgeSpec, GraphSpec, NodeSpec, chain
-from playground.trace import trace
-from playground.validate import analyze
+from playground.model.build import build
+from playground.model.spec import EdgeSpec, GraphSpec, NodeSpec, chain
+from playground.model.validate import analyze
+from playground.tracing import Intervention, trace
 
 
 @pytest.mark.parametrize("kind", ["self_attention", "cross_attention", "transformer", "lstm"])
@@ -108,7 +107,7 @@ def test_bidirectional_truncation_cuts_the_same_gaps_both_ways():
 
 
 def test_failed_weights_write_keeps_the_old_pair(tmp_path, monkeypatch):
-    from playground import experiment as X
+    from playground.files import experiment as X
 
     exp = X.load(X.resolve("hello_rnn"))
     model = exp.build_model()

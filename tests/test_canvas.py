@@ -12,10 +12,10 @@ from PySide6.QtGui import QDragEnterEvent, QDropEvent, QWheelEvent  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication, QCheckBox, QComboBox, QSpinBox  # noqa: E402
 
-from playground.build import build  # noqa: E402
-from playground.spec import chain  # noqa: E402
+from playground.model.build import build  # noqa: E402
+from playground.model.spec import chain  # noqa: E402
 from playground.timeline import Timeline  # noqa: E402
-from playground.trace import trace  # noqa: E402
+from playground.tracing import trace  # noqa: E402
 from ui.canvas import CanvasView  # noqa: E402
 from ui.canvas.palette import MIME_KIND  # noqa: E402
 
@@ -317,7 +317,7 @@ def test_bad_edge_drawn_in_error_colour_and_deletable(qtbot, canvas):
 def test_docked_panels_and_shared_model(qtbot):
     from PySide6.QtWidgets import QDockWidget, QMainWindow
 
-    from playground.editing import GraphModel
+    from playground.model.editing import GraphModel
 
     model = GraphModel(chain(("x", "input", {}), ("g", "gru", {}), ("h", "linear", {})))
     win = QMainWindow()
@@ -370,7 +370,7 @@ def test_pick_up_an_edge_by_its_input_end(qtbot, canvas):
 
 
 def chain_edge(src, dst, port="seq"):
-    from playground.spec import EdgeSpec
+    from playground.model.spec import EdgeSpec
 
     return EdgeSpec(src, dst, port)
 
@@ -414,7 +414,7 @@ def test_quitting_with_nodes_copied_exits_cleanly():
     code = ("from PySide6.QtCore import QTimer\n"
             "from ui.app import make_app\n"
             "from ui.canvas import CanvasView\n"
-            "from playground.spec import chain\n"
+            "from playground.model.spec import chain\n"
             "app = make_app()\n"
             "c = CanvasView(); c.set_graph(chain(('x', 'input', {}), ('l', 'gru', {})))\n"
             "c.show(); c.select_node('l'); assert c.copy_selected()\n"

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 import torch
 
-from playground.build import build
 from playground.data import (
     Batch,
     Vocab,
@@ -17,10 +16,11 @@ from playground.data import (
     suggest_input,
     tokenize,
 )
+from playground.data.sources import parse_numbers, read_array, read_csv
 from playground.errors import FileFormatError, SequenceError
-from playground.losses import mean_loss, step_losses
-from playground.sources import parse_numbers, read_array, read_csv
-from playground.spec import EdgeSpec, GraphSpec, NodeSpec, chain
+from playground.model.build import build
+from playground.model.losses import mean_loss, step_losses
+from playground.model.spec import EdgeSpec, GraphSpec, NodeSpec, chain
 
 # -- vocabulary ------------------------------------------------------------------------------
 

@@ -5,9 +5,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playground.build import build
-from playground.editing import EditError, GraphModel, analyze_graph, carry_weights
-from playground.spec import EdgeSpec, GraphSpec, NodeSpec, chain
+from playground.model.build import build
+from playground.model.editing import EditError, GraphModel, analyze_graph, carry_weights
+from playground.model.spec import EdgeSpec, GraphSpec, NodeSpec, chain
 
 
 def hello_model():
@@ -196,7 +196,7 @@ def test_carry_weights_keeps_unchanged_layers():
 
 
 def test_rebuild_reports_reinitialised_layers():
-    from playground.editing import rebuild
+    from playground.model.editing import rebuild
 
     g1 = chain(("x", "input", {"vocab_size": 4}), ("r", "rnn", {"hidden_size": 8}),
                ("head", "linear", {"out_features": 4}))

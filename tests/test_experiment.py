@@ -6,10 +6,10 @@ import os
 import pytest
 import torch
 
-from playground import experiment as X
 from playground.errors import FileFormatError
-from playground.experiment import Experiment, load, weights_path
-from playground.spec import chain
+from playground.files import experiment as X
+from playground.files.experiment import Experiment, load, weights_path
+from playground.model.spec import chain
 from playground.train import TrainConfig
 
 pytestmark = pytest.mark.usefixtures("one_thread")

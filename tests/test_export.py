@@ -13,9 +13,9 @@ import sys
 import pytest
 import torch
 
-from playground.build import build
-from playground.export import export_pytorch
-from playground.spec import EdgeSpec, GraphSpec, NodeSpec, chain
+from playground.files.export import export_pytorch
+from playground.model.build import build
+from playground.model.spec import EdgeSpec, GraphSpec, NodeSpec, chain
 
 V = 7
 

@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from playground.build import build
 from playground.data import make_dataset
 from playground.errors import SequenceError
-from playground.generate import _pick, _Stepper, free_run, generate_ids, generate_text
-from playground.spec import chain
+from playground.model.build import build
+from playground.model.spec import chain
 from playground.train import TrainConfig, Trainer
+from playground.train.generate import _pick, _Stepper, free_run, generate_ids, generate_text
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

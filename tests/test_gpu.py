@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from playground.build import build
-from playground.spec import chain
-from playground.trace import trace
+from playground.model.build import build
+from playground.model.spec import chain
+from playground.tracing import trace
 
 pytestmark = [pytest.mark.gpu,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]

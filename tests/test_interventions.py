@@ -9,10 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from playground.build import build
-from playground.cells import Intervention
-from playground.spec import chain
-from playground.trace import trace
+from playground.model.build import build
+from playground.model.spec import chain
+from playground.tracing import Intervention, trace
 
 V, H, T = 4, 5, 8
 

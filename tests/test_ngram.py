@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from playground.data import Vocab, make_dataset
+from playground.data.ngram import NGramModel
+from playground.data.taskbase import make_task
 from playground.errors import SequenceError
-from playground.ngram import NGramModel
-from playground.tasks import make_task
 
 
 def hello_model(order=2, k=0.0):

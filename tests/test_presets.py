@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from playground.data import bind_inputs
-from playground.experiment import DEFAULT_PRESET, load, preset_names, resolve
-from playground.generate import generate_text
-from playground.trace import trace
+from playground.files.experiment import DEFAULT_PRESET, load, preset_names, resolve
+from playground.tracing import trace
 from playground.train import Trainer
+from playground.train.generate import generate_text
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from playground.scan import _compiled, scan
+from playground.tracing.scan import _compiled, scan
 
 
 def reference(a, b, y0, reverse):
@@ -41,10 +41,10 @@ def test_scan_matches_loop(compiled, reverse, shape):
 def test_trace_without_numba_gives_the_same_numbers(kind, monkeypatch):
     import torch
 
-    from playground import bptt
-    from playground.build import build
-    from playground.spec import chain
-    from playground.trace import trace
+    from playground.model.build import build
+    from playground.model.spec import chain
+    from playground.tracing import compiled as bptt
+    from playground.tracing import trace
 
     g = chain(("x", "input", {"vocab_size": 5}), ("r", kind, {"hidden_size": 6, "num_layers": 2}),
               ("head", "linear", {"out_features": 5}))
@@ -52,7 +52,7 @@ def test_trace_without_numba_gives_the_same_numbers(kind, monkeypatch):
     x, y = torch.randint(0, 5, (3, 11)), torch.randint(0, 5, (3, 11))
     fast = trace(model, x, y, tbptt=4)
     monkeypatch.setattr(bptt, "COMPILED", False)
-    import playground.scan as S
+    import playground.tracing.scan as S
 
     monkeypatch.setattr(S, "_compiled", None)
     slow = trace(model, x, y, tbptt=4)

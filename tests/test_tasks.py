@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from playground.build import build
 from playground.data import bind_inputs, check_model, suggest_head, suggest_input
+from playground.data.taskbase import TASKS, make_task, task_defaults, task_title
 from playground.errors import FileFormatError, SequenceError
-from playground.losses import step_losses
-from playground.spec import EdgeSpec, GraphSpec, NodeSpec, chain
-from playground.tasks import TASKS, make_task, task_defaults, task_title
+from playground.model.build import build
+from playground.model.losses import step_losses
+from playground.model.spec import EdgeSpec, GraphSpec, NodeSpec, chain
 
 ALL = list(TASKS)
 

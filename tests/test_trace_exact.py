@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from playground.build import build
-from playground.spec import chain
-from playground.trace import trace
+from playground.model.build import build
+from playground.model.spec import chain
+from playground.tracing import trace
 
 NN = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}
 TOL = {torch.float32: 1e-5, torch.float64: 1e-10}
@@ -209,7 +209,7 @@ def test_truncated_bptt_cuts_gradient(kind, fused):
 def test_lstm_fused_kernel_path_matches_torch_nn(B, L, tbptt, dtype, monkeypatch):
     """GPUs and machines without numba trace an LSTM through the fused kernel with extra
     zero inputs instead of the compiled BPTT."""
-    from playground import bptt
+    from playground.tracing import compiled as bptt
 
     monkeypatch.setattr(bptt, "available", lambda run: False)
     tr = check("lstm", B=B, T=10, V=4, H=5, L=L, dtype=dtype, tbptt=tbptt)
@@ -217,7 +217,8 @@ def test_lstm_fused_kernel_path_matches_torch_nn(B, L, tbptt, dtype, monkeypatch
 
 
 def test_lstm_on_the_cpu_takes_the_compiled_bptt(monkeypatch):
-    from playground import bptt, scan
+    from playground.tracing import compiled as bptt
+    from playground.tracing import scan
 
     if scan._lstm_bptt is None:
         pytest.skip("numba not installed")
@@ -233,8 +234,8 @@ def test_lstm_on_the_cpu_takes_the_compiled_bptt(monkeypatch):
 def test_encoder_state_gradients_match_torch_nn(kind, compiled, monkeypatch):
     """The decoder starts from the encoder's final state: the encoder's weights get their
     gradient only through it, and its dL/dh_T is what the decoder hands back."""
-    from playground import bptt
-    from playground.spec import EdgeSpec, GraphSpec, NodeSpec
+    from playground.model.spec import EdgeSpec, GraphSpec, NodeSpec
+    from playground.tracing import compiled as bptt
 
     if not compiled:
         monkeypatch.setattr(bptt, "available", lambda run: False)
@@ -276,7 +277,8 @@ def test_compiled_lstm_traces_leave_nothing_alive(monkeypatch):
     import gc
     import weakref
 
-    from playground import bptt, scan
+    from playground.tracing import compiled as bptt
+    from playground.tracing import scan
 
     if scan._lstm_bptt is None:
         pytest.skip("numba not installed")
@@ -395,7 +397,7 @@ def test_transformer_block_matches_encoder_layer(heads, causal):
 
 @pytest.mark.parametrize("heads", [1, 2])
 def test_cross_attention_matches_multihead_attention(heads):
-    from playground.spec import EdgeSpec, GraphSpec, NodeSpec
+    from playground.model.spec import EdgeSpec, GraphSpec, NodeSpec
 
     torch.manual_seed(0)
     dtype = torch.float64

@@ -12,11 +12,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from playground.build import build
 from playground.data import Batch, Dataset, Vocab
 from playground.errors import FileFormatError, TrainingError
-from playground.spec import chain
-from playground.trace import trace
+from playground.model.build import build
+from playground.model.spec import chain
+from playground.tracing import trace
 from playground.train import Snapshot, TrainConfig, Trainer, pick_device
 
 pytestmark = pytest.mark.usefixtures("one_thread")

@@ -8,9 +8,9 @@ import torch
 from PySide6 import QtCore
 
 from playground.data import bind_inputs
-from playground.experiment import Experiment
-from playground.spec import chain
-from playground.trace import trace
+from playground.files.experiment import Experiment
+from playground.model.spec import chain
+from playground.tracing import trace
 from playground.train import TrainConfig
 from ui.testing import close_window, make_window, no_running_qt  # noqa: F401
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from playground import experiment
+from playground.files import experiment
 from ui.gallery import GalleryDialog, preset_entries
 from ui.testing import close_window, make_window, no_running_qt  # noqa: F401
 

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 import torch
 
-from playground.build import build
-from playground.spec import chain
-from playground.trace import trace
+from playground.model.build import build
+from playground.model.spec import chain
+from playground.tracing import trace
 from ui.panels.attention import AttentionPanel
 from ui.panels.base import Bars, TraceView
 from ui.panels.equation import EquationPanel

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from playground.build import build
 from playground.data import suggest_head, suggest_input
-from playground.sources import TextDataset
-from playground.spec import chain
+from playground.data.sources import TextDataset
+from playground.model.build import build
+from playground.model.spec import chain
 from playground.train import TrainConfig, Trainer
 from ui.testing import no_running_qt  # noqa: F401
 from ui.worker import TrainingRunner

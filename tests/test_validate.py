@@ -6,10 +6,10 @@ import pytest
 import torch
 
 from playground import errors as E
-from playground.build import build
 from playground.errors import FileFormatError, GraphError, SequenceError
-from playground.spec import EdgeSpec, GraphSpec, NodeSpec, chain
-from playground.validate import analyze, validate
+from playground.model.build import build
+from playground.model.spec import EdgeSpec, GraphSpec, NodeSpec, chain
+from playground.model.validate import analyze, validate
 
 
 def hello(**rnn):
@@ -132,14 +132,14 @@ def test_graph_round_trips_through_json():
     (torch.tensor([[0.5, 1.0]]), "whole numbers"),
 ])
 def test_bad_token_sequences(x, match):
-    from playground.trace import trace
+    from playground.tracing import trace
 
     with pytest.raises(SequenceError, match=match):
         trace(build(hello()), x)
 
 
 def test_bad_numeric_sequences():
-    from playground.trace import trace
+    from playground.tracing import trace
 
     g = chain(("x", "input", {"encoding": "numeric", "features": 2}), ("g", "gru", {}),
               ("head", "linear", {"out_features": 1, "output": "identity"}))

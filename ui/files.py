@@ -74,7 +74,7 @@ class FileController:
         return self.open_default()
 
     def open_default(self) -> bool:
-        from playground import experiment
+        from playground.files import experiment
 
         try:
             path = experiment.resolve(experiment.DEFAULT_PRESET)
@@ -107,7 +107,7 @@ class FileController:
         show it and keep the current experiment."""
         if ask and not self.maybe_save():
             return False
-        from playground import experiment
+        from playground.files import experiment
 
         try:
             exp = experiment.load(path)
@@ -147,7 +147,7 @@ class FileController:
 
     def save_to(self, path: str) -> bool:
         """Write the experiment (graph as edited, weights as trained) to ``path``."""
-        from playground import experiment
+        from playground.files import experiment
 
         s = self.session
         if self.window.training.running:

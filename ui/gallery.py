@@ -11,7 +11,7 @@ from playground.errors import PlaygroundError
 
 def preset_entries() -> list[dict]:
     """``{"path", "name", "description", "look_at", "outcome", "error"}`` per preset file."""
-    from playground import experiment
+    from playground.files import experiment
 
     out = []
     for key in experiment.preset_names():

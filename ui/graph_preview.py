@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from playground.spec import KIND_LABELS
+from playground.model.registry import label as kind_label
 
 W, H = 150.0, 48.0
 
@@ -45,7 +45,7 @@ class GraphPreview(QtWidgets.QGraphicsView):
                            QtGui.QBrush(QtGui.QColor("#e8f0fb")))
             r.setData(0, n.id)
             r.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
-            t = QtWidgets.QGraphicsTextItem(f"{n.id}: {KIND_LABELS.get(n.kind, n.kind)}\n"
+            t = QtWidgets.QGraphicsTextItem(f"{n.id}: {kind_label(n.kind)}\n"
                                             f"{node_size(n)}", r)
             t.setPos(pos[n.id] + QtCore.QPointF(4, 2))
             self._labels.append(t)   # PySide does not keep child items alive by itself

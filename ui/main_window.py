@@ -75,7 +75,7 @@ class MainWindow(QtWidgets.QMainWindow):
     # -- construction ---------------------------------------------------------------------
     def _optional_panels(self) -> dict:
         try:
-            from playground import analysis  # noqa: F401
+            from playground.tracing import analysis  # noqa: F401
         except ImportError:
             return {}
         from .panels.analysis import JacobianPanel
@@ -354,9 +354,9 @@ class MainWindow(QtWidgets.QMainWindow):
         if getattr(self, "_loading", False) or info is None or not info.ok or \
                 self.training.running:
             return
-        from playground.build import build
         from playground.data import check_model
-        from playground.editing import carry_weights
+        from playground.model.build import build
+        from playground.model.editing import carry_weights
 
         s = self.session
         graph = self.canvas.graph

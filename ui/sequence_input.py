@@ -113,7 +113,7 @@ class SequenceInput(QtWidgets.QWidget):
 
     def load_file(self, path: str) -> bool:
         """Read a sequence file into the text box (text as is, arrays as numbers)."""
-        from playground import sources
+        from playground.data import sources
 
         try:
             ext = os.path.splitext(path)[1].lower()

@@ -11,10 +11,11 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore
 
-from playground.build import build
 from playground.errors import PlaygroundError
-from playground.spec import ATTENTION_KINDS, RECURRENT_KINDS, GraphSpec, chain
-from playground.trace import trace
+from playground.model import registry
+from playground.model.build import build
+from playground.model.spec import GraphSpec, chain
+from playground.tracing import trace
 
 from .panels.base import TraceView
 
@@ -68,9 +69,10 @@ class Session(QtCore.QObject):
         self._build_ngram()
         self.rec_sel = self.attn_sel = None
         for n in graph.nodes:
-            if n.kind in RECURRENT_KINDS and self.rec_sel is None:
+            style = _trace_style(n.kind)
+            if style == "recurrent" and self.rec_sel is None:
                 self.rec_sel = (n.id, 0, 0)
-            if n.kind in ATTENTION_KINDS and self.attn_sel is None:
+            if style == "attention" and self.attn_sel is None:
                 self.attn_sel = n.id
         self.set_dirty(False)
         self.modelChanged.emit()
@@ -79,7 +81,7 @@ class Session(QtCore.QObject):
     def load_default(self) -> None:
         """The hello character RNN, built here from a text dataset when no preset exists."""
         from playground.data import suggest_head, suggest_input
-        from playground.sources import TextDataset
+        from playground.data.sources import TextDataset
 
         ds = TextDataset(HELLO_TEXT, window=8, name="hello")
         g = chain(("x", "input", suggest_input(ds)), ("rnn", "rnn", {"hidden_size": 8}),
@@ -95,7 +97,7 @@ class Session(QtCore.QObject):
         ids = {n.id for n in graph.nodes}
         if self.rec_sel and self.rec_sel[0] not in ids:
             self.rec_sel = next(((n.id, 0, 0) for n in graph.nodes
-                                 if n.kind in RECURRENT_KINDS), None)
+                                 if _trace_style(n.kind) == "recurrent"), None)
         if self.attn_sel and self.attn_sel not in ids:
             self.attn_sel = None
         self.set_dirty(True)
@@ -210,12 +212,12 @@ class Session(QtCore.QObject):
     def select_node(self, node_id: str) -> None:
         """Choose which layer the panels show (a recurrent or attention node)."""
         try:
-            kind = self.graph.node(node_id).kind
+            style = _trace_style(self.graph.node(node_id).kind)
         except (KeyError, AttributeError):
             return
-        if kind in RECURRENT_KINDS:
+        if style == "recurrent":
             self.rec_sel = (node_id, 0, 0)
-        elif kind in ATTENTION_KINDS:
+        elif style == "attention":
             self.attn_sel = node_id
         else:
             return
@@ -263,7 +265,7 @@ class Session(QtCore.QObject):
         if not getattr(self.dataset, "language_model", False):
             return
         try:
-            from playground import ngram
+            from playground.data import ngram
         except ImportError:
             return
         try:
@@ -281,3 +283,9 @@ class Session(QtCore.QObject):
             self.ngram = np.asarray(self.ngram_model.step_probs(ids))
         except (PlaygroundError, AttributeError, ValueError, TypeError):
             self.ngram = None
+
+
+def _trace_style(kind: str) -> str | None:
+    """How a trace records nodes of ``kind`` (which panels can show them)."""
+    decl = registry.get(kind)
+    return None if decl is None else decl.trace

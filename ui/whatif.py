@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from PySide6 import QtWidgets
 
-from playground.cells import GATE_LABELS, GATES, Intervention
+from playground.tracing.interventions import Intervention
+from playground.tracing.runs import GATE_LABELS, GATES
 
 
 class WhatIfPanel(QtWidgets.QWidget):

@@ -35,8 +35,9 @@ Ctrl+Shift+Z; mouse wheel zooms, middle button (or Alt + drag) pans, F fits.
 
 Modules: ``items`` (nodes, ports, edges), ``scene`` (follows GraphModel events, turns
 gestures into commands), ``commands`` (QUndoCommands calling GraphModel methods only),
-``palette``, ``properties`` (generated from ``playground.spec.PARAMS``), ``view`` (zoom,
-pan, drops), ``widget`` (CanvasView, ProblemsList), ``demo`` (the docs screenshot).
+``palette`` (one entry per registered kind), ``properties`` (generated from each kind's
+parameters in ``playground.model.registry``), ``view`` (zoom, pan, drops), ``widget``
+(CanvasView, ProblemsList), ``demo`` (the docs screenshot).
 """
 
 from .widget import CanvasView, ProblemsList

@@ -7,8 +7,8 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
-from playground.editing import GraphModel
-from playground.spec import KIND_LABELS
+from playground.model.editing import GraphModel
+from playground.model.registry import label as kind_label
 
 
 class AddNodeCommand(QUndoCommand):
@@ -16,7 +16,7 @@ class AddNodeCommand(QUndoCommand):
 
     def __init__(self, model: GraphModel, kind: str, pos=(0.0, 0.0), params=None,
                  node_id: str | None = None):
-        super().__init__(f"Add {KIND_LABELS.get(kind, kind)}")
+        super().__init__(f"Add {kind_label(kind)}")
         self.model, self.kind, self.pos, self.params = model, kind, pos, params
         self.node_id = node_id
 
@@ -67,7 +67,7 @@ class DisconnectCommand(QUndoCommand):
         self.index = self.model.disconnect(self.src, self.dst, self.port)
 
     def undo(self) -> None:
-        from playground.spec import EdgeSpec
+        from playground.model.spec import EdgeSpec
 
         self.model.restore_edge(EdgeSpec(self.src, self.dst, self.port), self.index)
 

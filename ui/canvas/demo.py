@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-from playground.spec import EdgeSpec, GraphSpec, NodeSpec
+from playground.model.spec import EdgeSpec, GraphSpec, NodeSpec
 
 
 def encoder_decoder() -> GraphSpec:

@@ -10,7 +10,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetrics, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import QGraphicsItem, QGraphicsObject, QGraphicsPathItem
 
-from playground.spec import INPUT_PORTS, KIND_LABELS, RECURRENT_KINDS, EdgeSpec, NodeSpec
+from playground.model import registry
+from playground.model.spec import EdgeSpec, NodeSpec
 
 NODE_W = 220.0
 HEADER_H = 26.0
@@ -20,11 +21,6 @@ PORT_R = 6.0
 
 ERROR = QColor("#d7263d")
 PORT_COLORS = {"seq": QColor("#2f80ed"), "state": QColor("#f2994a"), "memory": QColor("#27ae60")}
-KIND_COLORS = {
-    "input": "#5c6b7a", "rnn": "#3a7ca5", "lstm": "#2f6690", "gru": "#16425b",
-    "self_attention": "#7b4b94", "cross_attention": "#5e3c99", "transformer": "#8c4c7e",
-    "linear": "#3d7a4a",
-}
 PORT_LABELS = {"seq": "seq", "state": "state", "memory": "memory"}
 PORT_HELP = {
     ("in", "seq"): "the sequence this layer reads",
@@ -36,33 +32,27 @@ PORT_HELP = {
 
 
 def output_ports(kind: str) -> list[str]:
-    """Output ports of a node kind: its sequence, and the final state of a recurrent layer."""
-    if kind == "linear":
-        return ["seq"]
-    return ["seq", "state"] if kind in RECURRENT_KINDS else ["seq"]
+    """Output ports of a node kind, as its declaration lists them (a head has its ``seq``)."""
+    decl = registry.get(kind)
+    return list(decl.outputs) if decl is not None else ["seq"]
+
+
+def input_ports(kind: str) -> list[str]:
+    decl = registry.get(kind)
+    return list(decl.port_names) if decl is not None else []
+
+
+def kind_color(kind: str) -> QColor:
+    decl = registry.get(kind)
+    return QColor(decl.color if decl is not None else "#6b6b6b")
 
 
 def summary(node: NodeSpec) -> str:
-    """One line of a node's key parameters."""
-    p = node.params
-    k = node.kind
-    if k == "input":
-        enc = p["encoding"]
-        if enc == "numeric":
-            return f"numeric, {p['features']} features"
-        extra = f", dim {p['embed_dim']}" if enc == "embedding" else ""
-        return f"{enc}, vocab {p['vocab_size']}{extra}"
-    if k in RECURRENT_KINDS:
-        s = f"hidden {p['hidden_size']} x {p['num_layers']} layer(s)"
-        if k == "rnn":
-            s += f", {p['nonlinearity']}"
-        return s + (", bidir" if p["bidirectional"] else "")
-    if k in ("self_attention", "transformer"):
-        s = f"{p['num_heads']} head(s)" + (", causal" if p["causal"] else "")
-        return s + (f", ff {p['ff_dim']}" if k == "transformer" else "")
-    if k == "cross_attention":
-        return f"{p['num_heads']} head(s)"
-    return f"{p['out_features']} outputs, {p['output']}"
+    """One line of a node's key parameters (each kind says which)."""
+    decl = registry.get(node.kind)
+    if decl is None or decl.summary is None:
+        return ""
+    return decl.summary(node.params)
 
 
 class PortItem(QGraphicsItem):
@@ -132,7 +122,7 @@ class NodeItem(QGraphicsObject):
     # -- content -------------------------------------------------------------------------
     def rows(self) -> int:
         """Input ports first, then output ports, one row each, so shapes never collide."""
-        return len(INPUT_PORTS[self.spec.kind]) + len(output_ports(self.spec.kind))
+        return len(input_ports(self.spec.kind)) + len(output_ports(self.spec.kind))
 
     def height(self) -> float:
         return HEADER_H + self.rows() * ROW_H + FOOT_H
@@ -142,7 +132,7 @@ class NodeItem(QGraphicsObject):
         self.prepareGeometryChange()
         self.spec = node
         if not self.inputs and not self.outputs:
-            self.inputs = {n: PortItem(self, n, "in") for n in INPUT_PORTS[node.kind]}
+            self.inputs = {n: PortItem(self, n, "in") for n in input_ports(node.kind)}
             self.outputs = {n: PortItem(self, n, "out") for n in output_ports(node.kind)}
             for i, port in enumerate(self.inputs.values()):
                 port.setPos(0, HEADER_H + (i + 0.5) * ROW_H)
@@ -153,7 +143,7 @@ class NodeItem(QGraphicsObject):
 
     def set_status(self, problems: list[str], shapes: dict[str, str], params: int | None) -> None:
         self.problems, self.shapes, self.param_count = problems, shapes, params
-        tip = f"<b>{self.node_id}</b> ({KIND_LABELS[self.spec.kind]})"
+        tip = f"<b>{self.node_id}</b> ({registry.label(self.spec.kind)})"
         if problems:
             tip += "<br>" + "<br>".join(f"<span style='color:#d7263d'>&#9888; {p}</span>"
                                         for p in problems)
@@ -181,13 +171,13 @@ class NodeItem(QGraphicsObject):
         painter.drawRoundedRect(rect, 6, 6)
         head = QPainterPath()
         head.addRoundedRect(QRectF(0, 0, NODE_W, HEADER_H), 6, 6)
-        painter.fillPath(head, QBrush(ERROR if bad else QColor(KIND_COLORS[self.spec.kind])))
+        painter.fillPath(head, QBrush(ERROR if bad else kind_color(self.spec.kind)))
         painter.setPen(Qt.white)
         bold = QFont()
         bold.setPointSizeF(9.5)
         bold.setBold(True)
         painter.setFont(bold)
-        title = f"{self.node_id}  ·  {KIND_LABELS[self.spec.kind]}"
+        title = f"{self.node_id}  ·  {registry.label(self.spec.kind)}"
         painter.drawText(QRectF(8, 0, NODE_W - 16, HEADER_H), Qt.AlignVCenter | Qt.AlignLeft,
                          QFontMetrics(bold).elidedText(title, Qt.ElideRight, int(NODE_W - 16)))
         small = QFont()

@@ -7,25 +7,13 @@ from PySide6.QtCore import QMimeData, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QDrag, QIcon, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListWidget, QListWidgetItem
 
-from playground.spec import KIND_LABELS, KINDS
-
-from .items import KIND_COLORS
+from playground.model import registry
 
 MIME_KIND = "application/x-sequence-playground-kind"
-HINTS = {
-    "input": "Token ids (one-hot or embedding) or numbers per step",
-    "rnn": "Elman RNN: h_t = tanh(W_ih x_t + W_hh h_{t-1} + b)",
-    "lstm": "LSTM: gates i, f, g, o and a cell state c",
-    "gru": "GRU: reset and update gates",
-    "self_attention": "Multi-head self-attention (optionally causal)",
-    "cross_attention": "Queries from seq, keys/values from memory",
-    "transformer": "Pre-norm transformer block: attention + feed-forward",
-    "linear": "Linear output head (softmax classes or values)",
-}
-
 
 class PaletteWidget(QListWidget):
-    """One entry per layer kind. ``addRequested(kind)`` on double-click or Enter."""
+    """One entry per registered layer kind (:mod:`playground.model.registry`), in
+    registration order. ``addRequested(kind)`` on double-click or Enter."""
 
     addRequested = Signal(str)
 
@@ -35,13 +23,13 @@ class PaletteWidget(QListWidget):
         self.setDragEnabled(True)
         self.setDragDropMode(QAbstractItemView.DragOnly)
         self.setSelectionMode(QAbstractItemView.SingleSelection)
-        for kind in KINDS:
-            item = QListWidgetItem(KIND_LABELS[kind])
-            item.setData(Qt.UserRole, kind)
-            item.setToolTip(HINTS[kind] + "\nDrag onto the canvas, or double-click to add.")
-            item.setForeground(QBrush(QColor(KIND_COLORS[kind]).darker(110)))
+        for decl in registry.kinds():
+            item = QListWidgetItem(decl.label)
+            item.setData(Qt.UserRole, decl.name)
+            item.setToolTip(decl.description + "\nDrag onto the canvas, or double-click to add.")
+            item.setForeground(QBrush(QColor(decl.color).darker(110)))
             swatch = QPixmap(14, 14)
-            swatch.fill(QColor(KIND_COLORS[kind]))
+            swatch.fill(QColor(decl.color))
             item.setIcon(QIcon(swatch))
             self.addItem(item)
         self.itemActivated.connect(self._activated)

@@ -1,4 +1,5 @@
-"""Property editor of the selected node, generated from :data:`playground.spec.PARAMS`.
+"""Property editor of the selected node, generated from each kind's parameters
+in the layer registry (:mod:`playground.model.registry`).
 
 Integers get spin boxes, numbers double spin boxes, choices combo boxes and flags check
 boxes, with the schema's ranges. Parameters that apply only for some value of another
@@ -19,8 +20,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from playground.editing import EditError, GraphModel
-from playground.spec import KIND_LABELS, PARAMS, Param, param_applies
+from playground.model import registry
+from playground.model.editing import EditError, GraphModel
+from playground.schema import Param, param_applies
 
 from .commands import SetParamCommand
 
@@ -69,8 +71,8 @@ class PropertyEditor(QWidget):
             self.title.setText("Select a node to edit its properties.")
             return
         node = self.model.node(self.node_id)
-        self.title.setText(f"<b>{node.id}</b> — {KIND_LABELS[node.kind]}")
-        for p in PARAMS[node.kind]:
+        self.title.setText(f"<b>{node.id}</b> — {registry.label(node.kind)}")
+        for p in registry.kind_of(node.kind).params:
             field = self._make_field(p)
             label = QLabel(p.label or p.name)
             self.fields[p.name] = field
@@ -112,7 +114,7 @@ class PropertyEditor(QWidget):
         node = self.model.node(self.node_id)
         self._updating = True
         try:
-            for p in PARAMS[node.kind]:
+            for p in registry.kind_of(node.kind).params:
                 w, value = self.fields[p.name], node.params.get(p.name, p.default)
                 if isinstance(w, QCheckBox):
                     w.setChecked(bool(value))

@@ -7,8 +7,9 @@ from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QPen, QUndoStack
 from PySide6.QtWidgets import QGraphicsPathItem, QGraphicsScene
 
-from playground.editing import OUTPUT_OF_PORT, EditInfo, GraphModel
-from playground.spec import EdgeSpec
+from playground.model import registry
+from playground.model.editing import EditInfo, GraphModel
+from playground.model.spec import EdgeSpec
 
 from .commands import ConnectCommand, DisconnectCommand, MoveCommand
 from .items import EdgeItem, NodeItem, PortItem, curve
@@ -80,10 +81,11 @@ class GraphScene(QGraphicsScene):
         src, dst = self.nodes.get(edge.src), self.nodes.get(edge.dst)
         if src is None or dst is None:
             return  # an edge to a missing node: reported by validation, not drawn
-        out = src.outputs.get(OUTPUT_OF_PORT.get(edge.port, "seq")) or src.outputs["seq"]
         inp = dst.inputs.get(edge.port)
-        if inp is None:
+        port = registry.kind_of(dst.spec.kind).port(edge.port)
+        if inp is None or port is None:
             return  # a port the kind does not have: reported by validation
+        out = src.outputs.get(port.takes) or src.outputs["seq"]
         item = EdgeItem(edge, out, inp)
         self.edges[edge] = item
         self.addItem(item)
@@ -200,7 +202,7 @@ class GraphScene(QGraphicsScene):
             return
         trial = GraphModel(self.model.graph)
         trial.disconnect(edge.src, edge.dst, edge.port)
-        out = OUTPUT_OF_PORT[edge.port]
+        out = registry.kind_of(self.model.node(edge.dst).kind).port(edge.port).takes
         reason = trial.connection_problem(edge.src, end.node_id, end.name, from_output=out)
         if reason:
             self.message.emit(f"Cannot move the edge to {end.node_id} ({end.name}): {reason}")

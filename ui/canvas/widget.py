@@ -18,8 +18,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from playground.editing import EditError, EditInfo, GraphModel
-from playground.spec import KIND_LABELS, GraphSpec
+from playground.model import registry
+from playground.model.editing import EditError, EditInfo, GraphModel
+from playground.model.spec import GraphSpec
 
 from .commands import AddNodeCommand, DisconnectCommand, PasteCommand, RemoveNodeCommand
 from .items import NODE_W, NodeItem
@@ -338,7 +339,7 @@ class CanvasView(QWidget):
         at = self.view.mapToScene(view_pos)
         add = menu.addMenu("Add layer here")
         for kind in self.palette.kinds():
-            add.addAction(KIND_LABELS[kind], lambda k=kind: self.add_node(k, at))
+            add.addAction(registry.label(kind), lambda k=kind: self.add_node(k, at))
         menu.addAction(self.actions_by_name["paste"])
         menu.addAction(self.actions_by_name["fit"])
         return menu

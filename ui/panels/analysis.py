@@ -70,7 +70,7 @@ class JacobianPanel(Panel):
         model = self.model_getter()
         if rec is None or model is None:
             return
-        from playground import analysis
+        from playground.tracing import analysis
 
         try:
             norms = analysis.jacobian_norms(model, rec)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 
-from playground.cells import GATE_LABELS, SIGMOID_GATES
+from playground.tracing.runs import GATE_LABELS, SIGMOID_GATES
 
 from .base import (
     CURVE_PEN,

@@ -1,0 +1,25 @@
+"""Files: experiments on disk and models written out as plain PyTorch.
+
+Owns experiment files (:mod:`.experiment`: JSON plus ``.weights.pt``, the bundled presets
+and :func:`~.experiment.resolve`) and the export to a standalone PyTorch script
+(:mod:`.export`).
+
+May import everything below it: :mod:`playground.errors`, ``model``, ``data``, ``train``.
+Never ``cli``.
+"""
+
+from .experiment import (
+    DEFAULT_PRESET,
+    PRESETS_DIR,
+    Experiment,
+    load,
+    preset_names,
+    read_weights,
+    resolve,
+    save,
+    weights_path,
+)
+from .export import export_pytorch, model_source
+
+__all__ = ["Experiment", "load", "save", "resolve", "preset_names", "read_weights",
+           "weights_path", "PRESETS_DIR", "DEFAULT_PRESET", "export_pytorch", "model_source"]

@@ -1,0 +1,298 @@
+"""Experiment files: one JSON object with the model graph, the data, the training settings,
+the seed and the texts a student reads; trained weights in ``NAME.weights.pt`` beside it.
+
+Loading parses plain JSON first, then checks it field by field, so every problem is one
+line naming the field path (``graph.nodes[2].params.hidden_size: must be a positive
+integer, got -3``). Nothing in a file is ever executed: weights are read with
+``torch.load(weights_only=True)``. Saving is atomic: a temporary file in the same folder,
+then ``os.replace``, so a crash never leaves half a file. ``load -> save -> load`` gives the
+same experiment and the same bytes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..data.config import make_dataset
+from ..errors import FileFormatError, GraphError, PlaygroundError
+from ..model.build import build
+from ..model.spec import GraphSpec, graph_from_dict
+from ..train.config import TrainConfig
+
+SCHEMA_VERSION = 1
+WEIGHTS_SUFFIX = ".weights.pt"
+_TEXT_FIELDS = ("name", "description", "what_to_look_at", "outcome")
+_FIELDS = ("version", *_TEXT_FIELDS, "seed", "graph", "data", "train")
+
+
+@dataclass
+class Experiment:
+    """Everything needed to rebuild a run: ``graph`` (a GraphSpec with canvas positions),
+    ``data`` (the object :func:`playground.data.make_dataset` takes), ``train`` settings and
+    ``seed`` (model initialisation and batch order; it overrides ``train.seed``), plus the
+    texts shown to a student. ``outcome`` states what full training reaches.
+    ``weights`` (a state dict) and ``path`` are not part of the JSON."""
+
+    name: str
+    graph: GraphSpec
+    data: dict[str, Any]
+    train: TrainConfig = field(default_factory=TrainConfig)
+    seed: int = 0
+    description: str = ""
+    what_to_look_at: str = ""
+    outcome: str = ""
+    version: int = SCHEMA_VERSION
+    weights: dict[str, torch.Tensor] | None = field(default=None, compare=False, repr=False)
+    path: Path | None = field(default=None, compare=False)
+
+    # -- plain data ---------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        train = self.train.to_dict()
+        train.pop("seed")
+        return {"version": self.version, "name": self.name, "description": self.description,
+                "what_to_look_at": self.what_to_look_at, "outcome": self.outcome,
+                "seed": self.seed, "graph": self.graph.to_dict(), "data": _copy(self.data),
+                "train": train}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Experiment:
+        """Check plain data field by field (FileFormatError naming the field path)."""
+        if not isinstance(data, dict):
+            raise FileFormatError(f"must be a JSON object, got {type(data).__name__}")
+        for key in data:
+            if key not in _FIELDS:
+                raise FileFormatError(f"unknown field; expected one of {', '.join(_FIELDS)}", key)
+        if "version" not in data:
+            raise FileFormatError("missing; this does not look like an experiment file",
+                                  "version")
+        version = data["version"]
+        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+            raise FileFormatError(f"must be a positive integer, got {version!r}", "version")
+        if version > SCHEMA_VERSION:
+            raise FileFormatError(f"version {version} is newer than this program understands "
+                                  f"({SCHEMA_VERSION}); update Sequence Playground", "version")
+        for key in ("name", "graph", "data"):
+            if key not in data:
+                raise FileFormatError("missing", key)
+        texts = {}
+        for key in _TEXT_FIELDS:
+            value = data.get(key, "")
+            if not isinstance(value, str):
+                raise FileFormatError(f"must be a string, got {value!r}", key)
+            texts[key] = value
+        if not texts["name"].strip():
+            raise FileFormatError("must not be empty", "name")
+        seed = data.get("seed", 0)
+        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 32:
+            raise FileFormatError(f"must be an integer from 0 to 2^32-1, got {seed!r}", "seed")
+        graph = graph_from_dict(data["graph"], "graph")
+        if not isinstance(data["data"], dict):
+            raise FileFormatError(f"must be an object, got {type(data['data']).__name__}", "data")
+        train_raw = data.get("train", {})
+        if isinstance(train_raw, dict) and "seed" in train_raw:
+            raise FileFormatError("set the seed once, at the top level", "train.seed")
+        train = TrainConfig.from_dict(train_raw, "train")
+        return cls(graph=graph, data=_copy(data["data"]),
+                   train=dataclasses.replace(train, seed=seed), seed=seed,
+                   version=SCHEMA_VERSION, **texts)
+
+    def __post_init__(self) -> None:
+        if self.train.seed != self.seed:
+            self.train = dataclasses.replace(self.train, seed=self.seed)
+
+    def with_seed(self, seed: int) -> Experiment:
+        """A copy with another seed (for the model and for training)."""
+        return dataclasses.replace(self, seed=seed, train=dataclasses.replace(self.train,
+                                                                              seed=seed))
+
+    # -- objects ------------------------------------------------------------------------------
+    def make_dataset(self):
+        """The dataset ``data`` describes (relative file paths are read beside this file)."""
+        base = str(self.path.parent) if self.path is not None else None
+        try:
+            return make_dataset(self.data, "data", base)
+        except FileFormatError as e:
+            raise FileFormatError(e.detail, e.path, str(self.path) if self.path else None) from None
+
+    def build_model(self, weights: bool = True):
+        """The model of ``graph``, initialised with ``seed`` and ``train.init``; the loaded (or
+        assigned) ``weights`` are put in when ``weights`` is true. Raises GraphError."""
+        model = build(self.graph, seed=self.seed, init=self.train.init,
+                      init_scale=self.train.init_scale)
+        if weights and self.weights is not None:
+            _load_into(model, self.weights, str(self.weights_path or "weights"))
+        return model
+
+    @property
+    def weights_path(self) -> Path | None:
+        return None if self.path is None else weights_path(self.path)
+
+    # -- files --------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike | None = None, model=None) -> Path:
+        """Write the JSON (atomically) and, when there are weights (``model``'s, else
+        ``self.weights``), ``NAME.weights.pt`` beside it. Without weights, a weights file
+        left beside from before is removed, since it belongs to the old experiment."""
+        path = Path(path) if path is not None else self.path
+        if path is None:
+            raise FileFormatError("no file name to save to")
+        if model is not None:
+            self.weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        wpath = weights_path(path)
+        # Both files are written in full first; only then are they moved into place (weights,
+        # then JSON), so a failed write (disk full) leaves the old pair as it was.
+        tmp_json = _write_temp(path, self.to_json().encode("utf-8"))
+        try:
+            tmp_w = _write_temp(wpath, None, self.weights) if self.weights is not None else None
+        except BaseException:
+            os.unlink(tmp_json)
+            raise
+        try:
+            if tmp_w is not None:
+                os.replace(tmp_w, wpath)
+            elif wpath.exists():
+                wpath.unlink()
+            os.replace(tmp_json, path)
+        except BaseException:
+            for tmp in (tmp_w, tmp_json):
+                if tmp is not None and os.path.exists(tmp):
+                    os.unlink(tmp)
+            raise
+        self.path = path
+        return path
+
+
+def weights_path(path: str | os.PathLike) -> Path:
+    """``dir/NAME.json`` -> ``dir/NAME.weights.pt``."""
+    p = Path(path)
+    stem = p.name[:-5] if p.name.endswith(".json") else p.name
+    return p.with_name(stem + WEIGHTS_SUFFIX)
+
+
+def save(experiment: Experiment, path: str | os.PathLike | None = None, model=None) -> Path:
+    """:meth:`Experiment.save` (atomic JSON, weights beside it)."""
+    return experiment.save(path, model)
+
+
+def load(path: str | os.PathLike, weights: bool = True) -> Experiment:
+    """Read an experiment file and, when ``weights`` and a weights file lies beside it, its
+    weights (checked against the graph). Every problem raises FileFormatError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise FileFormatError("file not found", file=str(path)) from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise FileFormatError(f"cannot read the file: {e}", file=str(path)) from None
+    try:
+        raw = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise FileFormatError(f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}",
+                              file=str(path)) from None
+    try:
+        exp = Experiment.from_dict(raw)
+    except FileFormatError as e:
+        raise FileFormatError(e.detail, e.path, str(path)) from None
+    exp.path = path
+    exp.make_dataset()  # checks the data object now, with its field paths
+    wpath = weights_path(path)
+    if weights and wpath.exists():
+        state = read_weights(wpath)
+        try:
+            model = exp.build_model(weights=False)
+        except GraphError:
+            model = None  # the graph has problems to fix first; weights are checked on build
+        if model is not None:
+            _load_into(model, state, str(wpath))
+        exp.weights = state
+    return exp
+
+
+def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """A state dict from ``path``, read safely (``weights_only=True``), or FileFormatError."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # any unreadable or unsafe content
+        raise FileFormatError(f"cannot read the weights: {str(e).splitlines()[0][:200]}",
+                              file=str(path)) from None
+    if not isinstance(state, dict) or not all(
+            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+        raise FileFormatError("not a state dict (names to tensors)", file=str(path))
+    return state
+
+
+def _load_into(model, state: dict[str, torch.Tensor], where: str) -> None:
+    """Put ``state`` into ``model``, or raise FileFormatError saying how they differ."""
+    own = model.state_dict()
+    problems = [f"{k} is missing" for k in own if k not in state]
+    problems += [f"{k} is not in the model" for k in state if k not in own]
+    problems += [f"{k} has shape {tuple(state[k].shape)} but the model needs "
+                 f"{tuple(own[k].shape)}" for k in own
+                 if k in state and state[k].shape != own[k].shape]
+    if problems:
+        more = f" (and {len(problems) - 3} more)" if len(problems) > 3 else ""
+        raise FileFormatError("the weights do not fit the graph: " + "; ".join(problems[:3]) +
+                              more + ". Retrain, or remove the weights file", file=where)
+    try:
+        model.load_state_dict(state)
+    except (RuntimeError, PlaygroundError) as e:
+        raise FileFormatError(f"the weights do not fit the graph: {e}", file=where) from None
+
+
+def _write_temp(path: Path, data: bytes | None, state: dict | None = None) -> str:
+    """Write ``data`` (or ``state`` with torch.save) to a temporary file beside ``path``,
+    flushed to disk, with the permissions a plain new file would get; returns its name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if data is not None:
+                f.write(data)
+            else:
+                torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return tmp
+
+
+def _copy(data: Any) -> Any:
+    return json.loads(json.dumps(data))
+
+
+PRESETS_DIR = Path(__file__).resolve().parents[2] / "presets"
+DEFAULT_PRESET = "hello_rnn"
+
+
+def preset_names() -> list[str]:
+    """The bundled presets, by file name without ``.json``, sorted."""
+    return sorted(p.name[:-5] for p in PRESETS_DIR.glob("*.json"))
+
+
+def resolve(name_or_path: str | os.PathLike) -> Path:
+    """A path to an experiment file: ``name_or_path`` itself when it exists or looks like a
+    path, else the bundled preset of that name. Raises FileFormatError when neither."""
+    p = Path(name_or_path)
+    if p.exists() or p.suffix == ".json" or len(p.parts) > 1:
+        return p
+    preset = PRESETS_DIR / f"{name_or_path}.json"
+    if preset.exists():
+        return preset
+    raise FileFormatError(f"no file or preset named {str(name_or_path)!r}; presets: "
+                          f"{', '.join(preset_names())}")

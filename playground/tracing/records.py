@@ -1,0 +1,142 @@
+"""The records a trace is made of: plain numpy arrays, batch-first, no torch tensors.
+
+A :class:`Trace` holds one record per traced layer (and layer and direction of a
+recurrent node): :class:`RecurrentTrace` for RNN / LSTM / GRU, :class:`AttentionTrace`
+for attention, :class:`OutputTrace` for a kind that records only its output (the
+registry's ``trace="output"``), plus the model's outputs, losses and gradients.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class RecurrentTrace:
+    """One layer (and direction) of an RNN / LSTM / GRU node over the whole sequence.
+
+    LSTM: ``i, f, o = sigmoid(.)``, ``g = tanh(.)``, ``c_t = f*c_{t-1} + i*g``,
+    ``h_t = o*tanh(c_t)``. GRU: ``r, z = sigmoid(.)``, ``n = tanh(W_in x + b_in +
+    r*(W_hn h_{t-1} + b_hn))``, ``h_t = (1-z)*n + z*h_{t-1}``. RNN:
+    ``h_t = act(W_ih x_t + b_ih + W_hh h_{t-1} + b_hh)``, its pre-activation in ``pre["pre"]``.
+    """
+
+    node: str
+    kind: str
+    layer: int
+    direction: int
+    nonlinearity: str
+    x: np.ndarray                       # (B, T, I)
+    h: np.ndarray                       # (B, T, H)
+    h0: np.ndarray                      # (B, H)
+    c: np.ndarray | None                # (B, T, H), LSTM only
+    c0: np.ndarray | None
+    gates: dict[str, np.ndarray]        # letter -> (B, T, H) activation
+    pre: dict[str, np.ndarray]          # letter -> (B, T, H) pre-activation
+    dh: np.ndarray | None               # (B, T, H) total dL/dh_t; None without a loss
+    dc: np.ndarray | None               # (B, T, H) total dL/dc_t (LSTM)
+    dh_dropped: np.ndarray | None       # (B, T, H) gradient truncated BPTT did not pass on
+    cut: np.ndarray                     # (T,) True where no gradient flows to the step before
+    weight_grads: dict[str, np.ndarray]  # weight_ih, weight_hh, bias_ih, bias_hh
+
+    @property
+    def hidden_size(self) -> int:
+        return self.h.shape[-1]
+
+    @property
+    def dh_norm(self) -> np.ndarray | None:
+        """(B, T) ||dL/dh_t||: the curve that shows vanishing or exploding gradients."""
+        return None if self.dh is None else np.linalg.norm(self.dh, axis=-1)
+
+    @property
+    def dc_norm(self) -> np.ndarray | None:
+        return None if self.dc is None else np.linalg.norm(self.dc, axis=-1)
+
+    @property
+    def label(self) -> str:
+        d = " (reverse)" if self.direction else ""
+        return f"{self.node} layer {self.layer}{d}"
+
+
+@dataclass
+class AttentionTrace:
+    """A self-attention, cross-attention or transformer node.
+
+    ``weights[b, head, t, s]`` = softmax_s(q_t . k_s / sqrt(d_head)) (masked when causal).
+    """
+
+    node: str
+    kind: str
+    x: np.ndarray             # (B, Tq, E) queries' input
+    memory: np.ndarray        # (B, Tk, Ek) keys/values' input (x itself for self-attention)
+    q: np.ndarray             # (B, heads, Tq, d_head)
+    k: np.ndarray             # (B, heads, Tk, d_head)
+    v: np.ndarray             # (B, heads, Tk, d_head)
+    weights: np.ndarray       # (B, heads, Tq, Tk)
+    out: np.ndarray           # (B, Tq, E)
+    dout: np.ndarray | None   # (B, Tq, E) dL/d out_t
+
+    layer: int = 0
+    direction: int = 0
+
+    @property
+    def num_heads(self) -> int:
+        return self.weights.shape[1]
+
+    @property
+    def dout_norm(self) -> np.ndarray | None:
+        return None if self.dout is None else np.linalg.norm(self.dout, axis=-1)
+
+    @property
+    def label(self) -> str:
+        return self.node
+
+
+@dataclass
+class OutputTrace:
+    """A node whose kind records only its output sequence and the gradient reaching it."""
+
+    node: str
+    kind: str
+    out: np.ndarray             # (B, T, E)
+    dout: np.ndarray | None     # (B, T, E) dL/d out_t
+
+    layer: int = 0
+    direction: int = 0
+
+    @property
+    def label(self) -> str:
+        return self.node
+
+
+@dataclass
+class Trace:
+    """A model's run on one batch: per layer records plus outputs, losses and gradients."""
+
+    layers: list
+    inputs: dict[str, np.ndarray]
+    outputs: np.ndarray               # (B, T, C) logits or values
+    probs: np.ndarray | None          # (B, T, C) softmax heads
+    targets: np.ndarray | None
+    mask: np.ndarray | None           # (B, T) steps that carry loss
+    step_loss: np.ndarray | None      # (B, T)
+    loss: float | None
+    param_grads: dict[str, np.ndarray]
+    head_output: str
+    tbptt: int | None = None
+    interventions: tuple = field(default_factory=tuple)
+
+    @property
+    def steps(self) -> int:
+        return self.outputs.shape[1]
+
+    def layer(self, node: str, layer: int = 0, direction: int = 0):
+        for rec in self.layers:
+            if rec.node == node and rec.layer == layer and rec.direction == direction:
+                return rec
+        raise KeyError(f"no trace for node '{node}' layer {layer} direction {direction}")
+
+    def layers_of(self, node: str) -> list:
+        return [r for r in self.layers if r.node == node]

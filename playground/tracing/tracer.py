@@ -1,0 +1,252 @@
+"""Exact per-step traces: everything a user steps through, as float numpy arrays.
+
+:func:`trace` runs a model on one batch of sequences and records, per time step
+and per layer, the input, the hidden and cell states, every gate with its
+pre-activation, attention weights with Q/K/V, the outputs, probabilities and
+per-step losses, and the gradients BPTT delivers: the *total* dL/dh_t and dL/dc_t
+at each step (recurrent path included) and dL/dW for every weight.
+
+Arrays are batch-first, ``(B, T, ...)``. A trace holds no torch tensors: the
+views draw from it without ever reaching back into torch.
+
+
+How a node is recorded is its kind's ``trace`` style (:mod:`playground.model.registry`):
+``recurrent`` layers run one layer-direction at a time down one of three paths (fused,
+compiled, step by step: :mod:`playground.tracing.runs`), ``attention`` layers give their
+per-head weights, ``output`` kinds their output and its gradient.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..errors import SequenceError
+from ..model.build import SequenceModel
+from ..model.inputs import check_inputs
+from ..model.losses import mean_loss, step_losses
+from . import compiled
+from .fused import run_fused
+from .gates import _np, forward_quantities, gradient_quantities
+from .interventions import check_interventions
+from .records import AttentionTrace, OutputTrace, RecurrentTrace, Trace
+from .runs import Run, chunks, cut_masks
+from .stepwise import run_stepwise
+
+
+def _steps(inputs: dict) -> int:
+    return max(int(x.shape[1]) for x in inputs.values())
+
+
+def _natural_cut(run_cut: np.ndarray) -> np.ndarray:
+    """The reverse direction's cuts in natural time: run step r follows natural step
+    T-1-r, so a cut before run step r is the gap before natural step T-r."""
+    T = run_cut.shape[0]
+    nat = np.zeros(T, bool)
+    r = np.nonzero(run_cut)[0]
+    nat[T - r[r > 0]] = True
+    return nat
+
+
+def _flip(a):
+    if a is None:
+        return None
+    if isinstance(a, dict):
+        return {k: _flip(v) for k, v in a.items()}
+    return np.ascontiguousarray(a[:, ::-1])
+
+
+def trace(model: SequenceModel, inputs, targets=None, mask=None, *, tbptt: int | None = None,
+          interventions=(), fused: bool = True) -> Trace:
+    """Run ``model`` on ``inputs`` and record everything (see module doc).
+
+    ``inputs`` is a tensor for a one-input model or a dict keyed by input node id,
+    ``(B, T)`` token ids or ``(B, T, F)`` values. With ``targets`` (and ``mask``,
+    default all steps) the loss is computed and everything is backpropagated.
+    ``tbptt`` cuts the recurrent gradient every ``tbptt`` steps. ``interventions``
+    (:class:`~playground.tracing.interventions.Intervention`) change gates or states from
+    some step on; everything after is recomputed. ``fused=False`` forces the step-by-step
+    path.
+    """
+    inputs = check_inputs(model, inputs)
+    if tbptt is not None and (isinstance(tbptt, bool) or not isinstance(tbptt, int)
+                              or tbptt < 1):
+        raise SequenceError(f"truncated BPTT window must be a positive number of steps, "
+                            f"got {tbptt!r}")
+    check_interventions(model, interventions, _steps(inputs))
+    # Dropout off; skip the module walk (measurable on short traces) when nothing drops out.
+    was_training = model.training and model.has_dropout
+    if was_training:
+        model.eval()
+    try:
+        with torch.enable_grad():
+            return _trace(model, inputs, targets, mask, tbptt, tuple(interventions), fused)
+    finally:
+        if was_training:
+            model.train(True)
+
+
+def _trace(model, inputs, targets, mask, tbptt, interventions, fused):  # noqa: C901
+    info = model.info
+    runs: list[tuple[str, int, int, Run]] = []
+    attn: list[tuple[str, str, torch.Tensor, torch.Tensor, torch.Tensor, dict]] = []
+    plain: list[tuple[str, str, torch.Tensor]] = []
+
+    def visit(nid, decl, layer, args):
+        if decl.trace == "recurrent":
+            return _trace_recurrent(nid, decl.cell, layer, args[0], args[1], tbptt,
+                                    interventions, fused, runs, nid in model.state_sources)
+        if decl.trace == "attention":
+            out, parts = layer.with_weights(*args)
+            mem = args[1] if len(args) > 1 else args[0]  # self-attention: keys are the queries
+            attn.append((nid, decl.name, args[0], mem, out, parts))
+            return out
+        out = layer(*args)
+        if decl.trace == "output":
+            plain.append((nid, decl.name, out[0] if "state" in decl.outputs else out))
+        return out
+
+    outputs = model.run(inputs, visit=visit)[0]
+    T = outputs.shape[1]
+    head = model.head_output
+    has_loss = targets is not None
+    params = model.trainable()
+    sl = loss = None
+    grad_list: list = []
+    if has_loss:
+        targets_t = torch.as_tensor(targets, device=outputs.device)
+        if targets_t.shape[:2] != outputs.shape[:2]:
+            raise SequenceError(f"targets have shape {tuple(targets_t.shape)} but the model "
+                                f"outputs {tuple(outputs.shape[:2])} (batch, steps)")
+        mask_t = None if mask is None else torch.as_tensor(mask, device=outputs.device)
+        if mask_t is not None and tuple(mask_t.shape) != tuple(outputs.shape[:2]):
+            raise SequenceError(f"the loss mask has shape {tuple(mask_t.shape)} but the model "
+                                f"outputs {tuple(outputs.shape[:2])} (batch, steps)")
+        if targets_t.dtype.is_floating_point:
+            bad = ~torch.isfinite(targets_t)
+            if mask_t is not None:
+                bad &= (mask_t > 0).view(*mask_t.shape, *[1] * (targets_t.dim() - 2))
+            if bool(bad.any()):
+                b, t = (int(i) for i in bad.nonzero()[0][:2])
+                raise SequenceError(f"the target at step {t} (sequence {b}) is not a finite "
+                                    "number")
+        if mask is None:  # every step carries loss: fewer autograd nodes on short traces
+            sl = step_losses(outputs, targets_t, None, head)
+            loss = sl.mean()
+        else:
+            sl = step_losses(outputs, targets_t, mask_t, head)
+            loss = mean_loss(sl, mask_t)
+        wanted = [p for _, p in params]
+        for _, _, _, run in runs:
+            wanted += run.grad_targets()
+        wanted += [a[4] for a in attn]
+        wanted += [o for _, _, o in plain]
+        live = [w for w in wanted if w is not None and w.requires_grad]
+        got = dict(zip(map(id, live), torch.autograd.grad(loss, live, allow_unused=True)))
+        grad_list = [got.get(id(w)) if w is not None else None for w in wanted]
+    pg = {n: _np(grad_list[i]) if grad_list and grad_list[i] is not None
+          else np.zeros(tuple(p.shape), dtype=_np(p.detach()).dtype)
+          for i, (n, p) in enumerate(params)}
+    pos = len(params)
+    records: list = []
+    for nid, l, d, run in runs:
+        fwd = forward_quantities(run)
+        k = len(run.grad_targets())
+        g = grad_list[pos:pos + k] if has_loss else [None] * k
+        pos += k
+        # A quantity the loss does not reach gets zeros (as numpy, without torch calls).
+        g = [_np(gi) if gi is not None else
+             (None if gt is None else np.zeros(tuple(gt.shape), _np(gt).dtype))
+             for gi, gt in zip(g, run.grad_targets())]
+        res = {k: v for k, v in fwd.items() if not k.startswith("_")}
+        res["h"] = _np(run.out)
+        res.update(gradient_quantities(run, fwd, g) if has_loss else
+                   {"dh": None, "dc": None, "dh_dropped": None})
+        flip = _flip if d == 1 else (lambda a: a)
+        sfx = f"_l{l}" + ("_reverse" if d else "")
+        wg = {name: pg.get(f"layers.{nid}.rnn.{name}{sfx}") for name in
+              ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
+        records.append(RecurrentTrace(
+            node=nid, kind=run.kind, layer=l, direction=d, nonlinearity=run.nonlinearity,
+            x=flip(_np(run.x)), h=flip(res["h"]), h0=_np(run.h0),
+            c=flip(res["c"]), c0=_np(run.c0), gates=flip(res["gates"]), pre=flip(res["pre"]),
+            dh=flip(res["dh"]), dc=flip(res["dc"]), dh_dropped=flip(res["dh_dropped"]),
+            cut=_natural_cut(run.cut) if d else run.cut.copy(),
+            weight_grads={k: v for k, v in wg.items() if v is not None}))
+    for (nid, kind, x, mem, out, parts), i in zip(attn, range(pos, pos + len(attn))):
+        dout = _np(grad_list[i]) if has_loss and grad_list[i] is not None else (
+            np.zeros(tuple(out.shape), _np(out).dtype) if has_loss else None)
+        records.append(AttentionTrace(
+            node=nid, kind=kind, x=_np(x), memory=_np(mem), q=_np(parts["q"]),
+            k=_np(parts["k"]), v=_np(parts["v"]), weights=_np(parts["weights"]),
+            out=_np(out), dout=dout))
+    for (nid, kind, out), i in zip(plain, range(pos + len(attn), pos + len(attn) + len(plain))):
+        dout = _np(grad_list[i]) if has_loss and grad_list[i] is not None else (
+            np.zeros(tuple(out.shape), _np(out).dtype) if has_loss else None)
+        records.append(OutputTrace(node=nid, kind=kind, out=_np(out), dout=dout))
+    order = {nid: i for i, nid in enumerate(info.order)}
+    records.sort(key=lambda r: (order[r.node], r.layer, r.direction))
+    probs = _np(torch.softmax(outputs.detach(), -1)) if head == "softmax" else None
+    return Trace(
+        layers=records, inputs={k: _np(v) for k, v in inputs.items()}, outputs=_np(outputs),
+        probs=probs, targets=None if targets is None else _np(targets_t),
+        mask=None if not has_loss else (np.ones(outputs.shape[:2], np.float32) if mask_t is None
+                                        else _np(mask_t)),
+        step_loss=_np(sl), loss=None if loss is None else loss.item(), param_grads=pg,
+        head_output=head, tbptt=tbptt if tbptt and tbptt < T else None, interventions=interventions)
+
+
+def _trace_recurrent(nid, kind, layer, x, state, tbptt, interventions, fused, runs,
+                     need_final=True):
+    rnn = layer.rnn
+    L, D, H = rnn.num_layers, 2 if rnn.bidirectional else 1, rnn.hidden_size
+    B, T = x.shape[0], x.shape[1]
+    windows = chunks(T, tbptt)
+    # The reverse direction runs the same windows backwards, so both cut the same gaps.
+    rev_windows = [(T - e, T - s) for s, e in reversed(windows)]
+    cut, keep = cut_masks(T, tuple(windows))  # natural time: no gradient across the gap before t
+    rev_cut, rev_keep = cut_masks(T, tuple(rev_windows)) if D == 2 else (None, None)  # run order
+    if state is None:
+        zeros = x.new_zeros(L * D, B, H)
+        h0_all, c0_all = zeros, (zeros if kind == "lstm" else None)
+    elif kind == "lstm":
+        h0_all, c0_all = state
+    else:
+        h0_all, c0_all = state, None
+    layer_in = x
+    hs, cs = [], []
+    for l in range(L):
+        outs = []
+        for d in range(D):
+            sfx = f"_l{l}" + ("_reverse" if d else "")
+            W = (getattr(rnn, "weight_ih" + sfx), getattr(rnn, "weight_hh" + sfx),
+                 getattr(rnn, "bias_ih" + sfx, None), getattr(rnn, "bias_hh" + sfx, None))
+            xin = layer_in.flip(1) if d else layer_in
+            run = Run(kind, layer.nonlinearity, xin, h0_all[l * D + d],
+                      c0_all[l * D + d] if c0_all is not None else None, W,
+                      rev_cut if d else cut, rev_keep if d else keep)
+            mine = [iv for iv in interventions
+                    if iv.node == nid and iv.layer == l and iv.direction == d]
+            if mine or not fused:
+                ivs_at: dict[int, list] = {}
+                for t in range(T):
+                    nat = T - 1 - t if d else t
+                    active = [iv for iv in mine if iv.covers(nat)]
+                    if active:
+                        ivs_at[t] = active
+                run_stepwise(run, rev_windows if d else windows, ivs_at)
+            elif compiled.available(run):
+                compiled.run_compiled(run)
+            else:
+                run_fused(run, rev_windows if d else windows)
+            runs.append((nid, l, d, run))
+            outs.append(run.out.flip(1) if d else run.out)
+            hs.append(run.hT)
+            cs.append(run.cT)
+        layer_in = torch.cat(outs, -1) if D == 2 else outs[0]
+    if not need_final:  # no layer starts from this one's final state
+        return layer_in, None
+    final = (torch.stack(hs), torch.stack(cs)) if kind == "lstm" else torch.stack(hs)
+    return layer_in, final
+
+
