@@ -4,6 +4,7 @@ as a sentence (vocabulary size vs one-hot size, head outputs vs classes, softmax
 
 from __future__ import annotations
 
+from ..model import registry
 from ..model.validate import analyze
 from .dataset import Dataset
 
@@ -30,7 +31,7 @@ def check_model(dataset: Dataset, graph) -> list[str]:
     graph = getattr(graph, "graph", graph)
     info = analyze(graph)
     found: list[str] = []
-    inputs = [n for n in graph.nodes if n.kind == "input"]
+    inputs = [n for n in graph.nodes if _role(n.kind) == "input"]
     if len(dataset.roles) == 1:
         if len(inputs) > 1:
             found.append(f"the model has {len(inputs)} input nodes "
@@ -66,7 +67,7 @@ def check_model(dataset: Dataset, graph) -> list[str]:
             elif p.get("features") != want["features"]:
                 found.append(f"input node '{node.id}' expects {p.get('features')} feature(s) per "
                              f"step but the data has {want['features']}")
-    heads = [n for n in graph.nodes if n.kind == "linear"]
+    heads = [n for n in graph.nodes if _role(n.kind) == "head"]
     head = next((n for n in heads if n.id == info.output), heads[0] if heads else None)
     if head is None:
         found.append("the model has no linear output head")
@@ -85,3 +86,8 @@ def check_model(dataset: Dataset, graph) -> list[str]:
             found.append(f"head '{head.id}' outputs class probabilities (softmax) but "
                          f"{dataset.name} predicts values: use identity (squared-error loss)")
     return found
+
+
+def _role(kind: str) -> str | None:
+    decl = registry.get(kind)
+    return None if decl is None else decl.role

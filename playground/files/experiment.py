@@ -36,7 +36,7 @@ _FIELDS = ("version", *_TEXT_FIELDS, "seed", "graph", "data", "train")
 @dataclass
 class Experiment:
     """Everything needed to rebuild a run: ``graph`` (a GraphSpec with canvas positions),
-    ``data`` (the object :func:`playground.data.make_dataset` takes), ``train`` settings and
+    ``data`` (the object :func:`playground.data.config.make_dataset` takes), ``train`` settings and
     ``seed`` (model initialisation and batch order; it overrides ``train.seed``), plus the
     texts shown to a student. ``outcome`` states what full training reaches.
     ``weights`` (a state dict) and ``path`` are not part of the JSON."""

@@ -22,14 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..schema import Param
-
-if TYPE_CHECKING:  # (no torch at import time: the canvas reads kinds before torch is loaded)
-    from torch import nn
-
-    from .spec import NodeSpec
 
 ROLES = ("input", "layer", "head")
 # How a trace records a node (see playground.tracing.tracer):
@@ -74,6 +69,8 @@ class ExportCode:
 @dataclass(frozen=True, eq=False)
 class LayerKind:
     """One kind of node. See the module docstring for the calling convention of ``build``.
+    Nothing here imports torch: ``build`` imports its module when a model is built, so the
+    canvas can read every kind before torch is loaded.
 
     * ``width(params, seq_width)``: the width of the output sequence (``seq_width`` is
       ``None`` for an input kind).
@@ -89,7 +86,7 @@ class LayerKind:
     label: str
     description: str
     params: tuple[Param, ...]
-    build: Callable[[NodeSpec, dict[str, int]], nn.Module]
+    build: Callable[[Any, dict[str, int]], Any]   # (node spec, widths) -> torch.nn.Module
     width: Callable[[dict[str, Any], int | None], int | None]
     export: ExportCode
     inputs: tuple[Port, ...] = (Port("seq"),)
@@ -101,7 +98,7 @@ class LayerKind:
     check: Callable[..., list[tuple[str, str, str | None]]] | None = None
     param_count: Callable[[dict[str, Any], dict[str, int]], int | None] | None = None
     summary: Callable[[dict[str, Any]], str] | None = None
-    window: Callable[[NodeSpec, dict[str, str]], str | None] | None = None
+    window: Callable[[Any, dict[str, str]], str | None] | None = None
     state_shape: Callable[[dict[str, Any]], str] | None = None
     cell: str = ""                    # recurrent kinds: the cell's equations ("lstm", ...)
     gates: tuple[str, ...] = ()       # recurrent kinds: gate letters, in weight order

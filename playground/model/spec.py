@@ -21,6 +21,7 @@ from __future__ import annotations
 import copy
 import functools
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,12 +37,46 @@ def all_ports() -> tuple[str, ...]:
 
 
 _ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$")
-# Names nn.ModuleDict already uses: a layer cannot be registered under them.
-@functools.cache
-def _reserved() -> frozenset[str]:
-    from torch import nn  # (late: reading and editing graphs needs no torch)
+# Names nn.ModuleDict already uses: a layer cannot be registered under them. Read from torch
+# when it is loaded; before that (the canvas validates before torch is imported) this list,
+# taken from torch 2.13 (a test checks that it still covers the installed torch).
+_MODULEDICT_NAMES = frozenset((
+    'T_destination', '_apply', '_backward_hooks', '_backward_pre_hooks', '_buffers',
+    '_call_impl', '_compiled_call_impl', '_forward_hooks', '_forward_hooks_always_called',
+    '_forward_hooks_with_kwargs', '_forward_pre_hooks', '_forward_pre_hooks_with_kwargs',
+    '_get_backward_hooks', '_get_backward_pre_hooks', '_get_name', '_is_full_backward_hook',
+    '_load_from_state_dict', '_load_state_dict_post_hooks', '_load_state_dict_pre_hooks',
+    '_maybe_warn_non_full_backward_hook', '_modules', '_named_members',
+    '_non_persistent_buffers_set', '_parameters', '_register_load_state_dict_pre_hook',
+    '_register_state_dict_hook', '_replicate_for_data_parallel', '_save_to_state_dict',
+    '_slow_forward', '_state_dict_hooks', '_state_dict_pre_hooks', '_version',
+    '_wrapped_call_impl', 'add_module', 'apply', 'bfloat16', 'buffers', 'call_super_init',
+    'children', 'clear', 'compile', 'cpu', 'cuda', 'double', 'dump_patches', 'eval',
+    'extra_repr', 'float', 'forward', 'get_buffer', 'get_extra_state', 'get_parameter',
+    'get_submodule', 'half', 'ipu', 'items', 'keys', 'load_state_dict', 'modules', 'mtia',
+    'named_buffers', 'named_children', 'named_modules', 'named_parameters', 'parameters',
+    'pop', 'register_backward_hook', 'register_buffer', 'register_forward_hook',
+    'register_forward_pre_hook', 'register_full_backward_hook',
+    'register_full_backward_pre_hook', 'register_load_state_dict_post_hook',
+    'register_load_state_dict_pre_hook', 'register_module', 'register_parameter',
+    'register_state_dict_post_hook', 'register_state_dict_pre_hook', 'requires_grad_',
+    'set_extra_state', 'set_submodule', 'share_memory', 'state_dict', 'to', 'to_empty',
+    'train', 'training', 'type', 'update', 'values', 'xpu', 'zero_grad',
+))
 
-    return frozenset(n for n in dir(nn.ModuleDict()) if not n.startswith("__")) | {"type"}
+
+@functools.cache
+def _torch_names() -> frozenset[str]:
+    from torch import nn
+
+    return frozenset(n for n in dir(nn.ModuleDict()) if not n.startswith("__"))
+
+
+def _reserved() -> frozenset[str]:
+    names = _MODULEDICT_NAMES | {"type"}
+    if "torch" in sys.modules:
+        names |= _torch_names()
+    return names
 
 
 def node_id_problem(node_id: object) -> str | None:

@@ -19,7 +19,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..model import registry
 from .records import RecurrentTrace
+from .runs import GATES
 
 
 def recurrent_weights(model, node: str, layer: int = 0, direction: int = 0):
@@ -38,11 +40,11 @@ def recurrent_singular_values(model, node: str, layer: int = 0,
                               direction: int = 0) -> dict[str, np.ndarray]:
     """Singular values of W_hh, per gate block for LSTM/GRU (``{"i": ..., "f": ...}``),
     ``{"W_hh": ...}`` for an RNN. The largest one bounds how much a step can amplify."""
-    kind = model.graph.node(node).kind
+    cell = registry.kind_of(model.graph.node(node).kind).cell
     W_hh = recurrent_weights(model, node, layer, direction)[1]
     H = W_hh.shape[1]
-    names = {"lstm": "ifgo", "gru": "rzn"}.get(kind)
-    if names is None:
+    names = GATES.get(cell)
+    if not names:
         return {"W_hh": np.linalg.svd(W_hh, compute_uv=False)}
     return {k: np.linalg.svd(W_hh[j * H:(j + 1) * H], compute_uv=False)
             for j, k in enumerate(names)}
@@ -62,7 +64,7 @@ def step_jacobians(model, rec: RecurrentTrace, batch: int = 0,
     h_prev = np.stack([prev_of(int(t)) for t in steps])          # (S, H)
     g = {k: v[batch, steps].astype(np.float64) for k, v in rec.gates.items()}
     blk = {k: W_hh[j * H:(j + 1) * H] for j, k in enumerate(
-        {"lstm": "ifgo", "gru": "rzn"}.get(rec.kind, ""))}
+        GATES.get(rec.kind, ()))}
 
     def rows(scale, W):  # diag(scale) @ W for each step: (S, H, H)
         return scale[:, :, None] * W[None]

@@ -22,7 +22,10 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-GATES = {"lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n"), "rnn": ()}
+from ..model import registry
+
+# Gate letters of each recurrent cell, in weight-block order, as the kinds declare them.
+GATES = {k.cell: k.gates for k in registry.kinds() if k.trace == "recurrent"}
 GATE_LABELS = {
     "i": "input gate", "f": "forget gate", "g": "candidate (g)", "o": "output gate",
     "r": "reset gate", "z": "update gate", "n": "candidate (n)",
