@@ -420,7 +420,7 @@ def test_quitting_with_nodes_copied_exits_cleanly():
             "c.show(); c.select_node('l'); assert c.copy_selected()\n"
             "QTimer.singleShot(50, app.quit)\n"
             "raise SystemExit(app.exec())\n")
-    root = __import__("pathlib").Path(__file__).resolve().parents[1]
+    root = __import__("pathlib").Path(__file__).resolve().parents[2]
     r = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True,
                        timeout=120, env={**__import__("os").environ,
                                          "QT_QPA_PLATFORM": "offscreen"})

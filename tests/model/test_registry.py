@@ -160,7 +160,7 @@ def test_the_worked_example_in_the_architecture_doc_adds_a_working_kind(tmp_path
     import re
     from pathlib import Path
 
-    doc = (Path(__file__).resolve().parents[1] / "docs" / "ARCHITECTURE.md").read_text()
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "ARCHITECTURE.md").read_text()
     section = doc.split("### Worked example: adding a kind", 1)[1]
     code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
     try:
