@@ -106,9 +106,8 @@ class OutputTrace:
     layer: int = 0
     direction: int = 0
 
-    @property
-    def label(self) -> str:
-        return self.node
+    dout_norm = AttentionTrace.dout_norm
+    label = AttentionTrace.label
 
 
 @dataclass

@@ -173,17 +173,21 @@ def _trace(model, inputs, targets, mask, tbptt, interventions, fused):  # noqa: 
             dh=flip(res["dh"]), dc=flip(res["dc"]), dh_dropped=flip(res["dh_dropped"]),
             cut=_natural_cut(run.cut) if d else run.cut.copy(),
             weight_grads={k: v for k, v in wg.items() if v is not None}))
-    for (nid, kind, x, mem, out, parts), i in zip(attn, range(pos, pos + len(attn))):
-        dout = _np(grad_list[i]) if has_loss and grad_list[i] is not None else (
-            np.zeros(tuple(out.shape), _np(out).dtype) if has_loss else None)
+
+    def output_grad(i: int, out: torch.Tensor) -> np.ndarray | None:
+        """dL/d(out) from the i-th wanted gradient: zeros where the loss does not reach."""
+        if not has_loss:
+            return None
+        g = grad_list[i]
+        return _np(g) if g is not None else np.zeros(tuple(out.shape), _np(out).dtype)
+
+    for i, (nid, kind, x, mem, out, parts) in enumerate(attn, pos):
         records.append(AttentionTrace(
             node=nid, kind=kind, x=_np(x), memory=_np(mem), q=_np(parts["q"]),
             k=_np(parts["k"]), v=_np(parts["v"]), weights=_np(parts["weights"]),
-            out=_np(out), dout=dout))
-    for (nid, kind, out), i in zip(plain, range(pos + len(attn), pos + len(attn) + len(plain))):
-        dout = _np(grad_list[i]) if has_loss and grad_list[i] is not None else (
-            np.zeros(tuple(out.shape), _np(out).dtype) if has_loss else None)
-        records.append(OutputTrace(node=nid, kind=kind, out=_np(out), dout=dout))
+            out=_np(out), dout=output_grad(i, out)))
+    for i, (nid, kind, out) in enumerate(plain, pos + len(attn)):
+        records.append(OutputTrace(node=nid, kind=kind, out=_np(out), dout=output_grad(i, out)))
     order = {nid: i for i, nid in enumerate(info.order)}
     records.sort(key=lambda r: (order[r.node], r.layer, r.direction))
     probs = _np(torch.softmax(outputs.detach(), -1)) if head == "softmax" else None
