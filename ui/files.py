@@ -1,6 +1,6 @@
 """File menu: New, Open, preset gallery, Save, Save As, recent files, unsaved changes.
 
-Experiment files are read by :mod:`playground.experiment` (JSON, weights with
+Experiment files are read by :mod:`playground.files.experiment` (JSON, weights with
 ``weights_only=True``). A file that cannot be opened shows its error and the current
 experiment stays.
 """

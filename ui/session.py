@@ -38,7 +38,7 @@ class Session(QtCore.QObject):
         self.look_at = ""
         self.path: str | None = None
         self.dirty = False
-        self.experiment = None           # playground.experiment.Experiment when there is one
+        self.experiment = None           # playground.files.experiment.Experiment when there is one
         self.graph: GraphSpec | None = None
         self.model = None
         self.dataset = None
@@ -191,7 +191,7 @@ class Session(QtCore.QObject):
 
     # -- what-if ------------------------------------------------------------------------
     def apply_interventions(self, ivs) -> bool:
-        """Re-run with ``ivs`` (:class:`playground.cells.Intervention`); the original stays
+        """Re-run with ``ivs`` (:class:`playground.tracing.Intervention`); the original stays
         as :attr:`base_trace`."""
         if self.training:
             self.inputError.emit("what-if needs the model to itself: stop training first")

@@ -1,6 +1,6 @@
 """What-if: clamp a gate or overwrite a state from the current step, and compare.
 
-Uses the core's :class:`playground.cells.Intervention`; the session re-traces with it and
+Uses the core's :class:`playground.tracing.Intervention`; the session re-traces with it and
 keeps the original trace, which the panels draw faintly. One click restores.
 """
 

@@ -27,7 +27,7 @@ def suggest_head(dataset: Dataset) -> dict:
 
 def check_model(dataset: Dataset, graph) -> list[str]:
     """Every way ``graph`` (a GraphSpec or built model) does not fit ``dataset``, as sentences;
-    empty when it fits. Graph problems of its own are left to :func:`playground.validate`."""
+    empty when it fits. Graph problems of its own are left to :func:`playground.model.validate`."""
     graph = getattr(graph, "graph", graph)
     info = analyze(graph)
     found: list[str] = []

@@ -1,6 +1,6 @@
 """An editable model graph with events, for the canvas (Qt-free).
 
-:class:`GraphModel` wraps a :class:`~playground.spec.GraphSpec`. Every change goes
+:class:`GraphModel` wraps a :class:`~playground.model.spec.GraphSpec`. Every change goes
 through one of its methods, which checks the change, applies it and fires a plain
 Python event (``node_added``, ``node_removed``, ``edge_added``, ``edge_removed``,
 ``param_changed``, ``node_moved``, ``reset``; ``changed`` after any of them). The
@@ -74,7 +74,7 @@ class GraphModel:
         return [e for e in self._graph.edges if node_id in (e.src, e.dst)]
 
     def analyze(self) -> EditInfo:
-        """Validate the graph (:func:`playground.validate.analyze`), count parameters and
+        """Validate the graph (:func:`playground.model.validate.analyze`), count parameters and
         describe port shapes. Never raises."""
         return analyze_graph(self._graph)
 
@@ -300,7 +300,7 @@ def node_parameter_count(node: NodeSpec, widths: dict[str, int]) -> int | None:
 
 
 def analyze_graph(graph: GraphSpec) -> EditInfo:
-    """:func:`playground.validate.analyze`, plus parameter counts and port shapes."""
+    """:func:`playground.model.validate.analyze`, plus parameter counts and port shapes."""
     base = analyze(graph)
     info = EditInfo(**{f: getattr(base, f) for f in ("order", "width", "inputs", "output",
                                                      "problems")})

@@ -3,7 +3,7 @@
 Contract with the main window::
 
     from ui.canvas import CanvasView
-    canvas = CanvasView(model: playground.editing.GraphModel | None = None, parent=None,
+    canvas = CanvasView(model: playground.model.editing.GraphModel | None = None, parent=None,
                         embed_panels=True)
 
 * ``CanvasView`` is a QWidget. By default it lays out the palette, the graph view, the
@@ -13,7 +13,7 @@ Contract with the main window::
   the graph view and its status line).
 * Signal ``nodeSelected(str)``: the id of the single selected node ("" when none).
 * Signal ``graphChanged()``: after each edit (and undo/redo). The window re-validates
-  (``canvas.info`` is the fresh :class:`playground.editing.EditInfo`, ``info.ok``) and
+  (``canvas.info`` is the fresh :class:`playground.model.editing.EditInfo`, ``info.ok``) and
   re-traces when valid; it keeps the last valid trace when not.
 * Signal ``messageShown(str)``: an edit was refused (e.g. an invalid connection).
 * ``set_graph(GraphSpec)`` replaces the content and clears the undo history;
@@ -25,8 +25,8 @@ Contract with the main window::
   ``canvas.view.fit()`` zooms to show every node.
 * ``detach()`` stops the canvas following its model (before dropping a canvas whose
   GraphModel lives on).
-* Keeping trained weights across edits: ``playground.editing.carry_weights`` (or
-  ``playground.editing.rebuild(old_model, new_graph)`` -> ``(model, reinitialised ids)``).
+* Keeping trained weights across edits: ``playground.model.editing.carry_weights`` (or
+  ``playground.model.editing.rebuild(old_model, new_graph)`` -> ``(model, reinitialised ids)``).
 
 Gestures: drag a palette entry onto the canvas (or double-click it / press Enter); drag
 from an output port (right) to an input port (left) to connect; drag a connected input's

@@ -1,5 +1,5 @@
 """Why gradients vanish or explode: ||dh_t/dh_{t-1}|| per step and the singular values of
-W_hh, from :mod:`playground.analysis` (computed on demand: an SVD per step)."""
+W_hh, from :mod:`playground.tracing.analysis` (computed on demand: an SVD per step)."""
 
 from __future__ import annotations
 
