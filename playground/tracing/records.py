@@ -13,6 +13,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 
+def norm64(a: np.ndarray | None) -> np.ndarray | None:
+    """Euclidean norm over the last axis, computed in float64."""
+    return None if a is None else np.linalg.norm(np.asarray(a, dtype=np.float64), axis=-1)
+
+
 @dataclass
 class RecurrentTrace:
     """One layer (and direction) of an RNN / LSTM / GRU node over the whole sequence.
@@ -47,12 +52,14 @@ class RecurrentTrace:
 
     @property
     def dh_norm(self) -> np.ndarray | None:
-        """(B, T) ||dL/dh_t||: the curve that shows vanishing or exploding gradients."""
-        return None if self.dh is None else np.linalg.norm(self.dh, axis=-1)
+        """(B, T) ||dL/dh_t|| in float64: the curve that shows vanishing or exploding
+        gradients (squared in float32, values near 1e-23 would underflow to 0)."""
+        return norm64(self.dh)
 
     @property
     def dc_norm(self) -> np.ndarray | None:
-        return None if self.dc is None else np.linalg.norm(self.dc, axis=-1)
+        """(B, T) ||dL/dc_t|| in float64 (LSTM): the additive cell path's gradient."""
+        return norm64(self.dc)
 
     @property
     def label(self) -> str:
@@ -87,7 +94,7 @@ class AttentionTrace:
 
     @property
     def dout_norm(self) -> np.ndarray | None:
-        return None if self.dout is None else np.linalg.norm(self.dout, axis=-1)
+        return norm64(self.dout)
 
     @property
     def label(self) -> str:

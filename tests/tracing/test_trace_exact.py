@@ -427,3 +427,22 @@ def test_cross_attention_matches_multihead_attention(heads):
     close(tr.layer("cross").weights, w.detach().numpy(), 1e-10, "cross weights")
     for n, p in enc.named_parameters():
         close(tr.param_grads[f"layers.enc.rnn.{n}"], p.grad.numpy(), 1e-10, n)
+
+
+def test_gradient_norms_are_taken_in_float64_so_tiny_gradients_do_not_vanish():
+    """A float32 norm squares its values: 1e-23 squared underflows to 0. The trace's norms
+    are float64 (the gradient panel draws them)."""
+    import numpy as np
+
+    from playground.tracing.records import AttentionTrace, RecurrentTrace
+
+    tiny = np.full((1, 3, 4), 1e-23, np.float32)
+    assert np.linalg.norm(tiny, axis=-1).max() == 0.0      # what a float32 norm gives
+    rec = RecurrentTrace("r", "lstm", 0, 0, "tanh", tiny, tiny, tiny[:, 0], tiny, tiny[:, 0],
+                         {}, {}, tiny, tiny * 10, None, np.zeros(3, bool), {})
+    assert rec.dh_norm.dtype == np.float64
+    np.testing.assert_allclose(rec.dh_norm, 2e-23, rtol=1e-6)
+    np.testing.assert_allclose(rec.dc_norm, 2e-22, rtol=1e-6)
+    att = AttentionTrace("a", "self_attention", tiny, tiny, tiny, tiny, tiny, tiny, tiny,
+                         tiny)
+    np.testing.assert_allclose(att.dout_norm, 2e-23, rtol=1e-6)
