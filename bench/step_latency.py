@@ -52,7 +52,7 @@ def build_window(H: int, T: int, attention: bool, every_panel: bool = True):
     win = MainWindow(settings)
     win.resize(1600, 1000)
     t0 = time.perf_counter()
-    win.session.load(graph, build(graph, seed=0), ds, name=f"bench H={H} T={T}")
+    win.controller.load(graph, build(graph, seed=0), ds, name=f"bench H={H} T={T}")
     trace_s = time.perf_counter() - t0
     if every_panel:
         show_every_panel(win)
@@ -128,7 +128,7 @@ def measure(H: int, T: int, steps: int, attention: bool, every_panel: bool = Tru
         win.repaint()        # the whole window, unchanged pixels too
         full.append((time.perf_counter() - t0) * 1000.0)
     win.shutdown()
-    win.session.dirty = False
+    win.controller.dirty = False
     win.close()
     win.deleteLater()
     app.processEvents()

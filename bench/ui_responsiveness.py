@@ -64,7 +64,7 @@ def window_run(preset: str, steps: int, warmup: int) -> tuple[np.ndarray, float,
     tp = win.training
     tp.device.setCurrentIndex(tp.device.findData("cpu"))
     loop = QtCore.QEventLoop()
-    tp.trainingFinished.connect(loop.quit)
+    win.controller.training.finished.connect(loop.quit)
     tp.start(warmup)
     loop.exec()     # the window's own event loop, as app.exec() runs it
     ticks: list[float] = []
@@ -72,7 +72,7 @@ def window_run(preset: str, steps: int, warmup: int) -> tuple[np.ndarray, float,
     timer.setInterval(10)
     timer.setTimerType(QtCore.Qt.TimerType.PreciseTimer)
     timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
-    start_step = tp.trainer.step
+    start_step = win.controller.training.trainer.step
     timer.start()
     t0, cpu0 = time.perf_counter(), time.thread_time()
     tp.start(steps)
@@ -80,9 +80,9 @@ def window_run(preset: str, steps: int, warmup: int) -> tuple[np.ndarray, float,
     elapsed = time.perf_counter() - t0
     gui_cpu = (time.thread_time() - cpu0) / elapsed
     timer.stop()
-    done = tp.trainer.step - start_step
+    done = win.controller.training.trainer.step - start_step
     win.shutdown()
-    win.session.dirty = False
+    win.controller.dirty = False
     win.close()
     app.processEvents()
     gaps = np.diff(np.asarray(ticks)) * 1000.0

@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import gc
-import os
 import sys
 
 from PySide6 import QtWidgets
 
-
-def serial_raster_fills() -> None:
-    """Keep Qt's raster fills on the GUI thread (``QT_NO_GUI_THREADPOOL``), unless the user
-    set the variable. Qt hands every fill of 96 or more scanlines to a thread pool and
-    waits for it; for panel-sized shapes (a bar, a step marker's strip) the hand-off costs
-    more than the fill. Measured in ``bench.step_latency``: 12.6-13.3 ms per step with the
-    pool, 7.1-8.4 ms without. Qt reads it once, at the first fill: call before painting."""
-    os.environ.setdefault("QT_NO_GUI_THREADPOOL", "1")
+from .qtfixes import clear_clipboard, serial_raster_fills
 
 
 def make_app(argv: list[str] | None = None) -> QtWidgets.QApplication:
@@ -30,18 +22,6 @@ def make_app(argv: list[str] | None = None) -> QtWidgets.QApplication:
         # it while Python still runs, or the exit can crash tearing it down
         app.aboutToQuit.connect(clear_clipboard)
     return app
-
-
-def clear_clipboard() -> None:
-    """Empty the clipboard if this app owns it (called on aboutToQuit)."""
-    app = QtWidgets.QApplication.instance()
-    if app is None:
-        return
-    cb = app.clipboard()
-    mime = cb.mimeData()
-    if cb.ownsClipboard() or (mime is not None and any(
-            f.startswith("application/x-sequence-playground") for f in mime.formats())):
-        cb.clear()
 
 
 def open_window(path: str | None = None, settings=None):

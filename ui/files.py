@@ -1,64 +1,47 @@
-"""File menu: New, Open, preset gallery, Save, Save As, recent files, unsaved changes.
+"""The File menu's dialogs: New, Open, the preset gallery, Save, Save As, Export, recent
+files, and the questions about unsaved work (also when quitting during training).
 
-Experiment files are read by :mod:`playground.files.experiment` (JSON, weights with
-``weights_only=True``). A file that cannot be opened shows its error and the current
-experiment stays.
+The work itself is the controller's (:class:`~ui.controller.Controller`); this module only
+asks the user. A file that cannot be opened shows its error and the current experiment stays.
 """
 
 from __future__ import annotations
 
 import os
 
-from PySide6 import QtGui, QtWidgets
-
-from playground.errors import PlaygroundError
-
-from .session import HELLO_TEXT
+from PySide6 import QtWidgets
 
 MAX_RECENT = 8
 FILTER = "Experiments (*.json);;All files (*)"
 
 
-class FileController:
-    """The window's file actions. ``ask_unsaved`` / ``ask_path`` / ``show_error`` are
-    replaceable (tests answer the dialogs through them)."""
+class FileActions:
+    """The window's file actions. ``ask_unsaved`` / ``ask_path`` / ``ask_stop_training`` /
+    ``show_error`` are replaceable (tests answer the dialogs through them)."""
 
     def __init__(self, window):
         self.window = window
-        self.session = window.session
+        self.controller = window.controller
         self.recent_menu: QtWidgets.QMenu | None = None
-        self.ask_unsaved = self._ask_unsaved      # -> "save" | "discard" | "cancel"
-        self.ask_path = self._ask_path            # (title, save: bool) -> str | None
-        self.show_error = self._show_error        # (title, message) -> None
+        self.ask_unsaved = self._ask_unsaved          # -> "save" | "discard" | "cancel"
+        self.ask_path = self._ask_path                # (title, save, filter) -> str | None
+        self.ask_stop_training = self._ask_stop       # -> bool: stop it and go on
+        self.show_error = self._show_error            # (title, message) -> None
         self.last_error = ""
 
-    # -- menu ---------------------------------------------------------------------------
-    def add_actions(self, menu: QtWidgets.QMenu) -> None:
-        K = QtGui.QKeySequence
-        menu.addAction("&New", K.StandardKey.New, self.new)
-        menu.addAction("New from &preset gallery...", K("Ctrl+Shift+N"), self.gallery)
-        menu.addAction("&Open...", K.StandardKey.Open, self.open)
-        self.recent_menu = menu.addMenu("Open &recent")
-        self._fill_recent()
-        menu.addSeparator()
-        menu.addAction("&Save", K.StandardKey.Save, self.save)
-        menu.addAction("Save &as...", K.StandardKey.SaveAs, self.save_as)
-        menu.addSeparator()
-        menu.addAction("&Quit", K.StandardKey.Quit, self.window.close)
-
+    # -- recent files ---------------------------------------------------------------------
     def recent(self) -> list[str]:
         v = self.window.settings.value("files/recent", [])
-        if isinstance(v, str):
-            v = [v]
+        v = [v] if isinstance(v, str) else v
         return [p for p in (v or []) if isinstance(p, str)]
 
     def _add_recent(self, path: str) -> None:
         path = os.path.abspath(path)
         items = [path] + [p for p in self.recent() if p != path]
         self.window.settings.setValue("files/recent", items[:MAX_RECENT])
-        self._fill_recent()
+        self.fill_recent()
 
-    def _fill_recent(self) -> None:
+    def fill_recent(self) -> None:
         if self.recent_menu is None:
             return
         self.recent_menu.clear()
@@ -68,28 +51,20 @@ class FileController:
 
     # -- opening --------------------------------------------------------------------------
     def new(self) -> bool:
-        """Start again from the default preset, as an untitled experiment."""
+        """An empty canvas, untitled."""
         if not self.maybe_save():
             return False
-        return self.open_default()
+        self.controller.new()
+        return True
 
     def open_default(self) -> bool:
-        from playground.files import experiment
-
-        try:
-            path = experiment.resolve(experiment.DEFAULT_PRESET)
-        except PlaygroundError:
-            path = None
-        if path is not None and os.path.exists(path) and self.open_path(path, as_copy=True,
-                                                                         ask=False):
-            return True
-        self.session.load_default()
+        self.controller.open_default()
         return True
 
     def open(self) -> bool:
         if not self.maybe_save():
             return False
-        path = self.ask_path("Open an experiment", False)
+        path = self.ask_path("Open an experiment", False, FILTER)
         return bool(path) and self.open_path(path, ask=False)
 
     def gallery(self) -> bool:
@@ -103,42 +78,28 @@ class FileController:
         return False
 
     def open_path(self, path, as_copy: bool = False, ask: bool = True) -> bool:
-        """Open an experiment file (``as_copy``: a preset, saved elsewhere). On any problem
-        show it and keep the current experiment."""
+        """Open an experiment file (``as_copy``: a preset, saved elsewhere)."""
         if ask and not self.maybe_save():
             return False
-        from playground.files import experiment
-
-        try:
-            exp = experiment.load(path)
-            model = exp.build_model()
-            dataset = exp.make_dataset()
-        except PlaygroundError as e:
-            self.last_error = str(e)
-            self.show_error("Cannot open the experiment", str(e))
+        problem = self.controller.open(path, as_copy=as_copy)
+        if problem:
+            self.last_error = problem
+            self.show_error("Cannot open the experiment", problem)
             return False
-        except (OSError, ValueError, RuntimeError) as e:
-            self.last_error = f"{path}: {e}"
-            self.show_error("Cannot open the experiment", self.last_error)
-            return False
-        if as_copy:
-            exp.path = None
-        self.session.load(exp.graph, model, dataset, name=exp.name, description=exp.description,
-                          look_at=exp.what_to_look_at, path=None if as_copy else str(path),
-                          experiment=exp, train_config=exp.train)
         if not as_copy:
             self._add_recent(str(path))
-        self.window.statusBar().showMessage(f"opened {exp.name}: {exp.what_to_look_at}", 15_000)
+        c = self.controller
+        self.window.statusBar().showMessage(f"opened {c.name}", 15_000)
         return True
 
     # -- saving ---------------------------------------------------------------------------
     def save(self) -> bool:
-        if self.session.path is None:
+        if self.controller.path is None:
             return self.save_as()
-        return self.save_to(self.session.path)
+        return self.save_to(self.controller.path)
 
     def save_as(self) -> bool:
-        path = self.ask_path("Save the experiment as", True)
+        path = self.ask_path("Save the experiment as", True, FILTER)
         if not path:
             return False
         if not path.lower().endswith(".json"):
@@ -147,38 +108,31 @@ class FileController:
 
     def save_to(self, path: str) -> bool:
         """Write the experiment (graph as edited, weights as trained) to ``path``."""
-        from playground.files import experiment
-
-        s = self.session
-        if self.window.training.running:
-            self.show_error("Cannot save now", "stop training first, then save")
+        problem = self.controller.save(path)
+        if problem:
+            self.show_error("Cannot save", problem)
             return False
-        exp = s.experiment
-        try:
-            if exp is None:
-                exp = experiment.Experiment(
-                    name=s.name, graph=s.graph,
-                    data={"source": "text", "text": HELLO_TEXT,
-                          "level": "char", "window": 8}, description=s.description,
-                    what_to_look_at=s.look_at)
-            exp.graph = s.graph.copy()
-            if exp.name.endswith("(built-in)"):
-                exp.name = os.path.splitext(os.path.basename(path))[0]
-            exp.save(path, model=s.model)
-        except (PlaygroundError, OSError, ValueError) as e:
-            self.show_error("Cannot save", str(e))
-            return False
-        s.experiment, s.path = exp, str(path)
-        s.name = exp.name
-        s.set_dirty(False)
         self._add_recent(str(path))
         self.window.statusBar().showMessage(f"saved {path}", 8000)
         self.window._update_title()
         return True
 
+    def export(self) -> bool:
+        """File > Export as PyTorch: a standalone script and its weights."""
+        path = self.ask_path("Export as a PyTorch script", True, "Python (*.py)")
+        if not path:
+            return False
+        problem = self.controller.export(path)
+        if problem:
+            self.show_error("Cannot export", problem)
+            return False
+        self.window.statusBar().showMessage(f"exported {path} and its weights", 8000)
+        return True
+
+    # -- questions ------------------------------------------------------------------------
     def maybe_save(self) -> bool:
         """Ask about unsaved changes; False when the user cancels."""
-        if not self.session.dirty:
+        if not self.controller.dirty:
             return True
         answer = self.ask_unsaved()
         if answer == "cancel":
@@ -187,20 +141,39 @@ class FileController:
             return self.save()
         return True
 
-    # -- dialogs --------------------------------------------------------------------------
+    def maybe_close(self) -> bool:
+        """Before the window closes: a running training is stopped only when the user says
+        so (its steps so far are then unsaved work), then unsaved work is asked about."""
+        job = self.controller.training
+        if job.running:
+            if not self.ask_stop_training():
+                return False
+            job.shutdown()
+            self.controller.set_dirty(True)
+        return self.maybe_save()
+
+    def _ask_stop(self) -> bool:
+        B = QtWidgets.QMessageBox.StandardButton
+        step = job.trainer.step if (job := self.controller.training).trainer else 0
+        r = QtWidgets.QMessageBox.question(
+            self.window, "Training is running",
+            f"Training is at step {step}. Stop it and close? (You can save what it has "
+            "learnt so far.)", B.Yes | B.Cancel, B.Cancel)
+        return r == B.Yes
+
     def _ask_unsaved(self) -> str:
         B = QtWidgets.QMessageBox.StandardButton
         r = QtWidgets.QMessageBox.question(
             self.window, "Unsaved changes",
-            f"'{self.session.name}' has changes (training or edits) that are not saved. "
+            f"'{self.controller.name}' has changes (training or edits) that are not saved. "
             "Save them?", B.Save | B.Discard | B.Cancel, B.Save)
         return {B.Save: "save", B.Discard: "discard"}.get(r, "cancel")
 
-    def _ask_path(self, title: str, save: bool) -> str | None:
-        start = os.path.dirname(self.session.path or "") or os.getcwd()
+    def _ask_path(self, title: str, save: bool, filt: str) -> str | None:
+        start = os.path.dirname(self.controller.path or "") or os.getcwd()
         fn = QtWidgets.QFileDialog.getSaveFileName if save else \
             QtWidgets.QFileDialog.getOpenFileName
-        path, _ = fn(self.window, title, start, FILTER)
+        path, _ = fn(self.window, title, start, filt)
         return path or None
 
     def _show_error(self, title: str, message: str) -> None:

@@ -17,11 +17,11 @@ DEBOUNCE_MS = 250
 
 
 class SequenceInput(QtWidgets.QWidget):
-    """Text box, file and sample buttons, and the inline error line for a Session."""
+    """Text box, file and sample buttons, and the inline error line, for a Controller."""
 
-    def __init__(self, session, parent=None):
+    def __init__(self, controller, parent=None):
         super().__init__(parent)
-        self.session = session
+        self.session = controller
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(6, 4, 6, 4)
         self.hint = QtWidgets.QLabel()
@@ -59,12 +59,15 @@ class SequenceInput(QtWidgets.QWidget):
         self._timer.setSingleShot(True)
         self._timer.setInterval(DEBOUNCE_MS)
         self._timer.timeout.connect(self.apply)
-        session.inputError.connect(self.show_error)
-        session.modelChanged.connect(self._model_changed)
-        session.traceChanged.connect(self._trace_changed)
+        controller.inputError.connect(self.show_error)
+        controller.opened.connect(self._opened)
+        controller.traceChanged.connect(self._trace_changed)
 
     # -- session -> view ------------------------------------------------------------------
-    def _model_changed(self) -> None:
+    def _opened(self) -> None:
+        """A new experiment: its vocabulary, its input, no error left from the last one."""
+        self._timer.stop()
+        self.edit.setText(self.session.input_as_text())
         ds = self.session.dataset
         if ds is None:
             return

@@ -83,6 +83,18 @@ class TimelineView(QtWidgets.QWidget):
         self._on_n(timeline.n_steps)
         self._on_step(timeline.step)
 
+    def add_layer_choice(self) -> QtWidgets.QComboBox:
+        """A "layer" box at the end of the controls: which recurrent layer the panels show."""
+        combo = QtWidgets.QComboBox()
+        combo.setObjectName("layerChoice")
+        combo.setToolTip("the recurrent layer the panels show (or click a node)")
+        combo.setMinimumContentsLength(16)
+        self.layout().addWidget(QtWidgets.QLabel("layer"))
+        self.layout().addWidget(combo)
+        self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Preferred,
+                           QtWidgets.QSizePolicy.Policy.Fixed)
+        return combo
+
     def install_shortcuts(self, window: QtWidgets.QWidget) -> None:
         """Left/Right, Space, Home/End on ``window`` (text fields keep their own keys)."""
         tl = self.timeline

@@ -71,6 +71,7 @@ def make_window(tmp_path, path: str | None = None):
 def close_window(win) -> None:
     """Close without questions and wait for training to stop."""
     win.files.ask_unsaved = lambda: "discard"
+    win.files.ask_stop_training = lambda: True
     win.close()
     win.deleteLater()
     QtWidgets.QApplication.processEvents()

@@ -1,9 +1,7 @@
 """The training dock: start / pause / stop, device, steps, progress with speed and ETA.
 
-Training runs in a :class:`~ui.worker.TrainingRunner` thread. Snapshots arrive in batches;
-a 30 Hz timer (running only while training) moves them into the curves and the progress
-line, and hands the newest trace to the session, so the panels follow the model live
-without redrawing more than ~30 times a second.
+The controller's :class:`~ui.jobs.TrainingJob` trains in a worker thread and hands over
+snapshots at 5 Hz; this dock only shows them (and the curves draw them).
 """
 
 from __future__ import annotations
@@ -13,30 +11,17 @@ import time
 import torch
 from PySide6 import QtCore, QtWidgets
 
-from playground.errors import PlaygroundError
-
-from .worker import TrainingRunner
-
-REDRAW_MS = 200   # curves and progress: 5 Hz, live to the eye; every redraw holds the
-                  # GIL the worker needs (10 Hz took the GUI thread from 10% to 15% busy)
-
 
 class TrainingPanel(QtWidgets.QWidget):
     """Controls and progress of training the session's model on its dataset."""
 
-    trainingStarted = QtCore.Signal()
-    trainingFinished = QtCore.Signal(object)   # the last Snapshot (or None)
     message = QtCore.Signal(str)
 
-    def __init__(self, session, curves, parent=None):
+    def __init__(self, controller, curves, parent=None):
         super().__init__(parent)
-        self.session = session
+        self.controller = controller
+        self.job = controller.training
         self.curves = curves                   # TrainingPlotsPanel
-        self.runner = TrainingRunner(self)
-        self.trainer = None
-        self._pending: list = []
-        self._target_step = 0
-        self._t_start = 0.0
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(6, 4, 6, 4)
         row = QtWidgets.QHBoxLayout()
@@ -76,39 +61,38 @@ class TrainingPanel(QtWidgets.QWidget):
         self.error.hide()
         lay.addWidget(self.error)
         lay.addStretch(1)
-        self.start_btn.clicked.connect(self.start)
+        self.start_btn.clicked.connect(lambda: self.start())
         self.pause_btn.toggled.connect(self._pause_toggled)
-        self.stop_btn.clicked.connect(self.stop)
-        self.runner.progress.connect(self._on_progress)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.finished.connect(self._on_finished)
-        self._timer = QtCore.QTimer(self)
-        self._timer.setInterval(REDRAW_MS)
-        self._timer.timeout.connect(self.redraw)
-        session.modelChanged.connect(self.reset)
+        self.stop_btn.clicked.connect(self.job.stop)
+        self.job.started.connect(lambda: self._set_running(True))
+        self.job.progress.connect(self._on_progress)
+        self.job.failed.connect(self._show_error)
+        self.job.finished.connect(self._on_finished)
+        controller.opened.connect(self.reset)
+        controller.modelChanged.connect(self.reset)
         self._set_running(False)
 
     # -- state ----------------------------------------------------------------------------
     @property
     def running(self) -> bool:
-        return self.runner.running
+        return self.job.running
 
     def reset(self) -> None:
-        """A new model or dataset: forget the trainer and the curves."""
+        """A new experiment or model: new curves, its own number of steps."""
         if self.running:
             return
-        self.trainer = None
         self.curves.clear()
-        cfg = self.session.train_config
-        if cfg is not None:
-            self.steps.setValue(int(cfg.steps))
+        cfg = self.controller.train_config
+        self.steps.setValue(int(cfg.steps) if cfg is not None else 500)
         self.progress.setRange(0, self.steps.value())
         self.progress.setValue(0)
-        self.status.setText("ready: press Train")
+        self.status.setText("ready: press Train" if self.controller.model is not None else
+                            "build a valid model on the canvas to train it")
+        self.start_btn.setEnabled(self.controller.model is not None)
         self.error.hide()
 
     def _set_running(self, on: bool) -> None:
-        self.start_btn.setEnabled(not on)
+        self.start_btn.setEnabled(not on and self.controller.model is not None)
         self.pause_btn.setEnabled(on)
         self.stop_btn.setEnabled(on)
         self.device.setEnabled(not on)
@@ -121,84 +105,47 @@ class TrainingPanel(QtWidgets.QWidget):
     # -- actions --------------------------------------------------------------------------
     def start(self, steps: int | None = None) -> bool:
         """Start (or continue) training for ``steps`` more steps in the worker thread."""
-        if self.running:
-            return False
-        s = self.session
-        if s.model is None or s.dataset is None:
-            return False
-        from playground.train import TrainConfig, Trainer
-
         self.error.hide()
-        steps = int(steps or self.steps.value())
-        device = self.device.currentData()
-        try:
-            if self.trainer is None or str(self.trainer.device.type) != device or \
-                    self.trainer.model is not s.model:
-                cfg = s.train_config or TrainConfig()
-                self.trainer = Trainer(s.model, s.dataset, cfg, device=device)
-            if s.batch is not None:
-                self.trainer.request_trace(s.batch)
-        except (PlaygroundError, ValueError, RuntimeError) as e:
-            self._show_error(f"cannot train: {e}")
+        problem = self.controller.start_training(int(steps or self.steps.value()),
+                                                 self.device.currentData())
+        if problem:
+            self._show_error(problem)
             return False
-        self._target_step = self.trainer.step + steps
-        self._start_step = self.trainer.step
-        self.progress.setRange(self.trainer.step, self._target_step)
-        self.progress.setValue(self.trainer.step)
-        self._t_start = time.perf_counter()
-        s.clear_whatif()
-        s.training = True
-        s.trace_requester = self.runner.request_trace
-        self._set_running(True)
+        self.progress.setRange(self.job.start_step, self.job.target_step)
+        self.progress.setValue(self.job.start_step)
         self.status.setText("starting...")
-        self.runner.start(self.trainer, steps)
-        self._timer.start()
-        self.trainingStarted.emit()
         return True
 
     def stop(self) -> None:
-        self.runner.stop()
+        self.job.stop()
 
     def _pause_toggled(self, on: bool) -> None:
+        self.job.pause(on)
         if on:
-            self.runner.pause()
-            self.status.setText(self.status.text() + " (paused)")
-        else:
-            self.runner.resume()
+            step = self.job.trainer.step if self.job.trainer else 0
+            self.status.setText(f"paused at step {step}: press Pause again to go on")
 
     def shutdown(self) -> None:
-        """Stop the worker and wait for it (the window is closing)."""
-        self._timer.stop()
-        self.runner.shutdown()
-        self._finish_session()
+        """The window is closing: the controller has stopped the worker."""
+        self._set_running(False)
 
-    # -- from the worker --------------------------------------------------------------------
+    # -- from the job ---------------------------------------------------------------------
     def _on_progress(self, snaps) -> None:
-        self._pending.extend(snaps)
-
-    def redraw(self) -> None:
-        """Move the pending snapshots into the curves, progress and (newest) trace."""
-        snaps, self._pending = self._pending, []
-        if not snaps:
-            return
-        trace = None
         for sn in snaps:
             self.curves.add(sn.step, sn.loss, sn.val_loss, sn.grad_norm, sn.grad_norm_clipped)
-            if sn.trace is not None:
-                trace = sn.trace
         self.curves.redraw()
         last = snaps[-1]
-        self.progress.setValue(min(last.step, self._target_step))
+        self.progress.setValue(min(last.step, self.job.target_step))
+        if last.status != "running":   # the run is over: nothing left to pause or stop
+            self.pause_btn.setEnabled(False)
+            self.stop_btn.setEnabled(False)
+        if self.job.paused:
+            return
         rate = last.steps_per_second
-        left = self._target_step - last.step
-        eta = f", ETA {left / rate:.0f} s" if rate > 0 else ""
+        left = self.job.target_step - last.step
+        eta = f", ETA {left / rate:.0f} s" if rate > 0 and left > 0 else ""
         self.status.setText(f"step {last.step}: loss {last.loss:.4f}, "
                             f"{rate:.0f} steps/s{eta}")
-        if trace is not None:
-            self.session.set_training_trace(trace)
-
-    def _on_failed(self, msg: str) -> None:
-        self._show_error(msg)
 
     def _show_error(self, msg: str) -> None:
         self.error.setText(msg)
@@ -206,22 +153,8 @@ class TrainingPanel(QtWidgets.QWidget):
         self.message.emit(msg)
 
     def _on_finished(self, last) -> None:
-        self._timer.stop()
-        self.redraw()
-        self._finish_session()
-        if last is not None:
-            took = time.perf_counter() - self._t_start
-            self.status.setText(f"{last.status} at step {last.step}: loss {last.loss:.4f} "
-                                f"({last.step - self._start_step} steps in {took:.1f} s)")
-        self.trainingFinished.emit(last)
-
-    def _finish_session(self) -> None:
-        s = self.session
-        was = s.training
-        s.training = False
-        s.trace_requester = None
         self._set_running(False)
-        if was:
-            s.set_dirty(True)
-            if s.model is not None:
-                s.retrace()
+        if last is not None:
+            took = time.perf_counter() - self.job.t_start
+            self.status.setText(f"{last.status} at step {last.step}: loss {last.loss:.4f} "
+                                f"({last.step - self.job.start_step} steps in {took:.1f} s)")

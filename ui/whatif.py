@@ -15,9 +15,9 @@ from playground.tracing.runs import GATE_LABELS, GATES
 class WhatIfPanel(QtWidgets.QWidget):
     """Target, value, units and duration of an intervention at the timeline's step."""
 
-    def __init__(self, session, timeline, parent=None):
+    def __init__(self, controller, timeline, parent=None):
         super().__init__(parent)
-        self.session = session
+        self.session = controller
         self.timeline = timeline
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(6, 4, 6, 4)
@@ -63,9 +63,10 @@ class WhatIfPanel(QtWidgets.QWidget):
         lay.addStretch(1)
         self.apply_btn.clicked.connect(self.apply)
         self.restore_btn.clicked.connect(self.restore)
-        session.selectionChanged.connect(self._refresh_targets)
-        session.modelChanged.connect(self._refresh_targets)
-        session.traceChanged.connect(self._refresh_state)
+        for ev in (controller.selectionChanged, controller.modelChanged, controller.opened):
+            ev.connect(self._refresh_targets)
+        controller.opened.connect(self._refresh_state)
+        controller.traceChanged.connect(self._refresh_state)
         self._refresh_targets()
 
     def _rec(self):

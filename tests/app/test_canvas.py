@@ -382,7 +382,7 @@ def test_context_menu_adds_at_the_click_and_edits_the_selection(qtbot, canvas):
     menu = canvas.context_menu(on_node)
     assert canvas.selected_node() == "x"
     texts = [a.text() for a in menu.actions()]
-    assert {"Copy", "Duplicate", "Delete"} <= set(texts)
+    assert {"Copy nodes", "Duplicate nodes", "Delete nodes"} <= set(texts)
     canvas.scene.clearSelection()
     empty = QPoint(20, 20)
     at = canvas.view.mapToScene(empty)

@@ -41,7 +41,7 @@ def win(tmp_path, qtbot):
 
 def reference(win):
     """An independent trace of the window's model on its current input."""
-    s = win.session
+    s = win.controller
     b = s.batch
     return trace(s.model, bind_inputs(s.model, b), b.targets, b.mask)
 
@@ -84,8 +84,13 @@ def assert_panels_at(win, ref, t):
         bar = out.plot.vb.mapViewToScene(QtCore.QPointF(float(j), 0.0)).x()
         assert abs(centre - bar) <= 1.5
     loss_dot = P["loss"].dot.item
-    np.testing.assert_allclose(loss_dot.pos().y(), ref.step_loss[0, t], rtol=1e-5, atol=1e-7)
-    assert loss_dot.pos().x() == t
+    if ref.mask[0, t] > 0:
+        assert loss_dot.isVisible()
+        np.testing.assert_allclose(loss_dot.pos().y(), ref.step_loss[0, t], rtol=1e-5,
+                                   atol=1e-7)
+        assert loss_dot.pos().x() == t
+    else:  # a step with no target has no loss: no dot, not a loss of 0
+        assert not loss_dot.isVisible()
     f_line = next(f for n, f, _ in P["equation"].lines if n == "f_t")
     assert f"{rec.gates['f'][0, t, 0]:.4f}" in f_line
     assert f"{rec.pre['f'][0, t, 0]:.4f}" in f_line
@@ -98,9 +103,9 @@ def assert_panels_at(win, ref, t):
 
 
 def test_type_a_sequence_and_step_through(win, qtbot):
-    assert win.session.name == "tiny"
+    assert win.controller.name == "tiny"
     type_sequence(qtbot, win, "hello")
-    assert win.session.input_text == "hello"
+    assert win.controller.input_text == "hello"
     assert win.timeline.n_steps == 5
     ref = reference(win)
     win.activateWindow()
@@ -127,13 +132,13 @@ def test_type_a_sequence_and_step_through(win, qtbot):
 
 def test_bad_input_is_shown_inline_and_the_trace_stays(win, qtbot):
     type_sequence(qtbot, win, "hel")
-    before = win.session.trace
+    before = win.controller.trace
     type_sequence(qtbot, win, "helxo")
     err = win.seq_input.error
     assert err.isVisibleTo(win.seq_input)
     assert "'x'" in err.text() and "position 3" in err.text()
     assert "Traceback" not in err.text()
-    assert win.session.trace is before
+    assert win.controller.trace is before
     type_sequence(qtbot, win, "hell")
     assert not err.isVisibleTo(win.seq_input)
     assert win.timeline.n_steps == 4
@@ -171,7 +176,7 @@ def test_whatif_changes_the_rest_and_restores(win, qtbot):
     w.value.setValue(0.0)
     w.span.setCurrentIndex(w.span.findData(None))
     w.apply_btn.click()
-    s = win.session
+    s = win.controller
     assert s.base_trace is not None and len(s.interventions) == 1
     new = s.trace.layer("cell")
     np.testing.assert_allclose(new.gates["f"][0, 2:], 0.0)
@@ -199,7 +204,7 @@ def test_train_stop_save_reopen(win, qtbot, tmp_path):
     x, y = win.curves.loss.getData()
     assert len(x) == 40 and np.all(np.isfinite(y))
     assert y[-5:].mean() < y[:5].mean()          # it learned something
-    assert win.session.dirty and win.session.trace is not None
+    assert win.controller.dirty and win.controller.trace is not None
     # a long run, stopped by the user
     assert tp.start(100_000)
     qtbot.waitUntil(lambda: win.curves.points > 45, timeout=60_000)
@@ -210,12 +215,12 @@ def test_train_stop_save_reopen(win, qtbot, tmp_path):
     assert 45 < steps < 100_040
     out = tmp_path / "trained.json"
     assert win.files.save_to(str(out))
-    assert not win.session.dirty
-    weights = {k: v.clone() for k, v in win.session.model.state_dict().items()}
+    assert not win.controller.dirty
+    weights = {k: v.clone() for k, v in win.controller.model.state_dict().items()}
     ref = reference(win)
     assert win.files.open_path(str(out))
-    assert win.session.path == str(out)
-    for k, v in win.session.model.state_dict().items():
+    assert win.controller.path == str(out)
+    for k, v in win.controller.model.state_dict().items():
         torch.testing.assert_close(v, weights[k])
     np.testing.assert_allclose(reference(win).layer("cell").h, ref.layer("cell").h, rtol=1e-5)
 
@@ -223,7 +228,7 @@ def test_train_stop_save_reopen(win, qtbot, tmp_path):
 def test_panels_follow_training_live(win, qtbot):
     tp = win.training
     traces = []
-    win.session.traceChanged.connect(lambda: traces.append(win.session.trace))
+    win.controller.traceChanged.connect(lambda: traces.append(win.controller.trace))
     assert tp.start(60)
     qtbot.waitUntil(lambda: not tp.running, timeout=60_000)
     assert len(traces) >= 2   # at least one live trace during training, and the final one
@@ -246,34 +251,49 @@ def test_divergence_arrives_as_a_message(tmp_path, qtbot):
 def test_closing_during_training_stops_the_worker(tmp_path, qtbot):
     w = make_window(tmp_path, str(tiny_experiment(tmp_path)))
     assert w.training.start(1_000_000)
-    qtbot.waitUntil(lambda: bool(w.curves.points or w.training._pending), timeout=30_000)
-    thread = w.training.runner.thread
+    job = w.controller.training
+    qtbot.waitUntil(lambda: bool(w.curves.points or job._pending), timeout=30_000)
+    thread = job.runner.thread
     close_window(w)
     assert thread is None or not thread.isRunning()
     assert not w.training.running
 
 
+def test_quitting_during_training_asks_first_and_cancel_keeps_it_running(tmp_path, qtbot):
+    w = make_window(tmp_path, str(tiny_experiment(tmp_path)))
+    asked = []
+    w.files.ask_stop_training = lambda: asked.append(w.controller.training.trainer.step) or False
+    try:
+        assert w.training.start(1_000_000)
+        qtbot.waitUntil(lambda: w.curves.points > 0, timeout=30_000)
+        w.close()                                 # as Ctrl+Q does
+        assert asked and w.isVisible() and w.training.running
+    finally:
+        close_window(w)
+    assert not w.controller.training.running
+
+
 def test_bad_file_keeps_the_current_experiment(win, tmp_path):
     bad = tmp_path / "bad.json"
     bad.write_text('{"version": 1, "name": "x", "graph": {"nodes": 3}, "data": {}}')
-    before = (win.session.name, win.session.trace)
+    before = (win.controller.name, win.controller.trace)
     assert not win.files.open_path(str(bad))
     assert win.errors and "graph.nodes" in win.errors[-1]
-    assert (win.session.name, win.session.trace) == before
+    assert (win.controller.name, win.controller.trace) == before
     (tmp_path / "junk.json").write_text("{ not json")
     assert not win.files.open_path(str(tmp_path / "junk.json"))
     assert "not valid JSON" in win.errors[-1]
 
 
 def test_unsaved_changes_are_asked_about(win, tmp_path):
-    win.session.set_dirty(True)
+    win.controller.set_dirty(True)
     asked = []
     win.files.ask_unsaved = lambda: asked.append(1) or "cancel"
     assert not win.files.new()
-    assert asked and win.session.name == "tiny"
+    assert asked and win.controller.name == "tiny"
     win.files.ask_unsaved = lambda: "discard"
     assert win.files.new()
-    assert not win.session.dirty
+    assert not win.controller.dirty
 
 
 def test_layout_and_recent_files_are_remembered(tmp_path, qtbot):
@@ -340,7 +360,7 @@ def test_editing_the_graph_on_the_canvas_rebuilds_the_model(win):
         pytest.skip("the canvas editor is not there")
     type_sequence_plain(win, "hello")
     canvas.set_param("cell", "hidden_size", 7)
-    s = win.session
+    s = win.controller
     assert s.graph.node("cell").params["hidden_size"] == 7
     assert s.trace.layer("cell").h.shape == (1, 5, 7)
     assert win.panels["h"].array.shape == (5, 7) and s.dirty

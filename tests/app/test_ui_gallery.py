@@ -33,12 +33,12 @@ def presets():
 def test_every_preset_opens_traces_and_steps(tmp_path, qtbot, presets):
     win = make_window(tmp_path)
     try:
-        assert win.session.name == experiment.load(
+        assert win.controller.name == experiment.load(
             experiment.resolve(experiment.DEFAULT_PRESET)).name
         for name in presets:
             assert win.files.open_path(experiment.resolve(name), as_copy=True, ask=False), \
                 (name, win.errors)
-            s = win.session
+            s = win.controller
             assert s.trace is not None and s.path is None, name
             win.timeline.last()
             view = s.view()

@@ -10,8 +10,9 @@ import torch
 from playground.model.build import build
 from playground.model.spec import chain
 from playground.tracing import trace
+from playground.tracing.views import make_view
 from ui.panels.attention import AttentionPanel
-from ui.panels.base import Bars, TraceView
+from ui.panels.base import Bars
 from ui.panels.equation import EquationPanel
 from ui.panels.io import OutputPanel, token_strip
 from ui.panels.recurrent import GatesPanel, GradientPanel, StatePanel
@@ -38,7 +39,7 @@ def test_gru_gates_bars_and_levels(qtbot):
     rec = tr.layer("cell")
     p = GatesPanel()
     qtbot.addWidget(p)
-    p.set_view(TraceView(trace=tr, rec=rec))
+    p.set_view(make_view(tr, None, (rec.node, rec.layer, rec.direction)))
     assert p.letters == ["r", "z", "n"]
     assert not p.rows[3][0].isVisible()
     p.set_step(4)
@@ -56,11 +57,11 @@ def test_plain_rnn_says_it_has_no_gates(qtbot):
     tr = token_trace(token_model("rnn"))
     p = GatesPanel()
     qtbot.addWidget(p)
-    p.set_view(TraceView(trace=tr, rec=tr.layer("cell")))
+    p.set_view(make_view(tr, None, ("cell", 0, 0)))
     assert "no gates" in p.message.text()
     c = StatePanel("c")
     qtbot.addWidget(c)
-    c.set_view(TraceView(trace=tr, rec=tr.layer("cell")))
+    c.set_view(make_view(tr, None, ("cell", 0, 0)))
     assert "only an LSTM" in c.message.text()
 
 
@@ -69,7 +70,7 @@ def test_lstm_cell_state_panel(qtbot):
     rec = tr.layer("cell")
     p = StatePanel("c")
     qtbot.addWidget(p)
-    p.set_view(TraceView(trace=tr, rec=rec))
+    p.set_view(make_view(tr, None, (rec.node, rec.layer, rec.direction)))
     p.set_step(6)
     np.testing.assert_allclose(Bars.heights(p.bars.curve), rec.c[0, 6], rtol=1e-6)
     assert p.heat.item.image.shape == (5, 7)     # units x time
@@ -82,7 +83,7 @@ def test_truncated_bptt_cuts_are_drawn(qtbot):
     rec = tr.layer("cell")
     p = GradientPanel()
     qtbot.addWidget(p)
-    p.set_view(TraceView(trace=tr, rec=rec))
+    p.set_view(make_view(tr, None, (rec.node, rec.layer, rec.direction)))
     assert [ln.value() for ln in p.cut_lines] == [2.5, 5.5]
     assert [ln.value() for ln in p.heat.cut_lines] == [2.5, 5.5]
     np.testing.assert_allclose(p.norms, np.linalg.norm(rec.dh[0], axis=-1), rtol=1e-6)
@@ -97,7 +98,7 @@ def test_attention_heads_and_query_row(qtbot):
     a = next(r for r in tr.layers if hasattr(r, "weights"))
     p = AttentionPanel()
     qtbot.addWidget(p)
-    p.set_view(TraceView(trace=tr, attn=a))
+    p.set_view(make_view(tr, attn_sel=a.node))
     assert [h.plot.isVisible() for h in p.heats[:3]] == [True, True, False]
     p.set_step(3)
     assert p.rows[0].getRegion() == (2.5, 3.5) and p.rows[1].getRegion() == (2.5, 3.5)
@@ -112,7 +113,7 @@ def test_equation_numbers_come_from_the_gru_trace(qtbot):
     rec = tr.layer("cell")
     p = EquationPanel()
     qtbot.addWidget(p)
-    p.set_view(TraceView(trace=tr, rec=rec))
+    p.set_view(make_view(tr, None, (rec.node, rec.layer, rec.direction)))
     p.set_unit(2)
     p.set_step(3)
     lines = {n: (f, v) for n, f, v in p.lines}
@@ -132,7 +133,7 @@ def test_values_output_shows_prediction_and_target(qtbot):
     tr = trace(model, x, torch.sin(3 * x))
     p = OutputPanel()
     qtbot.addWidget(p)
-    p.set_view(TraceView(trace=tr, rec=tr.layer("cell")))
+    p.set_view(make_view(tr, None, ("cell", 0, 0)))
     assert p.mode == "values"
     _, y = p.value_curves[0].getData()
     np.testing.assert_allclose(y, tr.outputs[0, :, 0], rtol=1e-6)
@@ -165,21 +166,6 @@ def test_token_strip_highlights_the_current_symbol():
     assert ">&nbsp;e&nbsp;<" in after.split("</span>")[0] + "<"
     long = token_strip(list("ab" * 100), 150, window=5)
     assert long.count("<span") <= 13 and "…" in long
-
-
-def test_graph_preview_fallback_selects_nodes(qtbot):
-    from ui.graph_preview import GraphPreview
-
-    g = token_model("lstm").graph
-    v = GraphPreview()
-    qtbot.addWidget(v)
-    v.set_graph(g)
-    assert set(v._boxes) == {"x", "cell", "head"}
-    with qtbot.waitSignal(v.nodeSelected) as sig:
-        v.select_node("cell")
-    assert sig.args == ["cell"]
-    texts = [it.toPlainText() for it in v.scene().items() if hasattr(it, "toPlainText")]
-    assert any("LSTM" in t and "hidden size 5" in t for t in texts)
 
 
 def test_rich_lines_parse_the_equation_subset():

@@ -32,7 +32,7 @@ from .view import GraphView
 MIME_NODES = "application/x-sequence-playground-nodes"
 HINT = ("Drag layers from the palette (or double-click them). Connect by dragging from an "
         "output (right) to an input (left). Wheel: zoom · middle-drag: pan · "
-        "Del, Ctrl+C/V/D, Ctrl+Z/Ctrl+Shift+Z, F: fit")
+        "Del, Ctrl+A/C/V/D, Ctrl+Z, Ctrl+Shift+Z or Ctrl+Y, F: fit")
 SHORT_HINT = "Tip: drag output → input to connect; wheel zooms, middle-drag pans (hover for more)"
 
 
@@ -143,6 +143,7 @@ class CanvasView(QWidget):
         self.view.setContextMenuPolicy(Qt.CustomContextMenu)
         self.view.customContextMenuRequested.connect(self._show_context_menu)
         self.model.changed.connect(self._model_changed)
+        self.model.reset.connect(self._model_reset)
         self._make_actions()
         self._show_hint()
         self._refresh()
@@ -180,6 +181,7 @@ class CanvasView(QWidget):
         self.scene.detach()
         self.properties.detach()
         self.model.changed.disconnect(self._model_changed)
+        self.model.reset.disconnect(self._model_reset)
 
     def select_node(self, node_id: str) -> None:
         self.scene.clearSelection()
@@ -190,6 +192,10 @@ class CanvasView(QWidget):
 
     def selected_node(self) -> str:
         return self._selected
+
+    def select_all(self) -> None:
+        for item in self.scene.nodes.values():
+            item.setSelected(True)
 
     # -- edits (each one an undo command) ----------------------------------------------------
     def add_node(self, kind: str, pos: QPointF | tuple | None = None, params=None) -> str:
@@ -312,13 +318,15 @@ class CanvasView(QWidget):
 
         self.actions_by_name = {
             "undo": act("Undo", [QKeySequence.Undo], self._undo.undo),
-            "redo": act("Redo", [QKeySequence("Ctrl+Shift+Z"), QKeySequence.Redo],
+            "redo": act("Redo", [QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")],
                         self._undo.redo),
-            "delete": act("Delete", [QKeySequence.Delete, QKeySequence(Qt.Key_Backspace)],
+            "delete": act("Delete nodes", [QKeySequence.Delete, QKeySequence(Qt.Key_Backspace)],
                           self.delete_selected),
-            "copy": act("Copy", [QKeySequence.Copy], self.copy_selected),
-            "paste": act("Paste", [QKeySequence.Paste], lambda: self.paste()),
-            "duplicate": act("Duplicate", [QKeySequence("Ctrl+D")], self.duplicate_selected),
+            "copy": act("Copy nodes", [QKeySequence.Copy], self.copy_selected),
+            "paste": act("Paste nodes", [QKeySequence.Paste], lambda: self.paste()),
+            "duplicate": act("Duplicate nodes", [QKeySequence("Ctrl+D")],
+                             self.duplicate_selected),
+            "select_all": act("Select all nodes", [QKeySequence.SelectAll], self.select_all),
             "fit": act("Fit", [QKeySequence("F")], self.view.fit),
             "zoom_in": act("Zoom in", [QKeySequence.ZoomIn], lambda: self.view.zoom_by(1.25)),
             "zoom_out": act("Zoom out", [QKeySequence.ZoomOut], lambda: self.view.zoom_by(0.8)),
@@ -357,6 +365,11 @@ class CanvasView(QWidget):
         if nid != self._selected:
             self._selected = nid
             self.nodeSelected.emit(nid)
+
+    def _model_reset(self) -> None:
+        """A whole new graph (an experiment was opened): its edits start a new history."""
+        self._undo.clear()
+        self.view.fit()
 
     def _model_changed(self) -> None:
         self._show_hint()

@@ -1,5 +1,6 @@
 """Why gradients vanish or explode: ||dh_t/dh_{t-1}|| per step and the singular values of
-W_hh, from :mod:`playground.tracing.analysis` (computed on demand: an SVD per step)."""
+W_hh, from :mod:`playground.tracing.analysis`. The controller computes them off the GUI
+thread (an SVD per step); the panel says so while it waits and never blocks a step."""
 
 from __future__ import annotations
 
@@ -25,9 +26,9 @@ class JacobianPanel(Panel):
 
     title = "Jacobian norms"
 
-    def __init__(self, model_getter, parent=None):
+    def __init__(self, controller, parent=None):
         super().__init__(parent)
-        self.model_getter = model_getter
+        self.controller = controller
         self.compute_btn = QtWidgets.QPushButton("Compute")
         self.compute_btn.setToolTip("compute ||dh_t/dh_(t-1)|| for every step (an SVD each)")
         self.compute_btn.clicked.connect(self.compute)
@@ -49,52 +50,66 @@ class JacobianPanel(Panel):
         self.add_hover(jp, self._hover)
         self.norms: np.ndarray | None = None
         self.svs: dict[str, np.ndarray] = {}
+        self.busy = False
+        job = controller.analysis
+        job.busy.connect(self._busy)
+        job.ready.connect(self._ready)
+        job.failed.connect(self.caption.setText)
+
+    def _clear(self) -> None:
+        self.norms, self.svs = None, {}
+        self.curve.setData([], [])
+        self.curve_c.setData([], [])
+        for cv in self.sv_curves:
+            self.sv_plot.removeItem(cv)
+        self.sv_curves = []
 
     def set_view(self, view: TraceView | None) -> None:
         super().set_view(view)
-        self.norms = None
-        self.curve.setData([], [])
-        self.curve_c.setData([], [])
+        self._clear()
         rec = view.rec if view else None
         if rec is None:
             self.caption.setText("select a recurrent layer")
+            self.compute_btn.setEnabled(False)
             return
+        self.compute_btn.setEnabled(True)
         T, H = rec.h.shape[1], rec.hidden_size
-        if T * H * H <= AUTO_LIMIT and self.isVisible():
+        if T * H * H <= AUTO_LIMIT and self.isVisible() and not self.controller.training.running:
             self.compute()
         else:
             self.caption.setText(f"{rec.label}: press Compute")
 
     def compute(self) -> None:
-        rec = self.view.rec if self.view else None
-        model = self.model_getter()
-        if rec is None or model is None:
-            return
-        from playground.tracing import analysis
+        if not self.controller.analyse():
+            self.caption.setText("stop training to compute the Jacobians"
+                                 if self.controller.training.running else
+                                 "select a recurrent layer")
 
-        try:
-            norms = analysis.jacobian_norms(model, rec)
-            self.svs = analysis.recurrent_singular_values(model, rec.node, rec.layer,
-                                                          rec.direction)
-        except (RuntimeError, ValueError, KeyError) as e:
-            self.caption.setText(f"cannot compute: {e}")
-            return
-        self.norms = norms["h"]
+    def _busy(self, on: bool) -> None:
+        self.busy = on
+        self.compute_btn.setEnabled(not on)
+        if on:
+            self.caption.setText("computing the step Jacobians… (the window stays usable)")
+
+    def _ready(self, result: dict) -> None:
+        rec = self.view.rec if self.view else None
+        if rec is None or result["key"] != (rec.node, rec.layer, rec.direction):
+            return   # computed for a layer that is no longer shown
+        self._clear()
+        self.norms, self.svs = result["norms"], result["svs"]
         x = np.arange(len(self.norms), dtype=np.float64)
         self.curve.setData(x, np.maximum(self.norms, 1e-30))
-        c = norms.get("c")
-        self.curve_c.setData(x, np.maximum(c, 1e-30)) if c is not None else \
-            self.curve_c.setData([], [])
-        for cv in self.sv_curves:
-            self.sv_plot.removeItem(cv)
-        self.sv_curves = []
+        c = result["cell"]
+        if c is not None:
+            self.curve_c.setData(x, np.maximum(c, 1e-30))
         for i, (k, s) in enumerate(self.svs.items()):
             cv = self.sv_plot.plot(np.arange(len(s), dtype=np.float64), s,
                                    pen=pg.intColor(i, 4, maxValue=200), name=k)
             self.sv_curves.append(cv)
         top = ", ".join(f"{k}: {s[0]:.3g}" for k, s in self.svs.items())
-        self.caption.setText(f"{rec.label}: mean ||J|| {self.norms.mean():.3g}; largest σ {top}"
-                             + ("; green: max f_t (cell path)" if c is not None else ""))
+        self.caption.setText(f"{result['label']}: mean ||J|| {self.norms.mean():.3g}; largest "
+                             f"σ {top}" + ("; green: max f_t (cell path)" if c is not None
+                                          else ""))
         self.set_step(self.step)
 
     def set_step(self, t: int) -> None:

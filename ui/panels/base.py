@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import numpy as np
 import pyqtgraph as pg
 import pyqtgraph.exporters  # noqa: F401  (registers the exporters)
 from PySide6 import QtCore, QtGui, QtSvg, QtWidgets
+
+from playground.tracing.views import TraceView  # noqa: F401  (what set_view takes)
 
 from ..widgets import LiveText
 
@@ -29,27 +30,6 @@ BAR_PEN = pg.mkPen("#1f77b4", width=1)
 BAR_BRUSH = pg.mkBrush(31, 119, 180, 170)
 GHOST_PEN = pg.mkPen(120, 120, 120, 150, width=1, style=QtCore.Qt.PenStyle.DashLine)
 CURVE_PEN = pg.mkPen("#1f77b4", width=2)
-
-
-@dataclass
-class TraceView:
-    """What the panels draw: the trace (what-if result when one is active), the original
-    (``base``) when a what-if is shown, the selected records and the symbols."""
-
-    trace: object
-    base: object | None = None
-    rec: object | None = None            # selected RecurrentTrace
-    base_rec: object | None = None
-    attn: object | None = None           # selected AttentionTrace
-    tokens: list[str] = field(default_factory=list)     # typed input, one string per step
-    out_symbols: list[str] | None = None                # class names of the head
-    in_symbols: list[str] | None = None                 # input vocabulary (token inputs)
-    ngram: np.ndarray | None = None                     # (T, C) baseline probabilities
-    ngram_order: int | None = None
-
-    @property
-    def steps(self) -> int:
-        return self.trace.steps
 
 
 def fmt(v: float) -> str:

@@ -8,6 +8,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from playground.tracing.views import TOP_K
+
 from ..widgets import TokenStrip
 from .base import (
     CURVE_PEN,
@@ -22,7 +24,6 @@ from .base import (
     hairline,
 )
 
-TOP_K = 8
 TOKEN_WINDOW = 40  # tokens shown either side of the current one
 
 
@@ -183,6 +184,7 @@ class OutputPanel(Panel):
         if tr.probs is not None:
             self.mode = "classes"
             self.probs = tr.probs[0]
+            self.top = view.top
             self.orig_probs = view.base.probs[0] if view.base is not None else None
             C = self.probs.shape[1]
             self.symbols = list(view.out_symbols) if view.out_symbols and \
@@ -251,7 +253,7 @@ class OutputPanel(Panel):
 
     def _classes_at(self, t: int) -> None:
         p = self.probs[t]
-        order = np.argsort(-p, kind="stable")[:TOP_K]
+        order = self.top[t]
         x = np.arange(len(order), dtype=np.float64)
         self.net.set(x - 0.2, p[order])
         ng = self.ngram[t][order] if self.ngram is not None and t < len(self.ngram) else None
@@ -305,7 +307,7 @@ class OutputPanel(Panel):
 
 
 class LossPanel(Panel):
-    """The loss at each step (zero where the step carries no loss), the current step
+    """The loss at each step (nothing drawn where a step carries no loss), the current step
     marked, the original run dashed during a what-if."""
 
     title = "Loss per step"
@@ -330,7 +332,7 @@ class LossPanel(Panel):
     def set_view(self, view: TraceView | None) -> None:
         super().set_view(view)
         tr = view.trace if view else None
-        self.loss = None if tr is None or tr.step_loss is None else tr.step_loss[0].copy()
+        self.loss = None if view is None else view.step_loss   # NaN: no loss at that step
         if self.loss is None:
             self.caption.setText("no loss: this input has no targets")
             for c in (self.curve, self.ghost):
@@ -338,19 +340,23 @@ class LossPanel(Panel):
             self.dot.clear()
             return
         x = np.arange(len(self.loss), dtype=np.float64)
-        self.curve.setData(x, self.loss.astype(np.float64))
-        top = float(np.nanmax(self.loss)) if len(self.loss) else 1.0
-        b = view.base
-        if b is not None and b.step_loss is not None:
-            self.ghost.setData(x, b.step_loss[0].astype(np.float64))
-        else:
-            self.ghost.setData([], [])
-        if b is not None and b.step_loss is not None:
-            top = max(top, float(np.nanmax(b.step_loss[0])))
+        self.curve.setData(x, self.loss, connect="finite")
+        # a lone loss-carrying step (many-to-one: the last) would be a curve of one point
+        self.curve.setSymbol("o" if np.isfinite(self.loss).sum() <= 3 else None)
+        self.curve.setSymbolSize(6)
+        self.curve.setSymbolBrush("#1f77b4")
+        b = view.base_step_loss
+        self.ghost.setData(x, b, connect="finite") if b is not None else self.ghost.setData([], [])
+        tops = [np.nanmax(a) for a in (self.loss, b) if a is not None and np.isfinite(a).any()]
+        top = max(tops) if tops else 1.0
         self.plot.setRange(xRange=(-0.5, len(x) - 0.5), yRange=(0, max(top, 1e-6)),
                            padding=0.04)
-        extra = f" (original {b.loss:.4f})" if b is not None and b.loss is not None else ""
-        self.caption.setText(f"mean loss {tr.loss:.4f}{extra}")
+        base = view.base
+        extra = f" (original {base.loss:.4f})" if base is not None and base.loss is not None \
+            else ""
+        none = int(np.isnan(self.loss).sum())
+        gaps = f"; {none} step(s) carry no loss (no point drawn)" if none else ""
+        self.caption.setText(f"mean loss {tr.loss:.4f}{extra}{gaps}")
         self.set_step(self.step)
 
     def set_step(self, t: int) -> None:
@@ -365,7 +371,10 @@ class LossPanel(Panel):
         if self.loss is None:
             return None
         t = int(round(x))
-        return f"t={t}: loss={self.loss[t]:.6g}" if 0 <= t < len(self.loss) else None
+        if not 0 <= t < len(self.loss):
+            return None
+        return f"t={t}: no loss at this step" if np.isnan(self.loss[t]) else \
+            f"t={t}: loss={self.loss[t]:.6g}"
 
     def table(self):
         if self.loss is None:

@@ -219,7 +219,7 @@ class GradientPanel(Panel):
             self.dot.clear()
             self.heat.set(np.zeros((1, 1)))
             return
-        self.norms = np.linalg.norm(self.dh, axis=-1)
+        self.norms = view.dh_norm
         T = len(self.norms)
         x = np.arange(T, dtype=np.float64)
         self.curve.setData(x, _positive(self.norms), connect="finite")
@@ -229,10 +229,8 @@ class GradientPanel(Panel):
             lo, hi = np.floor(np.log10(pos.min())), np.ceil(np.log10(pos.max()))
             self.norm_plot.setRange(xRange=(-0.5, T - 0.5), yRange=(lo, max(hi, lo + 1)),
                                     padding=0.02)
-        base = view.base_rec
-        if base is not None and base.dh is not None:
-            self.ghost.setData(x, _positive(np.linalg.norm(base.dh[0], axis=-1)),
-                               connect="finite")
+        if view.base_dh_norm is not None:
+            self.ghost.setData(x, _positive(view.base_dh_norm), connect="finite")
         else:
             self.ghost.setData([], [])
         cuts = np.flatnonzero(rec.cut)

@@ -1,0 +1,108 @@
+"""What the panels draw: the data contract between the core and the window.
+
+:func:`make_view` picks the records a window shows (the selected recurrent layer and
+attention node, the original run during a what-if) and computes, once per trace, every
+quantity a panel draws that is not a plain array of the trace: gradient norms in float64,
+the per-step loss with no value where a step carries no loss, the top classes of each
+step, the symbols on the attention axes. The panels only draw these (``ui/`` does no
+model math).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .records import AttentionTrace, RecurrentTrace, Trace, norm64
+
+TOP_K = 8
+
+
+@dataclass
+class TraceView:
+    """Everything a panel draws, for sequence 0 of a trace (arrays are ``(T, ...)``)."""
+
+    trace: Trace
+    base: Trace | None = None                # the original while a what-if is shown
+    rec: RecurrentTrace | None = None        # the selected recurrent layer
+    base_rec: RecurrentTrace | None = None
+    attn: AttentionTrace | None = None       # the selected attention node
+    tokens: list[str] = field(default_factory=list)       # the input, one label per step
+    out_symbols: list[str] | None = None                  # the head's class names
+    in_symbols: list[str] | None = None                   # the input vocabulary
+    ngram: np.ndarray | None = None                       # (T, C) baseline probabilities
+    ngram_order: int | None = None
+    interventions: tuple = ()
+    dh_norm: np.ndarray | None = None        # (T,) float64 ||dL/dh_t|| of ``rec``
+    base_dh_norm: np.ndarray | None = None
+    dc_norm: np.ndarray | None = None        # (T,) float64 ||dL/dc_t|| (LSTM)
+    step_loss: np.ndarray | None = None      # (T,) loss per step; NaN where no loss is taken
+    base_step_loss: np.ndarray | None = None
+    top: np.ndarray | None = None            # (T, k) class ids by probability, highest first
+    query_labels: list[str] = field(default_factory=list)  # attention rows
+    key_labels: list[str] = field(default_factory=list)    # attention columns
+
+    @property
+    def steps(self) -> int:
+        return self.trace.steps
+
+    @property
+    def has_attention(self) -> bool:
+        return any(isinstance(r, AttentionTrace) for r in self.trace.layers)
+
+
+def _pick(tr: Trace | None, sel) -> RecurrentTrace | None:
+    if tr is None or sel is None:
+        return None
+    try:
+        rec = tr.layer(*sel)
+    except KeyError:
+        return None
+    return rec if isinstance(rec, RecurrentTrace) else None
+
+
+def step_loss(tr: Trace | None) -> np.ndarray | None:
+    """(T,) the loss of sequence 0 at each step, NaN where the step carries no loss (a step
+    without a target is not a perfect prediction)."""
+    if tr is None or tr.step_loss is None:
+        return None
+    loss = np.asarray(tr.step_loss[0], dtype=np.float64).copy()
+    if tr.mask is not None:
+        loss[np.asarray(tr.mask[0]) <= 0] = np.nan
+    return loss
+
+
+def _labels(n: int, tokens: list[str]) -> list[str]:
+    return list(tokens[:n]) if len(tokens) >= n else [str(i) for i in range(n)]
+
+
+def make_view(tr: Trace, base: Trace | None = None, rec_sel=None, attn_sel=None, *,
+              tokens=(), out_symbols=None, in_symbols=None, ngram=None, ngram_order=None,
+              interventions=()) -> TraceView:
+    """The :class:`TraceView` of ``tr`` for the selected layer (``(node, layer,
+    direction)``) and attention node."""
+    rec, base_rec = _pick(tr, rec_sel), _pick(base, rec_sel)
+    attn = next((r for r in tr.layers if isinstance(r, AttentionTrace) and r.node == attn_sel),
+                None)
+    tokens = list(tokens)
+    v = TraceView(trace=tr, base=base, rec=rec, base_rec=base_rec, attn=attn, tokens=tokens,
+                  out_symbols=None if out_symbols is None else list(out_symbols),
+                  in_symbols=None if in_symbols is None else list(in_symbols),
+                  ngram=ngram, ngram_order=ngram_order, interventions=tuple(interventions))
+    if rec is not None and rec.dh is not None:
+        v.dh_norm = norm64(rec.dh[0])
+        v.dc_norm = None if rec.dc is None else norm64(rec.dc[0])
+    if base_rec is not None and base_rec.dh is not None:
+        v.base_dh_norm = norm64(base_rec.dh[0])
+    v.step_loss, v.base_step_loss = step_loss(tr), step_loss(base)
+    if tr.probs is not None:
+        v.top = np.argsort(-tr.probs[0], axis=-1, kind="stable")[:, :TOP_K]
+    if attn is not None:
+        Tq, Tk = attn.weights.shape[2:]
+        # self-attention: queries and keys are the input's steps; cross-attention reads
+        # another sequence, whose symbols the view does not have: its steps are numbered
+        v.query_labels = _labels(Tq, tokens)
+        same = attn.memory.shape == attn.x.shape and np.array_equal(attn.memory, attn.x)
+        v.key_labels = _labels(Tk, tokens) if same else [str(s) for s in range(Tk)]
+    return v

@@ -1,0 +1,442 @@
+"""The window's one door to the core: the open experiment and everything done to it.
+
+:class:`Controller` owns the experiment (its graph, model, data, input and trace). Views
+call its methods (new, open, save, export, edit, type, retrace, what-if, train, analyse)
+and follow its signals; none of them builds, trains or traces on its own.
+
+* ``opened``: a new experiment. Every view resets itself from it (ranges, step, direction,
+  input text, lesson); nothing carries over.
+* ``modelChanged``: the model was rebuilt after a canvas edit (same data and input).
+* ``traceChanged`` / ``selectionChanged``: what the panels draw changed.
+* ``staleChanged(why)``: the panels show an older model or input than the one on screen
+  (an invalid edit or sequence); ``""`` when they are current again.
+
+The canvas's :class:`~playground.model.editing.GraphModel` (:attr:`graph_model`) is the one
+owner of the graph: the controller builds from it after every valid edit.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+
+import numpy as np
+from PySide6 import QtCore
+
+from playground.data import bind_inputs, check_model, suggest_head, suggest_input
+from playground.data.sources import TextDataset
+from playground.errors import PlaygroundError
+from playground.files import experiment as X
+from playground.files.export import export_pytorch
+from playground.model import registry
+from playground.model.build import build
+from playground.model.editing import GraphModel, carry_weights
+from playground.model.spec import GraphSpec, chain
+from playground.tracing import trace
+from playground.tracing.views import TraceView, make_view
+
+from .jobs import AnalysisJob, TrainingJob
+
+HELLO_TEXT = "hello hello hello hello hello hello hello hello "
+NEW_DATA = {"source": "text", "text": HELLO_TEXT, "level": "char", "window": 8}
+
+
+def _structure(graph: GraphSpec) -> tuple:
+    """A graph without canvas positions (moving a node changes no weights)."""
+    return (tuple((n.id, n.kind, tuple(sorted(n.params.items()))) for n in graph.nodes),
+            tuple((e.src, e.dst, e.port) for e in graph.edges))
+
+
+def _style(kind: str) -> str | None:
+    decl = registry.get(kind)
+    return None if decl is None else decl.trace
+
+
+class Controller(QtCore.QObject):
+    """The open experiment; see the module docstring."""
+
+    opened = QtCore.Signal()
+    modelChanged = QtCore.Signal()
+    traceChanged = QtCore.Signal()
+    selectionChanged = QtCore.Signal()
+    inputError = QtCore.Signal(str)       # "" when the input is fine again
+    staleChanged = QtCore.Signal(str)
+    dirtyChanged = QtCore.Signal(bool)
+    message = QtCore.Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.graph_model = GraphModel()
+        self.training = TrainingJob(self)
+        self.analysis = AnalysisJob(self)
+        self.name, self.description, self.look_at = "untitled", "", ""
+        self.path: str | None = None
+        self.dirty = False
+        self.experiment = None
+        self.model = None
+        self.dataset = None
+        self.train_config = None
+        self.batch = None
+        self.input_text = ""
+        self.tokens: list[str] = []
+        self.trace = self.base_trace = None
+        self.interventions: tuple = ()
+        self.rec_sel: tuple[str, int, int] | None = None
+        self.attn_sel: str | None = None
+        self.ngram_model = self.ngram = self.ngram_order = None
+        self.stale = ""
+        self._rng = np.random.default_rng(0)
+        self.graph_model.changed.connect(self._graph_edited)
+        self.training.finished.connect(self._training_finished)
+        self.training.trace.connect(self._training_trace)
+
+    # -- opening ------------------------------------------------------------------------
+    @property
+    def graph(self) -> GraphSpec | None:
+        """The graph of the built model (the canvas may hold a newer, invalid one)."""
+        return None if self.model is None else self.model.graph
+
+    def open(self, path, as_copy: bool = False) -> str:
+        """Open an experiment file (``as_copy``: a preset, saved elsewhere). Returns ``""``,
+        or the problem (the current experiment then stays)."""
+        if self.training.running:
+            return "stop training first, then open another experiment"
+        try:
+            exp = X.load(path)
+            model = exp.build_model()
+            dataset = exp.make_dataset()
+        except PlaygroundError as e:
+            return str(e)
+        except (OSError, ValueError, RuntimeError, OverflowError) as e:
+            return f"{path}: {e}"
+        if as_copy:
+            exp.path = None
+        self._load(exp.graph, model, dataset, exp, name=exp.name, description=exp.description,
+                   look_at=exp.what_to_look_at, path=None if as_copy else str(path))
+        return ""
+
+    def open_default(self) -> None:
+        """The default preset as an untitled copy (or a built-in hello RNN without it)."""
+        if not self.open(X.resolve(X.DEFAULT_PRESET), as_copy=True):
+            return
+        ds = TextDataset(HELLO_TEXT, window=8, name="hello")
+        g = chain(("x", "input", suggest_input(ds)), ("rnn", "rnn", {"hidden_size": 8}),
+                  ("head", "linear", suggest_head(ds)))
+        self._load(g, build(g, seed=0), ds, None, name="hello (built-in)",
+                   description="A character RNN learning 'hello'.",
+                   look_at="Step through 'hell' and watch the prediction of the next letter.")
+
+    def new(self) -> None:
+        """An empty canvas on typed text ("hello ..."): build a model to see it run."""
+        ds = TextDataset(HELLO_TEXT, window=8, name="typed text")
+        self._load(GraphSpec(), None, ds, None, name="untitled",
+                   description="An empty model. Drag layers from the Layers dock onto the "
+                               "canvas and connect them: input, a recurrent layer, a linear "
+                               "head.",
+                   look_at="")
+
+    def _load(self, graph, model, dataset, exp, *, name, description, look_at, path=None):
+        self.analysis.cancel()
+        self.model, self.dataset, self.experiment = model, dataset, exp
+        self.train_config = exp.train if exp is not None else None
+        self.name, self.description, self.look_at, self.path = name, description, look_at, path
+        self.interventions, self.trace, self.base_trace, self.batch = (), None, None, None
+        self.input_text, self.tokens = "", []
+        self.rec_sel = self.attn_sel = None
+        self._select_first(graph)
+        self._build_ngram()
+        self.training.forget()
+        self.graph_model.set_graph(graph)     # the canvas follows (nothing to rebuild)
+        self.dirty = False
+        self._set_stale("")
+        if model is not None:
+            self.use_batch(dataset.example(), emit=False)
+        self.opened.emit()
+        self.dirtyChanged.emit(False)
+
+    def _select_first(self, graph) -> None:
+        for n in graph.nodes:
+            style = _style(n.kind)
+            if style == "recurrent" and self.rec_sel is None:
+                self.rec_sel = (n.id, 0, 0)
+            if style == "attention" and self.attn_sel is None:
+                self.attn_sel = n.id
+
+    # -- editing ------------------------------------------------------------------------
+    def _graph_edited(self) -> None:
+        """The canvas changed the graph: rebuild when valid, keeping unchanged layers'
+        weights; otherwise the panels keep the last valid model, marked stale."""
+        graph = self.graph_model.spec()
+        old = self.graph
+        if old is not None and _structure(graph) == _structure(old):
+            if graph.to_dict() != old.to_dict():   # nodes moved: nothing to rebuild
+                self.model.graph = graph
+                self.set_dirty(True)
+            if self.stale.startswith("the model"):
+                self._set_stale("")
+            return
+        if self.model is None and not graph.nodes:
+            return
+        self.set_dirty(True)
+        info = self.graph_model.analyze()
+        if not info.ok:
+            return self._set_stale(f"the model on the canvas has {len(info.problems)} "
+                                   f"problem(s): {info.problems[0]}")
+        if self.training.running:
+            return self._set_stale("the model changed during training: stop training to "
+                                   "apply the edit")
+        problems = check_model(self.dataset, graph) if self.dataset is not None else []
+        if problems:
+            return self._set_stale(f"the model does not fit the data: {problems[0]}")
+        try:
+            model = build(graph, seed=0)
+            fresh = carry_weights(self.model, model, old, graph) if self.model else []
+        except PlaygroundError as e:
+            return self._set_stale(f"the model cannot be built: {e}")
+        self.model = model
+        self.interventions, self.base_trace = (), None
+        ids = {n.id for n in graph.nodes}
+        if self.rec_sel and self.rec_sel[0] not in ids or self.rec_sel is None:
+            self.rec_sel = None
+        if self.attn_sel and self.attn_sel not in ids:
+            self.attn_sel = None
+        self._select_first(graph)
+        self.training.forget()
+        self._set_stale("")
+        self.modelChanged.emit()
+        if self.batch is None:
+            self.use_batch(self.dataset.example())
+        else:
+            self.retrace()
+        if fresh:
+            self.message.emit("re-initialised: " + ", ".join(fresh))
+
+    def _set_stale(self, why: str) -> None:
+        if why != self.stale:
+            self.stale = why
+            self.staleChanged.emit(why)
+
+    def set_dirty(self, dirty: bool = True) -> None:
+        if dirty != self.dirty:
+            self.dirty = dirty
+            self.dirtyChanged.emit(dirty)
+
+    # -- saving -------------------------------------------------------------------------
+    def save(self, path: str) -> str:
+        """Write the experiment (graph as on the canvas, weights as trained); ``""`` or the
+        problem."""
+        if self.training.running:
+            return "stop training first, then save"
+        if self.model is None:
+            return "there is no valid model to save yet: fix the canvas first"
+        exp = self.experiment
+        try:
+            if exp is None:
+                exp = X.Experiment(name=self.name, graph=self.model.graph, data=NEW_DATA,
+                                   description=self.description, what_to_look_at=self.look_at)
+            exp.graph = self.model.graph.copy()
+            if exp.name.endswith("(built-in)") or exp.name == "untitled":
+                exp.name = os.path.splitext(os.path.basename(path))[0]
+            exp.save(path, model=self.model)
+        except (PlaygroundError, OSError, ValueError) as e:
+            return str(e)
+        self.experiment, self.path, self.name = exp, str(path), exp.name
+        self.set_dirty(False)
+        return ""
+
+    def export(self, path: str) -> str:
+        """Write the model as a standalone PyTorch script and its weights."""
+        if self.model is None:
+            return "there is no valid model to export yet"
+        try:
+            export_pytorch(self.model, path)
+        except (PlaygroundError, OSError, ValueError) as e:
+            return str(e)
+        return ""
+
+    # -- input --------------------------------------------------------------------------
+    def set_input_text(self, text: str) -> bool:
+        """Encode a typed sequence; on a problem emit ``inputError`` and keep the old trace."""
+        if self.dataset is None:
+            return False
+        try:
+            batch = self.dataset.encode_input(text)
+        except (PlaygroundError, ValueError) as e:
+            self.inputError.emit(str(e))
+            self._set_stale("the sequence cannot be read: the panels show the last one")
+            return False
+        self.input_text = text
+        return self.use_batch(batch)
+
+    def sample(self, which: str = "example") -> bool:
+        """A sequence from the task: its fixed example, or a fresh random one."""
+        try:
+            b = self.dataset.example() if which == "example" else self.dataset.sample(1, self._rng)
+        except PlaygroundError as e:
+            self.inputError.emit(str(e))
+            return False
+        return self.use_batch(b)
+
+    def use_batch(self, batch, emit: bool = True) -> bool:
+        old = self.batch
+        self.batch = batch
+        self.interventions, self.base_trace = (), None
+        try:
+            self.tokens = self.dataset.step_labels(batch)
+        except (PlaygroundError, KeyError):
+            self.tokens = []
+        if self.dataset.vocab is not None and self.tokens:
+            self.input_text = self.dataset.vocab.join(self.tokens)
+        if not self.retrace(emit):
+            self.batch = old
+            return False
+        self.inputError.emit("")
+        if self.stale.startswith("the sequence"):
+            self._set_stale("")
+        return True
+
+    def input_as_text(self) -> str:
+        if self.dataset is not None and self.dataset.vocab is not None:
+            return self.input_text
+        return "; ".join(self.tokens)
+
+    # -- tracing ------------------------------------------------------------------------
+    def _trace(self, interventions=()):
+        b = self.batch
+        tb = getattr(self.train_config, "tbptt", None)
+        has_loss = b.mask is not None and float(np.sum(b.mask)) > 0
+        return trace(self.model, bind_inputs(self.model, b), b.targets if has_loss else None,
+                     b.mask if has_loss else None, tbptt=tb, interventions=interventions)
+
+    def retrace(self, emit: bool = True) -> bool:
+        """Trace the current input again (with the current what-if); False on a problem."""
+        if self.model is None or self.batch is None:
+            return False
+        if self.training.running:
+            self.training.request_trace(self.batch)
+            return True
+        try:
+            tr = self._trace(self.interventions)
+            base = self._trace(()) if self.interventions else None
+        except PlaygroundError as e:
+            self.inputError.emit(str(e))
+            return False
+        self.trace, self.base_trace = tr, base
+        self._update_ngram()
+        if emit:
+            self.traceChanged.emit()
+        return True
+
+    def apply_interventions(self, ivs) -> bool:
+        """Re-run with ``ivs`` (:class:`playground.tracing.Intervention`); the original stays
+        as :attr:`base_trace`."""
+        if self.training.running:
+            self.inputError.emit("what-if needs the model to itself: stop training first")
+            return False
+        prev = self.interventions
+        self.interventions = tuple(ivs)
+        if not self.retrace():
+            self.interventions = prev
+            return False
+        return True
+
+    def clear_whatif(self) -> None:
+        if self.interventions:
+            self.interventions = ()
+            self.retrace()
+
+    # -- selection ----------------------------------------------------------------------
+    def select_node(self, node_id: str) -> None:
+        """Choose which layer the panels show (a recurrent or attention node)."""
+        try:
+            style = _style(self.graph.node(node_id).kind)
+        except (KeyError, AttributeError):
+            return
+        if style == "recurrent":
+            self.rec_sel = (node_id, 0, 0)
+        elif style == "attention":
+            self.attn_sel = node_id
+        else:
+            return
+        self.selectionChanged.emit()
+
+    def select_layer(self, node: str, layer: int, direction: int) -> None:
+        self.rec_sel = (node, layer, direction)
+        self.selectionChanged.emit()
+
+    def layer_choices(self) -> list[tuple[str, int, int, str]]:
+        """Every recurrent record of the trace as (node, layer, direction, label)."""
+        if self.trace is None:
+            return []
+        return [(r.node, r.layer, r.direction, r.label) for r in self.trace.layers
+                if hasattr(r, "h")]
+
+    def view(self) -> TraceView | None:
+        """What the panels draw (:mod:`playground.tracing.views`)."""
+        if self.trace is None:
+            return None
+        classes = getattr(self.dataset, "classes", None)
+        vocab = getattr(self.dataset, "vocab", None)
+        return make_view(self.trace, self.base_trace, self.rec_sel, self.attn_sel,
+                         tokens=self.tokens,
+                         out_symbols=None if classes is None else classes.symbols,
+                         in_symbols=None if vocab is None else vocab.symbols,
+                         ngram=self.ngram, ngram_order=self.ngram_order,
+                         interventions=self.interventions)
+
+    # -- training and analysis ----------------------------------------------------------
+    def start_training(self, steps: int, device: str = "cpu") -> str:
+        """Train for ``steps`` more steps in the worker thread; ``""`` or the problem."""
+        if self.model is None or self.dataset is None:
+            return "there is no valid model to train: fix the canvas first"
+        self.clear_whatif()
+        self.analysis.cancel()
+        return self.training.start(self.model, self.dataset, self.train_config, steps,
+                                   device, self.batch)
+
+    def _training_trace(self, tr) -> None:
+        self.trace, self.base_trace, self.interventions = tr, None, ()
+        self.traceChanged.emit()
+
+    def _training_finished(self, _last) -> None:
+        self.set_dirty(True)
+        if self.model is not None:
+            self.retrace()
+        if self.stale.startswith("the model changed during training"):
+            self._graph_edited()
+
+    def analyse(self) -> bool:
+        """Jacobian norms and singular values of the selected layer, off the GUI thread
+        (``analysis.ready`` / ``analysis.busy`` follow); False when there is nothing."""
+        v = self.view()
+        if v is None or v.rec is None or self.training.running:
+            return False
+        self.analysis.start(copy.deepcopy(self.model).cpu(), v.rec)
+        return True
+
+    def shutdown(self) -> None:
+        self.analysis.cancel(wait=True)
+        self.training.shutdown()
+
+    # -- n-gram baseline ----------------------------------------------------------------
+    def _build_ngram(self) -> None:
+        from playground.data.ngram import NGramModel
+
+        self.ngram_model = self.ngram = self.ngram_order = None
+        if not getattr(self.dataset, "language_model", False):
+            return
+        try:
+            self.ngram_model = NGramModel.from_dataset(self.dataset, order=3, k=0.1)
+            self.ngram_order = self.ngram_model.order
+        except (PlaygroundError, AttributeError, ValueError, TypeError):
+            self.ngram_model = None
+
+    def _update_ngram(self) -> None:
+        self.ngram = None
+        if self.ngram_model is None or self.batch is None:
+            return
+        try:
+            ids = np.asarray(next(iter(self.batch.inputs.values())))[0]
+            self.ngram = np.asarray(self.ngram_model.step_probs(ids))
+        except (PlaygroundError, AttributeError, ValueError, TypeError):
+            self.ngram = None

@@ -1,0 +1,202 @@
+"""Work the controller runs off the GUI thread: training and the Jacobian analysis.
+
+:class:`TrainingJob` creates the :class:`~playground.train.Trainer` (or continues the last
+one), runs it in a :class:`~ui.worker.TrainingRunner` thread and hands the window batched
+snapshots at 5 Hz (``progress``) and the newest live trace (``trace``): the GUI thread then
+holds the worker's GIL as little as it can. :class:`AnalysisJob` computes step Jacobian
+norms and singular values in a thread of its own, with ``busy`` while it works; a result
+for a layer or model that is no longer shown is dropped.
+"""
+
+from __future__ import annotations
+
+import time
+
+from PySide6 import QtCore
+
+from playground.errors import PlaygroundError
+from playground.train import TrainConfig, Trainer
+
+from .worker import TrainingRunner
+
+REDRAW_MS = 200   # curves and progress: 5 Hz, live to the eye; every redraw holds the
+                  # GIL the worker needs (10 Hz took the GUI thread from 10% to 15% busy)
+
+
+class TrainingJob(QtCore.QObject):
+    """Training of the controller's model; see the module docstring."""
+
+    started = QtCore.Signal()
+    progress = QtCore.Signal(object)    # list of Snapshots since the last batch
+    trace = QtCore.Signal(object)       # the newest live trace
+    failed = QtCore.Signal(str)
+    finished = QtCore.Signal(object)    # the last Snapshot (or None)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.runner = TrainingRunner(self)
+        self.trainer: Trainer | None = None
+        self.target_step = self.start_step = 0
+        self.t_start = 0.0
+        self.paused = False
+        self.ended = True        # the last snapshot said done / stopped / diverged
+        self._pending: list = []
+        self._timer = QtCore.QTimer(self)
+        self._timer.setInterval(REDRAW_MS)
+        self._timer.timeout.connect(self._flush)
+        self.runner.progress.connect(self._received)
+        self.runner.failed.connect(self.failed)
+        self.runner.finished.connect(self._on_finished)
+
+    @property
+    def running(self) -> bool:
+        return self.runner.running
+
+    def forget(self) -> None:
+        """A new experiment or model: the next run starts a new trainer."""
+        if not self.running:
+            self.trainer = None
+
+    def start(self, model, dataset, config, steps: int, device: str, batch) -> str:
+        if self.running:
+            return "training is already running"
+        try:
+            if self.trainer is None or self.trainer.model is not model or \
+                    str(self.trainer.device.type) != device:
+                self.trainer = Trainer(model, dataset, config or TrainConfig(), device=device)
+            if batch is not None:
+                self.trainer.request_trace(batch)
+        except (PlaygroundError, ValueError, RuntimeError) as e:
+            return f"cannot train: {e}"
+        self.start_step = self.trainer.step
+        self.target_step = self.trainer.step + int(steps)
+        self.t_start = time.perf_counter()
+        self.paused, self.ended = False, False
+        self.runner.start(self.trainer, int(steps))
+        self._timer.start()
+        self.started.emit()
+        return ""
+
+    def pause(self, on: bool) -> None:
+        self.paused = bool(on) and self.running
+        (self.runner.pause if on else self.runner.resume)()
+
+    def stop(self) -> None:
+        self.runner.stop()
+
+    def request_trace(self, batch) -> None:
+        self.runner.request_trace(batch)
+
+    def shutdown(self) -> None:
+        """Stop the worker and wait for it (the window is closing)."""
+        self._timer.stop()
+        self.runner.shutdown()
+        self._pending.clear()
+
+    def _received(self, snaps) -> None:
+        self._pending.extend(snaps)
+
+    def _flush(self) -> None:
+        snaps, self._pending = self._pending, []
+        if not snaps:
+            return
+        self.ended = snaps[-1].status != "running"
+        self.progress.emit(snaps)
+        tr = next((s.trace for s in reversed(snaps) if s.trace is not None), None)
+        if tr is not None:
+            self.trace.emit(tr)
+
+    def _on_finished(self, last) -> None:
+        self._timer.stop()
+        self._flush()
+        self.paused, self.ended = False, True
+        self.finished.emit(last)
+
+
+class _Call(QtCore.QObject):
+    """Runs ``fn()`` in its thread; ``done(generation, result)`` or ``failed(generation,
+    message)``."""
+
+    done = QtCore.Signal(int, object)
+    failed = QtCore.Signal(int, str)
+
+    def __init__(self, fn, generation: int):
+        super().__init__()
+        self.fn = fn
+        self.generation = generation
+
+    @QtCore.Slot()
+    def run(self) -> None:
+        try:
+            self.done.emit(self.generation, self.fn())
+        except (PlaygroundError, RuntimeError, ValueError, KeyError, MemoryError) as e:
+            self.failed.emit(self.generation, f"cannot compute: {e}")
+
+
+def jacobian_analysis(model, rec) -> dict:
+    """Step Jacobian norms (and max f_t for an LSTM) and W_hh's singular values."""
+    from playground.tracing import analysis
+
+    norms = analysis.jacobian_norms(model, rec)
+    svs = analysis.recurrent_singular_values(model, rec.node, rec.layer, rec.direction)
+    return {"key": (rec.node, rec.layer, rec.direction), "norms": norms["h"],
+            "cell": norms.get("c"), "svs": svs, "label": rec.label}
+
+
+class AnalysisJob(QtCore.QObject):
+    """The Jacobian analysis of one layer, in a thread; see the module docstring."""
+
+    busy = QtCore.Signal(bool)
+    ready = QtCore.Signal(object)      # the dict of :func:`jacobian_analysis`
+    failed = QtCore.Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._threads: list[tuple[QtCore.QThread, _Call, int]] = []
+        self._generation = 0
+
+    @property
+    def running(self) -> bool:
+        return any(t.isRunning() for t, _, _ in self._threads)
+
+    def start(self, model, rec) -> None:
+        self._generation += 1
+        gen = self._generation
+        thread = QtCore.QThread()
+        thread.setObjectName("analysis")
+        call = _Call(lambda: jacobian_analysis(model, rec), gen)
+        call.moveToThread(thread)
+        thread.started.connect(call.run)
+        call.done.connect(thread.quit)
+        call.failed.connect(thread.quit)
+        # bound methods of this GUI-thread object: queued into the GUI thread
+        call.done.connect(self._done)
+        call.failed.connect(self._failed)
+        thread.finished.connect(self._reap)
+        self._threads.append((thread, call, gen))
+        self.busy.emit(True)
+        thread.start()
+
+    def cancel(self, wait: bool = False) -> None:
+        """Drop the result of what runs now (and wait for its thread when closing)."""
+        self._generation += 1
+        if wait:
+            for t, _, _ in list(self._threads):
+                t.quit()
+                t.wait(10_000)
+            self._threads.clear()
+        self.busy.emit(False)
+
+    # queued into the GUI thread (this object lives there)
+    def _done(self, gen: int, result) -> None:
+        if gen == self._generation:
+            self.busy.emit(False)
+            self.ready.emit(result)
+
+    def _failed(self, gen: int, msg: str) -> None:
+        if gen == self._generation:
+            self.busy.emit(False)
+            self.failed.emit(msg)
+
+    def _reap(self) -> None:
+        self._threads = [x for x in self._threads if not x[0].isFinished()]

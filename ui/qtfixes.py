@@ -1,0 +1,55 @@
+"""Workarounds for Qt itself, in one place: each says the Qt version it was seen with and
+names the test that checks it (``tests/app/``). Nothing else in ``ui/`` patches Qt."""
+
+from __future__ import annotations
+
+import os
+
+from PySide6 import QtCore, QtWidgets
+
+
+def serial_raster_fills() -> None:
+    """Keep Qt's raster fills on the GUI thread (``QT_NO_GUI_THREADPOOL``), unless the user
+    set the variable.
+
+    Qt 6.8-6.11: every fill of 96 or more scanlines goes to a thread pool, and Qt waits for
+    it; for panel-sized shapes (a bar, a step marker's strip) the hand-off costs more than
+    the fill (``bench.step_latency``: 12.6-13.3 ms per step with the pool, 7.1-8.4 ms
+    without). Qt reads it once, at the first fill: call before painting. Test:
+    ``test_ui_app.py::test_raster_fills_stay_on_the_gui_thread``."""
+    os.environ.setdefault("QT_NO_GUI_THREADPOOL", "1")
+
+
+def clear_clipboard() -> None:
+    """Empty the clipboard if this app owns it (connect to ``aboutToQuit``).
+
+    PySide6 6.8-6.11, offscreen and xcb: nodes copied on the canvas live in the clipboard as
+    Python-made QMimeData, and the exit crashes tearing it down after Python is gone. Test:
+    ``test_canvas.py::test_copied_nodes_leave_the_clipboard_on_quit``."""
+    app = QtWidgets.QApplication.instance()
+    if app is None:
+        return
+    cb = app.clipboard()
+    mime = cb.mimeData()
+    if cb.ownsClipboard() or (mime is not None and any(
+            f.startswith("application/x-sequence-playground") for f in mime.formats())):
+        cb.clear()
+
+
+def hide_stray_tab_bars(window: QtWidgets.QMainWindow, docks) -> None:
+    """Move the dock tab bars that lie over a dock out of sight.
+
+    Qt 6.11: a main window keeps a copy of a group's tab bar once another group has been
+    tabified, and lays it out at a stale place: drawn over whatever dock is there (the
+    sequence input, in the default layout) and repainted with it. A bar in use sits against
+    its docks, never over one. Moved, not hidden: Qt shows a hidden one again at its next
+    layout, and a hide asks for that layout. Call after each layout of the window. Test:
+    ``test_ui_app.py::test_no_stray_tab_bar_over_the_docks``."""
+    if not window.isVisible():
+        return
+    rects = [d.geometry() for d in docks if d.isVisible() and not d.isFloating()]
+    only = QtCore.Qt.FindChildOption.FindDirectChildrenOnly
+    for bar in window.findChildren(QtWidgets.QTabBar, options=only):
+        g = bar.geometry()
+        if not bar.isHidden() and any(g.intersects(r) for r in rects):
+            bar.move(-g.width() - 10_000, -g.height() - 10_000)
