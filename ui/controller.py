@@ -111,7 +111,7 @@ class Controller(QtCore.QObject):
             return f"{path}: {e}"
         if as_copy:
             exp.path = None
-        self._load(exp.graph, model, dataset, exp, name=exp.name, description=exp.description,
+        self.load(exp.graph, model, dataset, exp, name=exp.name, description=exp.description,
                    look_at=exp.what_to_look_at, path=None if as_copy else str(path))
         return ""
 
@@ -122,20 +122,22 @@ class Controller(QtCore.QObject):
         ds = TextDataset(HELLO_TEXT, window=8, name="hello")
         g = chain(("x", "input", suggest_input(ds)), ("rnn", "rnn", {"hidden_size": 8}),
                   ("head", "linear", suggest_head(ds)))
-        self._load(g, build(g, seed=0), ds, None, name="hello (built-in)",
+        self.load(g, build(g, seed=0), ds, None, name="hello (built-in)",
                    description="A character RNN learning 'hello'.",
                    look_at="Step through 'hell' and watch the prediction of the next letter.")
 
     def new(self) -> None:
         """An empty canvas on typed text ("hello ..."): build a model to see it run."""
         ds = TextDataset(HELLO_TEXT, window=8, name="typed text")
-        self._load(GraphSpec(), None, ds, None, name="untitled",
+        self.load(GraphSpec(), None, ds, None, name="untitled",
                    description="An empty model. Drag layers from the Layers dock onto the "
                                "canvas and connect them: input, a recurrent layer, a linear "
                                "head.",
                    look_at="")
 
-    def _load(self, graph, model, dataset, exp, *, name, description, look_at, path=None):
+    def load(self, graph, model, dataset, exp=None, *, name="untitled", description="",
+             look_at="", path=None) -> None:
+        """Take an experiment made in code (a graph, its built model and a dataset)."""
         self.analysis.cancel()
         self.model, self.dataset, self.experiment = model, dataset, exp
         self.train_config = exp.train if exp is not None else None
@@ -203,6 +205,7 @@ class Controller(QtCore.QObject):
         self._select_first(graph)
         self.training.forget()
         self._set_stale("")
+        self._lesson_after_edit(old, graph)
         self.modelChanged.emit()
         if self.batch is None:
             self.use_batch(self.dataset.example())
@@ -210,6 +213,19 @@ class Controller(QtCore.QObject):
             self.retrace()
         if fresh:
             self.message.emit("re-initialised: " + ", ".join(fresh))
+
+    def _lesson_after_edit(self, old, new) -> None:
+        """An edit that changes which kinds of layer the model has leaves the preset's lesson
+        behind: it described the original model."""
+        def kinds(g):
+            return sorted(n.kind for n in g.nodes if _style(n.kind) in ("recurrent",
+                                                                         "attention"))
+        if old is None or kinds(old) == kinds(new) or not self.look_at:
+            return
+        labels = " + ".join(registry.label(k) for k in kinds(new)) or "no recurrent layer"
+        self.description = (f"Edited from '{self.name}': the model is now {labels}. The "
+                            "preset's lesson was about the original model.")
+        self.look_at = ""
 
     def _set_stale(self, why: str) -> None:
         if why != self.stale:
@@ -235,6 +251,7 @@ class Controller(QtCore.QObject):
                 exp = X.Experiment(name=self.name, graph=self.model.graph, data=NEW_DATA,
                                    description=self.description, what_to_look_at=self.look_at)
             exp.graph = self.model.graph.copy()
+            exp.description, exp.what_to_look_at = self.description, self.look_at
             if exp.name.endswith("(built-in)") or exp.name == "untitled":
                 exp.name = os.path.splitext(os.path.basename(path))[0]
             exp.save(path, model=self.model)

@@ -90,7 +90,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._build_docks()
         self.menus = build_menus(self)
         c.opened.connect(self._opened)
-        c.modelChanged.connect(self._refresh)
+        c.modelChanged.connect(lambda: self._refresh(reset=True))
         c.traceChanged.connect(self._refresh)
         c.selectionChanged.connect(self._refresh)
         c.dirtyChanged.connect(self._update_title)
@@ -189,15 +189,16 @@ class MainWindow(QtWidgets.QMainWindow):
         self.controls.stop()
         self.timeline.direction = FORWARD
         self.timeline.step = 0
-        self._refresh()
+        self._refresh(reset=True)
         self.canvas.view.fit()
 
-    def _refresh(self) -> None:
+    def _refresh(self, reset: bool = False) -> None:
         view = self.controller.view()
         if view is not None:
             self.timeline.n_steps = view.steps
         self._refresh_layers()
-        self.refresher.set_view(view, self.timeline.step, spread=self.controller.training.running)
+        self.refresher.set_view(view, self.timeline.step, reset=reset,
+                                spread=self.controller.training.running)
         self._update_title()
 
     def _refresh_layers(self) -> None:

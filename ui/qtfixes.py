@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 
+import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 
@@ -53,3 +54,18 @@ def hide_stray_tab_bars(window: QtWidgets.QMainWindow, docks) -> None:
         g = bar.geometry()
         if not bar.isHidden() and any(g.intersects(r) for r in rects):
             bar.move(-g.width() - 10_000, -g.height() - 10_000)
+
+
+def refit_plots(view: pg.GraphicsLayoutWidget) -> None:
+    """Fit a pyqtgraph view's grid of plots to the view's size again.
+
+    pyqtgraph 0.13 with Qt 6.8-6.11: a view resized while its plots change from hidden to
+    shown keeps the grid at the size the hidden rows allowed, smaller than the view: the
+    gate heatmaps of an LSTM opened after an RNN (whose panel showed a message, not plots)
+    were squashed to zero height. Applying the view's geometry again once the rows are
+    shown fixes it; it costs nothing when the size is right. Test:
+    ``test_workflow.py::test_opening_every_preset_in_one_window_equals_a_fresh_window``."""
+    if view.isVisible():
+        view.ci.layout.invalidate()   # the minimum sizes new titles and axes ask for,
+        view.ci.layout.activate()     # now rather than at the next layout pass
+        view.resizeEvent(None)

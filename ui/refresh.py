@@ -25,9 +25,13 @@ class RefreshScheduler(QtCore.QObject):
         self._drain.setInterval(0)
         self._drain.timeout.connect(self._next)
 
-    def set_view(self, view, step: int, spread: bool = False) -> None:
-        """A new view: panels on screen now (``spread``: one per event-loop turn)."""
+    def set_view(self, view, step: int, spread: bool = False, reset: bool = False) -> None:
+        """A new view: panels on screen now (``spread``: one per event-loop turn).
+        ``reset`` (a new experiment or model): every panel forgets the last one first."""
         self.view, self.step = view, step
+        if reset:
+            for p in self.panels.values():
+                p.reset()
         self.stale = set(self.panels)
         self._queue = [k for k, p in self.panels.items() if p.isVisible()]
         if spread:
@@ -65,3 +69,4 @@ class RefreshScheduler(QtCore.QObject):
         self.stale.discard(key)
         p.step = self.step
         p.set_view(self.view)
+        p.refit()

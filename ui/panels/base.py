@@ -17,6 +17,7 @@ from PySide6 import QtCore, QtGui, QtSvg, QtWidgets
 
 from playground.tracing.views import TraceView  # noqa: F401  (what set_view takes)
 
+from ..qtfixes import refit_plots
 from ..widgets import LiveText
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False, background="w",
@@ -146,6 +147,8 @@ class Panel(QtWidgets.QWidget):
         self.message.hide()
         outer.addWidget(self.message, 1)
         self._hovers: list[tuple[pg.PlotItem, Callable[[float, float], str | None]]] = []
+        self.plots: list[pg.PlotItem] = []
+        self.bars_items: list = []
         self.layout_widget.scene().sigMouseMoved.connect(self._on_mouse)
 
     # -- subclass API --------------------------------------------------------------------
@@ -160,6 +163,28 @@ class Panel(QtWidgets.QWidget):
         return [], np.zeros((0, 0))
 
     # -- helpers -------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget what the last experiment left: each axis's room for its tick labels
+        (pyqtgraph only widens it), each view's range. The next view sets its own, as in a
+        panel made anew."""
+        for p in self.plots:
+            for name in ("left", "bottom"):
+                ax = p.getAxis(name)
+                ax.textWidth, ax.textHeight = 30, 18
+                ax._updateWidth() if name == "left" else ax._updateHeight()
+            if p.vb.autoRangeEnabled()[0] or p.vb.autoRangeEnabled()[1]:
+                p.enableAutoRange()
+            else:
+                p.vb.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
+        for b in self.bars_items:
+            b.forget()
+        self.caption.setText("")
+        self.hover_label.setText("hover for values")
+
+    def refit(self) -> None:
+        """After a new view: the grid of plots fills the panel (see qtfixes.refit_plots)."""
+        refit_plots(self.layout_widget)
+
     def show_message(self, text: str) -> None:
         """Show ``text`` in place of the plots ('' shows the plots again)."""
         self.message.setText(text)
@@ -182,6 +207,7 @@ class Panel(QtWidgets.QWidget):
             p.setLabel("bottom", bottom)
         p.setMenuEnabled(False)
         p.hideButtons()
+        self.plots.append(p)
         # Containers that draw nothing themselves (the plot, its view box without a border,
         # the view box's item group, the title's frame): flagged so, Qt skips their paint
         # call, a round trip into Python, for every region it repaints (~10% of a step).
@@ -387,6 +413,11 @@ class Bars:
         self.labels: list[str] | None = None
         self.name, self.value_name = name, value_name
         panel.add_hover(plot, self.hover)
+        panel.bars_items.append(self)
+
+    def forget(self) -> None:
+        """The next values set the x range again (a new experiment)."""
+        self.values = np.zeros(0)
 
     def set(self, values: np.ndarray, ghost: np.ndarray | None = None) -> None:
         v = np.array(values, dtype=np.float64, copy=True).ravel()
