@@ -94,6 +94,7 @@ class MainWindow(QtWidgets.QMainWindow):
         c.traceChanged.connect(self._refresh)
         c.selectionChanged.connect(self._refresh)
         c.dirtyChanged.connect(self._update_title)
+        c.staleChanged.connect(lambda why: [p.set_stale(why) for p in self.panels.values()])
         c.message.connect(lambda m: self.statusBar().showMessage(m, 10_000))
         self.canvas.nodeSelected.connect(lambda nid: nid and c.select_node(nid))
         self.layer_combo.currentIndexChanged.connect(self._layer_chosen)

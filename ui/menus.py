@@ -35,10 +35,10 @@ def build_menus(win) -> dict[str, QtGui.QAction]:
                   ("save", "&Save", [S.Save], files.save),
                   ("save_as", "Save &as...", [S.SaveAs], files.save_as),
                   ("export", "&Export as PyTorch...", [K("Ctrl+E")], files.export), None,
-                  ("quit", "&Quit", [S.Quit], win.close)],
+                  ("quit", "&Quit", [S.Quit, K("Ctrl+Q")], win.close)],
         # the canvas's own actions (they act while the canvas has the focus)
         "&Edit": [("undo", undo, [S.Undo], None),
-                  ("redo", redo, [S.Redo, K("Ctrl+Y")], None), None,
+                  ("redo", redo, [S.Redo, K("Ctrl+Shift+Z"), K("Ctrl+Y")], None), None,
                   *[(name, canvas.actions_by_name[name], None, None)
                     for name in ("copy", "paste", "duplicate", "delete", "select_all")]],
         "&View": [("reset_layout", "&Reset layout", [], win.reset_layout), None],
@@ -59,8 +59,10 @@ def build_menus(win) -> dict[str, QtGui.QAction]:
                 files.fill_recent()
                 continue
             act = text if isinstance(text, QtGui.QAction) else QtGui.QAction(text, win)
-            if keys is not None:
-                act.setShortcuts([K(k) if isinstance(k, S) else k for k in keys])
+            if keys is not None:   # every binding the platform has for a standard key
+                seqs = [s for k in keys for s in (K.keyBindings(k) if isinstance(k, S)
+                                                  else [k])]
+                act.setShortcuts(list(dict.fromkeys(seqs)))
             if slot is not None:
                 act.triggered.connect(lambda _=False, f=slot: f())
             menu.addAction(act)

@@ -137,6 +137,7 @@ class TokenStrip(QtWidgets.QWidget):
         super().__init__(parent)
         self.html_of, self.shown, self.window = html_of, shown, window
         self.tokens: list[str] = []
+        self.spaced = False
         self._shown: list[str] = []
         self.t = 0
         f = self.font()
@@ -152,7 +153,9 @@ class TokenStrip(QtWidgets.QWidget):
 
     def set_tokens(self, tokens: list[str]) -> None:
         self.tokens = list(tokens)
-        self._shown = [self.shown(s) + (" " if len(s) > 1 else "") for s in self.tokens]
+        # characters side by side ("hello"); words and numbers apart ("0.5 1 0.5")
+        self.spaced = any(len(s) > 1 for s in self.tokens)
+        self._shown = [self.shown(s) + (" " if self.spaced else "") for s in self.tokens]
         self.update()
 
     def set_step(self, t: int) -> None:
@@ -178,7 +181,7 @@ class TokenStrip(QtWidgets.QWidget):
             lo, hi = max(0, t - self.window), min(n, t + self.window + 1)
             left = ("… " if lo else "") + "".join(self._shown[lo:t])
             cur = "\u00a0" + self.shown(self.tokens[t]) + "\u00a0"
-            right = ("" if len(self.tokens[t]) <= 1 else " ") + \
+            right = (" " if self.spaced else "") + \
                 "".join(self._shown[t + 1:hi]) + (" …" if hi < n else "")
             fm, fb = self.fontMetrics(), QtGui.QFontMetrics(self.bold)
             y = (self.height() + fm.ascent() - fm.descent()) // 2

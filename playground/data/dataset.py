@@ -70,6 +70,16 @@ class Batch:
                      torch.as_tensor(self.mask).to(device=device, dtype=dtype))
 
 
+def format_value(v: float, digits: int = 3) -> str:
+    """A value as a reader wants it: ``0.5``, ``-1.2``, ``3e+05``; rounding noise
+    (``-4.9e-16`` from normalising) and ``-0`` read as ``0``."""
+    v = float(v)
+    if abs(v) < 1e-9:
+        return "0"
+    s = f"{v:.{digits}g}"
+    return "0" if s in ("-0", "0") else s
+
+
 def shape_mask(shape: str, batch: int, steps: int, lengths: Sequence[int] | None = None
                ) -> np.ndarray:
     """The ``(B, T)`` loss mask a shape implies: every (valid) step for ``many_to_many``,
@@ -172,7 +182,8 @@ class Dataset:
         x = batch.inputs[role][row]
         if self.vocab is not None and x.ndim == 1:
             return self.vocab.decode(x)
-        return [", ".join(f"{v:.3g}" for v in step) for step in np.asarray(x).reshape(len(x), -1)]
+        return [", ".join(format_value(v) for v in step)
+                for step in np.asarray(x).reshape(len(x), -1)]
 
     def target_labels(self, batch: Batch, row: int = 0) -> list[str]:
         """One label per target step ("" where the step carries no loss)."""
@@ -182,7 +193,8 @@ class Dataset:
             return [names[int(c)] if mk > 0 and 0 <= c < len(names) else ""
                     for c, mk in zip(y, m)]
         y = np.asarray(y).reshape(len(m), -1)
-        return [", ".join(f"{v:.3g}" for v in step) if mk > 0 else "" for step, mk in zip(y, m)]
+        return [", ".join(format_value(v) for v in step) if mk > 0 else ""
+                for step, mk in zip(y, m)]
 
     def corpus(self) -> list[np.ndarray]:
         """Training sequences of symbol ids, for count-based baselines (language models)."""

@@ -48,6 +48,10 @@ class TraceView:
         return self.trace.steps
 
     @property
+    def has_recurrent(self) -> bool:
+        return any(isinstance(r, RecurrentTrace) for r in self.trace.layers)
+
+    @property
     def has_attention(self) -> bool:
         return any(isinstance(r, AttentionTrace) for r in self.trace.layers)
 

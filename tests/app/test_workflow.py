@@ -44,8 +44,8 @@ def visible_plots(win):
                 continue
             items = [it for it in lw.scene().items() if isinstance(it, pg.PlotItem)
                      and it.isVisible()]
-            items.sort(key=lambda p: (p.sceneBoundingRect().top(),
-                                      p.sceneBoundingRect().left()))
+            items.sort(key=lambda p: (round(p.sceneBoundingRect().top() / 4),
+                                      round(p.sceneBoundingRect().left() / 4)))
             out += [(key, p) for p in items]
     return out
 

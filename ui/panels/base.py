@@ -12,7 +12,6 @@ from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
-import pyqtgraph.exporters  # noqa: F401  (registers the exporters)
 from PySide6 import QtCore, QtGui, QtSvg, QtWidgets
 
 from playground.tracing.views import TraceView  # noqa: F401  (what set_view takes)
@@ -46,6 +45,9 @@ def decade_labels(axis: pg.AxisItem) -> None:
         strings = plain(values, scale, spacing)
         if not axis.logMode:
             return strings
+        lo, hi = (float(v) for v in axis.range)
+        if np.floor(hi) - np.ceil(lo) < 1:   # fewer than two decades in view: keep every
+            return strings                   # label, or a narrow range would have none
         return [s if abs(v - round(v)) < 1e-6 else "" for v, s in zip(values, strings)]
 
     axis.tickStrings = tick_strings
@@ -126,6 +128,8 @@ class Panel(QtWidgets.QWidget):
         btn.setPopupMode(QtWidgets.QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QtWidgets.QMenu(btn)
         menu.addAction("Image as PNG...", lambda: self._ask_export("png"))
+        menu.addAction("Image as PNG, 2x (slides)...", lambda: self._ask_export("png", 2))
+        menu.addAction("Image as PNG, 4x (print)...", lambda: self._ask_export("png", 4))
         menu.addAction("Image as SVG...", lambda: self._ask_export("svg"))
         menu.addAction("Data as CSV...", lambda: self._ask_export("csv"))
         btn.setMenu(menu)
@@ -133,6 +137,12 @@ class Panel(QtWidgets.QWidget):
         head.addWidget(self.hover_label, 2)
         head.addWidget(btn)
         outer.addLayout(head)
+        self.stale_label = QtWidgets.QLabel()
+        self.stale_label.setObjectName("staleMark")
+        self.stale_label.setWordWrap(True)
+        self.stale_label.setStyleSheet("background:#fff3cd; color:#7a5300; padding:2px 4px;")
+        self.stale_label.hide()
+        outer.addWidget(self.stale_label)
         self.layout_widget = pg.GraphicsLayoutWidget()
         self.layout_widget.ci.setContentsMargins(2, 2, 2, 2)
         self.layout_widget.ci.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)
@@ -163,6 +173,12 @@ class Panel(QtWidgets.QWidget):
         return [], np.zeros((0, 0))
 
     # -- helpers -------------------------------------------------------------------------
+    def set_stale(self, why: str) -> None:
+        """Mark the panel as showing an older model or input than the one on screen (``""``:
+        it is current)."""
+        self.stale_label.setText(f"Not up to date: {why}" if why else "")
+        self.stale_label.setVisible(bool(why))
+
     def reset(self) -> None:
         """Forget what the last experiment left: each axis's room for its tick labels
         (pyqtgraph only widens it), each view's range. The next view sets its own, as in a
@@ -217,6 +233,9 @@ class Panel(QtWidgets.QWidget):
             p.disableAutoRange()
         for name in ("left", "bottom"):
             p.getAxis(name).setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            # no "(x0.001)" scale on an axis: units and steps are whole numbers, and a
+            # scale left from an earlier, tiny range misleads
+            p.getAxis(name).enableAutoSIPrefix(False)
         return p
 
     def add_hover(self, plot: pg.PlotItem, fn: Callable[[float, float], str | None]) -> None:
@@ -232,15 +251,16 @@ class Panel(QtWidgets.QWidget):
                 return
 
     # -- export --------------------------------------------------------------------------
-    def _ask_export(self, kind: str) -> None:
+    def _ask_export(self, kind: str, scale: int = 1) -> None:
         filt = {"png": "PNG image (*.png)", "svg": "SVG image (*.svg)", "csv": "CSV (*.csv)"}[kind]
         path, _ = QtWidgets.QFileDialog.getSaveFileName(self, f"Export {self.title}",
                                                         f"{self.objectName()}.{kind}", filt)
         if path:
-            self.export(path)
+            self.export(path, scale)
 
-    def export(self, path: str) -> None:
-        """Write the panel as PNG or SVG, or its data as CSV, by the file's extension."""
+    def export(self, path: str, scale: int = 1) -> None:
+        """Write the panel as PNG (``scale`` times its size on screen, drawn at that
+        resolution) or SVG, or its data as CSV, by the file's extension."""
         low = path.lower()
         if low.endswith(".csv"):
             names, data = self.table()
@@ -259,10 +279,16 @@ class Panel(QtWidgets.QWidget):
             painter = QtGui.QPainter(gen)
             self.render(painter, QtCore.QPoint(0, 0))
             painter.end()
-        elif self.layout_widget.isVisible():
-            pg.exporters.ImageExporter(self.layout_widget.scene()).export(path)
         else:
-            self.grab().save(path)
+            size = self.size()
+            img = QtGui.QImage(size.width() * scale, size.height() * scale,
+                               QtGui.QImage.Format.Format_ARGB32)
+            img.setDevicePixelRatio(scale)   # drawn at that resolution, not magnified
+            img.fill(QtGui.QColor("white"))
+            painter = QtGui.QPainter(img)
+            self.render(painter, QtCore.QPoint(0, 0))
+            painter.end()
+            img.save(path)
 
 
 class StepLine(QtWidgets.QGraphicsLineItem):

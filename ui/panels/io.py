@@ -37,6 +37,7 @@ def token_strip(tokens: list[str], t: int, window: int = TOKEN_WINDOW) -> str:
     if not tokens:
         return ""
     lo, hi = max(0, t - window), min(len(tokens), t + window + 1)
+    spaced = any(len(s) > 1 for s in tokens)   # words and numbers apart, characters not
     parts = ["… " if lo else ""]
     for i in range(lo, hi):
         s = tokens[i]
@@ -46,7 +47,7 @@ def token_strip(tokens: list[str], t: int, window: int = TOKEN_WINDOW) -> str:
                          f"&nbsp;{shown}&nbsp;</span>")
         else:
             parts.append(f"<span style='color:#333;'>{shown}</span>")
-        if len(s) > 1:
+        if spaced:
             parts.append(" ")
     if hi < len(tokens):
         parts.append(" …")

@@ -212,13 +212,18 @@ class GradientPanel(Panel):
         self.cut_lines = []
         if self.dh is None:
             self.norms = None
-            self.caption.setText("select a recurrent layer" if rec is None else
-                                 "no gradient: this input has no targets")
+            why = ("This model has no recurrent layer: dL/dh is shown for RNN, LSTM and GRU "
+                   "layers." if view is not None and not view.has_recurrent else
+                   "Select a recurrent layer (RNN, LSTM or GRU)." if rec is None else
+                   "No gradient: this input has no targets.")
+            self.caption.setText(why)
+            self.show_message(why)
             self.curve.setData([], [])
             self.ghost.setData([], [])
             self.dot.clear()
             self.heat.set(np.zeros((1, 1)))
             return
+        self.show_message("")
         self.norms = view.dh_norm
         T = len(self.norms)
         x = np.arange(T, dtype=np.float64)
