@@ -195,3 +195,44 @@ def test_help_lists_the_real_shortcuts_and_has_an_about_box(win):
     win.docks["h"].close()
     win.menus["reset_layout"].trigger()
     assert win.docks["h"].isVisible()
+
+
+# 15 -------------------------------------------------------------------------------------
+def test_heatmaps_have_colour_bars_with_their_levels(win):
+    h = win.panels["h"].heat
+    assert h.bar is not None and tuple(h.bar.levels()) == tuple(h.levels) == (-1.0, 1.0)
+    preset(win, "lstm_forget_gate")
+    gates = win.panels["gates"]
+    assert [tuple(gates.heats[r].bar.levels()) for r in range(4)] == \
+        [(0.0, 1.0), (0.0, 1.0), (-1.0, 1.0), (0.0, 1.0)]     # i, f, g (tanh), o
+
+
+def test_relu_states_use_a_sequential_map_with_zero_at_one_end(win):
+    from ui.panels.base import GATE_CMAP, STATE_CMAP
+
+    preset(win, "exploding_relu")
+    heat = win.panels["h"].heat
+    assert heat.levels[0] == 0.0 and heat.item.getColorMap() is GATE_CMAP
+    preset(win, "hello_rnn")                       # tanh again: diverging, centred on 0
+    assert heat.item.getColorMap() is STATE_CMAP
+
+
+def test_attention_axes_name_the_tokens(win):
+    preset(win, "toy_attention_heads")
+    att, tokens = win.panels["attention"], win.controller.tokens
+    win.docks["attention"].raise_()
+    QtWidgets.QApplication.processEvents()
+    ticks = att.heats[0].plot.getAxis("bottom")._tickLevels
+    assert ticks is not None
+    named = dict(ticks[0])
+    assert len(named) >= min(len(tokens), 12)
+    from ui.panels.io import _shown
+    assert all(named[float(i)] == _shown(tokens[i]) for i in map(int, named))
+
+
+def test_a_large_vocabulary_names_every_kth_input_symbol(win):
+    preset(win, "tbptt_long_text")                 # ~40 symbols
+    syms = win.controller.dataset.vocab.symbols
+    assert len(syms) > 30
+    ticks = win.panels["input"].plot.getAxis("bottom")._tickLevels
+    assert 8 <= len(ticks[0]) <= 16 and len(ticks[1]) == len(syms)

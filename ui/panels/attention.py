@@ -7,6 +7,7 @@ import pyqtgraph as pg
 from PySide6 import QtWidgets
 
 from .base import GATE_CMAP, Heatmap, Panel, TraceView
+from .io import _shown
 
 MAX_HEADS = 8
 
@@ -42,7 +43,8 @@ class AttentionPanel(Panel):
             p = self.add_plot(h // 4, h % 4, f"head {h}", "query t" if h % 4 == 0 else "",
                               "key s")
             p.invertY(True)
-            hm = Heatmap(self, p, GATE_CMAP, (0.0, 1.0), row_name="query", value_name="weight")
+            hm = Heatmap(self, p, GATE_CMAP, (0.0, 1.0), row_name="query", value_name="weight",
+                         colorbar=h == 0)   # one scale for every head: all in [0, 1]
             hm.line.setVisible(False)
             hm.hover = self._make_hover(h)
             self._hovers[-1] = (p, hm.hover)
@@ -74,6 +76,8 @@ class AttentionPanel(Panel):
             if h < n:
                 hm.set(self.weights[h])
                 hm.plot.setTitle(f"head {h}", size="9pt")
+                hm.plot.getAxis("bottom").setTicks(_ticks(view.key_labels))
+                hm.plot.getAxis("left").setTicks(_ticks(view.query_labels))
         if a is None:
             none = view is None or not any(hasattr(r, "weights") for r in view.trace.layers)
             msg = "This model has no attention layer." if none else \
@@ -101,3 +105,12 @@ class AttentionPanel(Panel):
         H, Tq, Tk = self.weights.shape
         rows = [[h, t, *self.weights[h, t]] for h in range(H) for t in range(Tq)]
         return ["head", "query"] + [f"key{s}" for s in range(Tk)], np.array(rows, np.float64)
+
+
+def _ticks(labels: list[str], most: int = 24):
+    """The steps named by their symbols (every k-th when there are many), or None for
+    pyqtgraph's numbered ticks."""
+    if not labels or all(lab == str(i) for i, lab in enumerate(labels)):
+        return None
+    k = max(1, -(-len(labels) // most))
+    return [[(float(i), _shown(labels[i])) for i in range(0, len(labels), k)]]

@@ -159,6 +159,7 @@ class Panel(QtWidgets.QWidget):
         self._hovers: list[tuple[pg.PlotItem, Callable[[float, float], str | None]]] = []
         self.plots: list[pg.PlotItem] = []
         self.bars_items: list = []
+        self.colorbars: list[pg.ColorBarItem] = []
         self.layout_widget.scene().sigMouseMoved.connect(self._on_mouse)
 
     # -- subclass API --------------------------------------------------------------------
@@ -183,11 +184,12 @@ class Panel(QtWidgets.QWidget):
         """Forget what the last experiment left: each axis's room for its tick labels
         (pyqtgraph only widens it), each view's range. The next view sets its own, as in a
         panel made anew."""
+        axes = [(p.getAxis(n), n) for p in self.plots for n in ("left", "bottom")]
+        axes += [(b.getAxis("right"), "right") for b in self.colorbars]
+        for ax, name in axes:
+            ax.textWidth, ax.textHeight = 30, 18
+            ax._updateHeight() if name == "bottom" else ax._updateWidth()
         for p in self.plots:
-            for name in ("left", "bottom"):
-                ax = p.getAxis(name)
-                ax.textWidth, ax.textHeight = 30, 18
-                ax._updateWidth() if name == "left" else ax._updateHeight()
             if p.vb.autoRangeEnabled()[0] or p.vb.autoRangeEnabled()[1]:
                 p.enableAutoRange()
             else:
@@ -338,7 +340,7 @@ class Heatmap:
     """
 
     def __init__(self, panel: Panel, plot: pg.PlotItem, cmap=STATE_CMAP, levels=(-1.0, 1.0),
-                 row_name: str = "unit", value_name: str = "value"):
+                 row_name: str = "unit", value_name: str = "value", colorbar: bool = True):
         self.plot = plot
         self.item = pg.ImageItem(axisOrder="row-major")
         self.item.setColorMap(cmap)
@@ -353,12 +355,29 @@ class Heatmap:
         self.data = np.zeros((1, 1), np.float32)
         self.row_name, self.value_name = row_name, value_name
         panel.add_hover(plot, self.hover)
+        # what a colour means, beside the map (static: it costs nothing per step)
+        self.bar = None
+        if colorbar:
+            self.bar = pg.ColorBarItem(values=levels, colorMap=cmap, width=8,
+                                       interactive=False, colorMapMenu=False)
+            self.bar.setImageItem(self.item, insert_in=plot)
+            self.bar.getAxis("right").setStyle(tickLength=3)
+            self.bar.getAxis("right").setWidth(30)   # fixed: the same room for any levels
+            self.bar.getAxis("right").enableAutoSIPrefix(False)
+            panel.colorbars.append(self.bar)
+
+    def set_colormap(self, cmap) -> None:
+        self.item.setColorMap(cmap)
+        if self.bar is not None:
+            self.bar.setColorMap(cmap)
 
     def set(self, data: np.ndarray, levels=None) -> None:
         self.data = np.array(data, dtype=np.float32, copy=True)  # pyqtgraph keeps a view
         if levels is not None:
             self.levels = levels
         self.item.setImage(self.data, levels=self.levels, autoLevels=False)
+        if self.bar is not None:
+            self.bar.setLevels(self.levels)
         rows, cols = self.data.shape
         # cell (r, t) is centred on (t, r): ticks name steps and units
         self.item.setRect(QtCore.QRectF(-0.5, -0.5, cols, rows))

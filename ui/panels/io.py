@@ -88,8 +88,10 @@ class InputPanel(Panel):
         if self.x is not None and syms and first and self.x.shape[1] == len(syms):
             self.bars.labels = [repr(s) for s in syms]
         axis = self.plot.getAxis("bottom")
-        if self.bars.labels and len(self.bars.labels) <= 40:
-            axis.setTicks([[(float(i), _shown(s)) for i, s in enumerate(syms)]])
+        if self.bars.labels:   # every symbol named while they fit, else every k-th
+            k = max(1, -(-len(syms) // 16))
+            axis.setTicks([[(float(i), _shown(syms[i])) for i in range(0, len(syms), k)],
+                           [(float(i), "") for i in range(len(syms))]])
         else:
             axis.setTicks(None)
         name = view.rec.label if view and view.rec is not None else "the model"

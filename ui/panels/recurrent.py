@@ -75,6 +75,8 @@ class StatePanel(Panel):
             levels = state_levels(rec.kind, rec.nonlinearity, self.array)
         else:
             levels = symmetric_levels(self.array, 1.0)
+        # ReLU states are >= 0: a sequential map (0 dark), not a diverging one centred on 0
+        self.heat.set_colormap(GATE_CMAP if levels[0] >= 0 else STATE_CMAP)
         self.caption.setText(f"{self.title} of {rec.label} ({rec.kind.upper()}, "
                              f"{rec.hidden_size} units)")
         self.heat.set(self.array.T, levels)
@@ -149,7 +151,7 @@ class GatesPanel(Panel):
             k = self.letters[r]
             levels = (0.0, 1.0) if k in SIGMOID_GATES else (-1.0, 1.0)
             cmap = GATE_CMAP if k in SIGMOID_GATES else STATE_CMAP
-            self.heats[r].item.setColorMap(cmap)
+            self.heats[r].set_colormap(cmap)
             self.heats[r].value_name = k
             self.bars[r].value_name = f"{k}_t"
             hp.setTitle(f"{k}: {GATE_LABELS[k]}", size="9pt")
