@@ -105,10 +105,12 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # -- construction ---------------------------------------------------------------------
     def _widget(self, key: str) -> QtWidgets.QWidget:
-        named = {"controls": self.controls, "canvas": self.canvas, "input_box": self.seq_input,
+        named = {"controls": self.controls, "canvas": self.canvas,
                  "guide": self.guide, "training": self.training, "whatif": self.whatif,
                  "palette": self.canvas.palette_widget,
                  "properties": self.canvas.properties_widget, "curves": self.curves}
+        if key == "input_box":   # a long vocabulary or error message scrolls, never hides
+            return _scrolling(self.seq_input)
         return named.get(key) or self.panels[key]
 
     def _build_docks(self) -> None:
@@ -136,6 +138,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self._default_sizes()
         self._default_state = self.saveState(LAYOUT_VERSION)
         self._sized = False
+        self._attention_raised = False
 
     def _default_sizes(self) -> None:
         """The model graph gets the room to be read (the left column's tallest dock), the
@@ -191,6 +194,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self.timeline.direction = FORWARD
         self.timeline.step = 0
         self._refresh(reset=True)
+        view = self.controller.view()
+        only_attention = view is not None and view.has_attention and not view.has_recurrent
+        if only_attention != self._attention_raised:   # nothing recurrent: attention first;
+            self.docks["attention" if only_attention else "gates"].raise_()  # and back
+            self._attention_raised = only_attention
         self.canvas.view.fit()
 
     def _refresh(self, reset: bool = False) -> None:
@@ -247,6 +255,15 @@ class MainWindow(QtWidgets.QMainWindow):
         self.controller.shutdown()
         self.training.shutdown()
         self.statusBar().clearMessage()  # its timeout timer
+
+
+def _scrolling(widget: QtWidgets.QWidget) -> QtWidgets.QScrollArea:
+    area = QtWidgets.QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setWidget(widget)
+    return area
 
 
 def _guide_label() -> QtWidgets.QScrollArea:

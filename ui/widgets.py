@@ -54,6 +54,8 @@ class LiveText(QtWidgets.QWidget):
             self._text = text
             if self._doc is not None:
                 self._doc.setHtml(text)   # laid out once here, not at every paint
+            elif self.lines == 1:
+                self.setToolTip(text)     # the whole text, when it is cut to fit
             self.update()
 
     def sizeHint(self) -> QtCore.QSize:
@@ -310,7 +312,22 @@ class RichLines(QtWidgets.QWidget):
                 paras, values = [self._pieces(runs) for runs in html_runs(text)], []
                 template = text
             self._paras, self._values, self._template = paras, values, template
+            self._fit_height()
             self.update()
+
+    def _fit_height(self) -> None:
+        """Ask for the height the lines take at this width (in a scroll area the last line
+        is then reached, never cut); unchanged while only the numbers change."""
+        fm0 = self._font(False, False, False)[1]
+        ops = self._layout(self.width() - 8) if self.width() > 20 else []
+        h = int(max((y for _, y, *_ in ops), default=0.0) + fm0.height() * 1.3 + 6)
+        if abs(h - self.minimumHeight()) > 1:
+            self.setMinimumHeight(h)
+
+    def resizeEvent(self, ev) -> None:
+        super().resizeEvent(ev)
+        if ev.oldSize().width() != ev.size().width():
+            self._fit_height()
 
     def sizeHint(self) -> QtCore.QSize:
         return QtCore.QSize(200, 120)

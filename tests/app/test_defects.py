@@ -236,3 +236,26 @@ def test_a_large_vocabulary_names_every_kth_input_symbol(win):
     assert len(syms) > 30
     ticks = win.panels["input"].plot.getAxis("bottom")._tickLevels
     assert 8 <= len(ticks[0]) <= 16 and len(ticks[1]) == len(syms)
+
+
+# 11 -------------------------------------------------------------------------------------
+def test_long_texts_scroll_or_show_in_full_instead_of_being_cut(win, qtbot):
+    preset(win, "lstm_forget_gate")
+    QtWidgets.QApplication.processEvents()
+    guide = win.guide                              # the lesson scrolls to its last line
+    assert isinstance(guide, QtWidgets.QScrollArea)
+    label = guide.widget()
+    assert label.height() >= label.heightForWidth(label.width()) - 2
+    eq = win.panels["equation"]                    # the equation's last line is reachable
+    eq.scroll.resize(eq.scroll.width(), 60)
+    QtWidgets.QApplication.processEvents()
+    assert eq.text.minimumHeight() > 60 and eq.scroll.verticalScrollBar().maximum() > 0
+    h = win.panels["h"]                            # a caption takes its panel's width
+    assert h.caption.width() >= h.width() - 120
+    assert h.caption.toolTip() == h.caption.text()
+    win.seq_input.edit.setText("zz")               # the error shows under the text field
+    win.seq_input.apply()
+    QtWidgets.QApplication.processEvents()
+    err, edit = win.seq_input.error, win.seq_input.edit
+    assert err.isVisibleTo(win.seq_input) and err.y() > edit.y()
+    assert err.y() < win.seq_input.example_btn.y()

@@ -133,8 +133,7 @@ class Panel(QtWidgets.QWidget):
         menu.addAction("Image as SVG...", lambda: self._ask_export("svg"))
         menu.addAction("Data as CSV...", lambda: self._ask_export("csv"))
         btn.setMenu(menu)
-        head.addWidget(self.caption, 3)
-        head.addWidget(self.hover_label, 2)
+        head.addWidget(self.caption, 1)   # the whole row: captions are read, not cut
         head.addWidget(btn)
         outer.addLayout(head)
         self.stale_label = QtWidgets.QLabel()
@@ -156,6 +155,7 @@ class Panel(QtWidgets.QWidget):
         self.message.setStyleSheet("color:#777; font-size:12pt; background:white;")
         self.message.hide()
         outer.addWidget(self.message, 1)
+        outer.addWidget(self.hover_label)
         self._hovers: list[tuple[pg.PlotItem, Callable[[float, float], str | None]]] = []
         self.plots: list[pg.PlotItem] = []
         self.bars_items: list = []

@@ -7,7 +7,7 @@ gradients); this panel does no model math of its own.
 from __future__ import annotations
 
 import numpy as np
-from PySide6 import QtWidgets
+from PySide6 import QtCore, QtWidgets
 
 from ..widgets import RichLines
 from .base import Panel, TraceView
@@ -100,7 +100,14 @@ class EquationPanel(Panel):
         row.addStretch(1)
         self.layout().insertLayout(1, row)
         self.text = RichLines(point_size=11, background="white")
-        self.layout().addWidget(self.text, 1)
+        scroll = QtWidgets.QScrollArea()
+        scroll.setObjectName("equationScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+        scroll.setWidget(self.text)
+        self.scroll = scroll
+        self.layout().addWidget(scroll, 1)
         self.rec = None
         self.lines: list[tuple[str, str, float]] = []
 
