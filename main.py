@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+import difflib
+import os
 import sys
 
 from playground import __version__
@@ -18,7 +20,11 @@ SUBCOMMANDS = ("presets", "train", "trace", "export")
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv and argv[0] in SUBCOMMANDS:
+    first = argv[0] if argv else ""
+    mistyped = first and not first.startswith("-") and first not in SUBCOMMANDS and (
+        len(argv) > 1 or (difflib.get_close_matches(first, SUBCOMMANDS, n=1, cutoff=0.75)
+                          and not os.path.exists(first)))
+    if first in SUBCOMMANDS or mistyped:   # (the command line names a mistyped command)
         from playground.cli import main as cli_main
 
         return cli_main(argv)

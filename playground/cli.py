@@ -9,6 +9,7 @@ file or an argument is one line on stderr and a non-zero exit status, never a tr
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import math
 import os
@@ -60,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run a subcommand; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
+    commands = ("presets", "train", "trace", "export")
+    if argv and not argv[0].startswith("-") and argv[0] not in commands:
+        close = difflib.get_close_matches(argv[0], commands, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        _error(f"unknown command {argv[0]!r}{hint} (commands: {', '.join(commands)})")
+        return EXIT_USAGE
     try:
         args = _parser().parse_args(argv)
         return {"presets": cmd_presets, "train": cmd_train, "trace": cmd_trace,
@@ -87,9 +94,14 @@ def _error(message: str) -> None:
 
 
 def _load(name: str):
+    """The experiment ``name`` names and its path: a name is a file of that name here when
+    there is one (what ``train NAME --save`` wrote), else the bundled preset. Each command
+    says which file it read."""
     from .files.experiment import load, resolve
 
-    path = resolve(name)
+    here = Path(f"{name}.json")
+    path = here if Path(name).suffix == "" and len(Path(name).parts) == 1 and here.exists() \
+        else resolve(name)
     return load(path), path
 
 
@@ -159,7 +171,7 @@ def cmd_train(args) -> int:
         "elapsed_s": round(trainer.elapsed, 3),
         "steps_per_second": round(trainer.step / trainer.elapsed, 1) if trainer.elapsed else None,
         "device": str(trainer.device), "threads": torch.get_num_threads(), "seed": exp.seed,
-        "outcome": exp.outcome,
+        "outcome": exp.outcome, "experiment": str(path),
         "error": last.error if last else None,
     }
     if args.save:
@@ -209,7 +221,7 @@ def cmd_trace(args) -> int:
     from .data.bind import bind_inputs
     from .tracing.tracer import trace
 
-    exp, _ = _load(args.file)
+    exp, path = _load(args.file)
     dataset = exp.make_dataset()
     model = exp.build_model()
     batch = _trace_batch(dataset, args.input)
@@ -225,15 +237,21 @@ def cmd_trace(args) -> int:
     np.savez_compressed(tmp, **arrays)
     os.replace(tmp, out)
     print(json.dumps({"file": str(out), "arrays": len(arrays), "steps": tr.steps,
-                      "loss": _num(tr.loss), "trained": exp.weights is not None}))
+                      "loss": _num(tr.loss), "trained": exp.weights is not None,
+                      "experiment": str(path)}))
+    print(f"traced {path} ({'trained' if exp.weights is not None else 'untrained'} weights)",
+          file=sys.stderr)
     return 0
 
 
 def cmd_export(args) -> int:
     from .files.export import export_pytorch
 
-    exp, _ = _load(args.file)
+    exp, path = _load(args.file)
     model = exp.build_model()
     py, pt = export_pytorch(SimpleNamespace(model=model, dataset=exp.make_dataset()), args.out)
-    print(json.dumps({"file": str(py), "weights": str(pt), "trained": exp.weights is not None}))
+    print(json.dumps({"file": str(py), "weights": str(pt), "trained": exp.weights is not None,
+                      "experiment": str(path)}))
+    print(f"exported {path} ({'trained' if exp.weights is not None else 'untrained'} "
+          "weights)", file=sys.stderr)
     return 0

@@ -81,7 +81,7 @@ def test_a_diverging_run_reports_it():
     (("train", "hello_rnn", "--steps", "-4"), 2, "--steps must be >= 0"),
     (("train",), 2, "the following arguments are required: file"),
     (("trace", "hello_rnn", "--input", "hexl", "--out", "x.npz"), 1,
-     "symbol 'x' at position 2 is not in the vocabulary"),
+     "symbol 'x' at position 3 is not in the vocabulary"),
     (("trace", "hello_rnn", "--out", "x.txt"), 2, "--out must end in .npz"),
     (("presets", "--bogus"), 2, "unrecognized arguments: --bogus"),
 ])
@@ -99,3 +99,32 @@ def test_bad_file_names_the_field(tmp_path):
     line = one_line_error(cli("train", bad))
     assert line == (f"error: {bad}: graph.nodes[1].params.hidden_size: must be a positive "
                     "integer, got -3")
+
+
+def test_a_mistyped_command_is_named_with_a_suggestion(tmp_path):
+    r = cli("trian", "x", cwd=tmp_path)
+    line = one_line_error(r, 2)
+    assert "unknown command 'trian'" in line and "did you mean 'train'" in line
+
+
+def test_after_train_save_trace_and_export_read_the_trained_file_and_say_so(tmp_path):
+    r = cli("train", "hello_rnn", "--steps", 5, "--device", "cpu", "--save", "--quiet",
+            cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    saved = tmp_path / "hello_rnn.json"
+    assert json.loads(r.stdout.splitlines()[-1])["saved"] == str(saved)
+    r = cli("trace", "hello_rnn", "--out", "t.npz", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout.splitlines()[-1])
+    assert out["trained"] and out["experiment"] == "hello_rnn.json"
+    assert "traced hello_rnn.json (trained weights)" in r.stderr
+    r = cli("export", "hello_rnn", "--out", "m.py", cwd=tmp_path)
+    assert r.returncode == 0 and "exported hello_rnn.json (trained weights)" in r.stderr
+
+
+def test_a_file_with_several_problems_names_every_one(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"version": 1, "name": "x", "graph": {"nodes": [
+        {"id": "a", "kind": "no_such_kind"}]}}))
+    line = one_line_error(cli("train", bad, cwd=tmp_path), 1)
+    assert "2 problems" in line and "graph.nodes[0].kind" in line and "data: missing" in line

@@ -150,7 +150,7 @@ class ReverseTask(TaskDataset):
         bad = np.flatnonzero(ids >= self.params["symbols"])
         if len(bad):
             raise SequenceError(f"symbol {self.vocab.symbols[ids[bad[0]]]!r} at position "
-                                f"{bad[0]} cannot be part of the source")
+                                f"{bad[0] + 1} cannot be part of the source")
         return self._batch(ids[None])
 
 

@@ -57,7 +57,7 @@ class NGramModel:
             ids = [int(i) for i in np.asarray(seq).reshape(-1)]
             for pos, i in enumerate(ids):
                 if not 0 <= i < self.V:
-                    raise SequenceError(f"id {i} at position {pos} is outside the vocabulary "
+                    raise SequenceError(f"id {i} at position {pos + 1} is outside the vocabulary "
                                         f"of {self.V}")
             for t, w in enumerate(ids):
                 for m in range(1, self.order + 1):

@@ -85,7 +85,7 @@ class Vocab:
         for pos, s in enumerate(tokens):
             i = self.index.get(s)
             if i is None:
-                raise SequenceError(f"symbol {s!r} at position {pos} is not in the vocabulary "
+                raise SequenceError(f"symbol {s!r} at position {pos + 1} is not in the vocabulary "
                                     f"({self.preview()})")
             ids[pos] = i
         return ids
@@ -95,7 +95,7 @@ class Vocab:
         out = []
         for pos, i in enumerate(np.asarray(ids, dtype=np.int64).reshape(-1)):
             if not 0 <= i < len(self.symbols):
-                raise SequenceError(f"id {int(i)} at position {pos} is outside the vocabulary "
+                raise SequenceError(f"id {int(i)} at position {pos + 1} is outside the vocabulary "
                                     f"of {len(self.symbols)} symbols")
             out.append(self.symbols[i])
         return out

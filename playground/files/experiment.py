@@ -82,27 +82,32 @@ class Experiment:
         if version > SCHEMA_VERSION:
             raise FileFormatError(f"version {version} is newer than this program understands "
                                   f"({SCHEMA_VERSION}); update Sequence Playground", "version")
+        # Each part is checked on its own, so that a file with several problems (an
+        # unknown node kind and no data, say) names all of them at once.
+        problems: list[FileFormatError] = []
+
+        def part(check):
+            try:
+                return check()
+            except FileFormatError as e:
+                problems.append(e)
+                return None
+
         for key in ("name", "graph", "data"):
             if key not in data:
-                raise FileFormatError("missing", key)
-        texts = {}
-        for key in _TEXT_FIELDS:
-            value = data.get(key, "")
-            if not isinstance(value, str):
-                raise FileFormatError(f"must be a string, got {value!r}", key)
-            texts[key] = value
-        if not texts["name"].strip():
-            raise FileFormatError("must not be empty", "name")
-        seed = data.get("seed", 0)
-        if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 32:
-            raise FileFormatError(f"must be an integer from 0 to 2^32-1, got {seed!r}", "seed")
-        graph = graph_from_dict(data["graph"], "graph")
-        if not isinstance(data["data"], dict):
-            raise FileFormatError(f"must be an object, got {type(data['data']).__name__}", "data")
-        train_raw = data.get("train", {})
-        if isinstance(train_raw, dict) and "seed" in train_raw:
-            raise FileFormatError("set the seed once, at the top level", "train.seed")
-        train = TrainConfig.from_dict(train_raw, "train")
+                problems.append(FileFormatError("missing", key))
+        texts = part(lambda: _texts(data))
+        seed = part(lambda: _seed(data))
+        graph = part(lambda: graph_from_dict(data["graph"], "graph")) if "graph" in data \
+            else None
+        if "data" in data and not isinstance(data["data"], dict):
+            problems.append(FileFormatError(f"must be an object, got "
+                                            f"{type(data['data']).__name__}", "data"))
+        train = part(lambda: _train(data))
+        if len(problems) == 1:
+            raise problems[0]
+        if problems:
+            raise FileFormatError(f"{len(problems)} problems: " + "; ".join(map(str, problems)))
         return cls(graph=graph, data=_copy(data["data"]),
                    train=dataclasses.replace(train, seed=seed), seed=seed,
                    version=SCHEMA_VERSION, **texts)
@@ -296,3 +301,29 @@ def resolve(name_or_path: str | os.PathLike) -> Path:
         return preset
     raise FileFormatError(f"no file or preset named {str(name_or_path)!r}; presets: "
                           f"{', '.join(preset_names())}")
+
+
+def _texts(data: dict) -> dict[str, str]:
+    texts = {}
+    for key in _TEXT_FIELDS:
+        value = data.get(key, "")
+        if not isinstance(value, str):
+            raise FileFormatError(f"must be a string, got {value!r}", key)
+        texts[key] = value
+    if "name" in data and not texts["name"].strip():
+        raise FileFormatError("must not be empty", "name")
+    return texts
+
+
+def _seed(data: dict) -> int:
+    seed = data.get("seed", 0)
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2 ** 32:
+        raise FileFormatError(f"must be an integer from 0 to 2^32-1, got {seed!r}", "seed")
+    return seed
+
+
+def _train(data: dict) -> TrainConfig:
+    train_raw = data.get("train", {})
+    if isinstance(train_raw, dict) and "seed" in train_raw:
+        raise FileFormatError("set the seed once, at the top level", "train.seed")
+    return TrainConfig.from_dict(train_raw, "train")

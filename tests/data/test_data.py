@@ -37,9 +37,9 @@ def test_vocab_round_trip_and_order():
 
 def test_unknown_symbol_names_symbol_and_position():
     v = Vocab.from_text("hello")
-    with pytest.raises(SequenceError, match=r"'z' at position 4"):
+    with pytest.raises(SequenceError, match=r"'z' at position 5"):
         v.encode("hellz")
-    with pytest.raises(SequenceError, match="id 9 at position 1"):
+    with pytest.raises(SequenceError, match="id 9 at position 2"):
         v.decode([0, 9])
     with pytest.raises(SequenceError, match="twice"):
         Vocab(["a", "b", "a"])
@@ -189,7 +189,7 @@ def test_text_dataset_word_level_and_typed_input():
     b = ds.encode_input("I like")
     assert ds.vocab.decode(b.inputs["x"][0]) == ["I", "like"]
     assert b.targets[0, 0] == ds.vocab.index["like"] and b.mask.tolist() == [[1, 0]]
-    with pytest.raises(SequenceError, match="'birds' at position 2"):
+    with pytest.raises(SequenceError, match="'birds' at position 3"):
         ds.encode_input("I like birds")
 
 

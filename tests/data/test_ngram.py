@@ -89,7 +89,7 @@ def test_errors():
         NGramModel(0, vocab_size=3)
     with pytest.raises(ValueError):
         NGramModel(2, -1.0, vocab_size=3)
-    with pytest.raises(SequenceError, match="id 5 at position 1"):
+    with pytest.raises(SequenceError, match="id 5 at position 2"):
         NGramModel(2, vocab_size=3).fit([[0, 5]])
     with pytest.raises(SequenceError):
         hello_model().probs("z")

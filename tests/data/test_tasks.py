@@ -100,7 +100,7 @@ def test_hello_is_the_notes_example():
     typed = ds.encode_input("hel")
     assert ds.vocab.decode(typed.targets[0, :2]) == ["e", "l"]
     assert typed.mask.tolist() == [[1, 1, 0]]
-    with pytest.raises(SequenceError, match="'x' at position 1"):
+    with pytest.raises(SequenceError, match="'x' at position 2"):
         ds.encode_input("hxl")
 
 
@@ -151,7 +151,7 @@ def test_parity_final_and_running():
         assert r.targets[row].tolist() == [int(sum(bits[:t + 1]) % 2) for t in range(7)]
     typed = final.encode_input("1 0 1, 1")
     assert final.target_vocab.symbols[typed.targets[0, -1]] == "odd"
-    with pytest.raises(SequenceError, match="'2' at position 1"):
+    with pytest.raises(SequenceError, match="'2' at position 2"):
         final.encode_input("12")
 
 
@@ -193,7 +193,7 @@ def test_reverse_targets_are_the_reversed_source():
         assert ds.vocab.decode(b.inputs["tgt"][row]) == ["<s>"] + src[::-1]
     typed = ds.encode_input("abca")
     assert ds.vocab.decode(typed.targets[0]) == ["a", "c", "b", "a", "</s>"]
-    with pytest.raises(SequenceError, match="'z' at position 0"):
+    with pytest.raises(SequenceError, match="'z' at position 1"):
         ds.encode_input("z")
 
 

@@ -27,7 +27,7 @@ def test_trained_hello_model_greedily_continues_h_to_ello():
     assert generate_text(model, ds, "h", 4, temperature=1e-4, seed=1) == "ello"
     a = generate_text(model, ds, "h", 12, temperature=3.0, seed=5)
     assert a == generate_text(model, ds, "h", 12, temperature=3.0, seed=5) and len(a) == 12
-    with pytest.raises(SequenceError, match="prompt: symbol 'z' at position 1"):
+    with pytest.raises(SequenceError, match="prompt: symbol 'z' at position 2"):
         generate_text(model, ds, "hz", 3)
 
 
