@@ -171,7 +171,7 @@ def cmd_train(args) -> int:
         "elapsed_s": round(trainer.elapsed, 3),
         "steps_per_second": round(trainer.step / trainer.elapsed, 1) if trainer.elapsed else None,
         "device": str(trainer.device), "threads": torch.get_num_threads(), "seed": exp.seed,
-        "outcome": exp.outcome, "experiment": str(path),
+        "outcome": exp.outcome,
         "error": last.error if last else None,
     }
     if args.save:
