@@ -24,6 +24,7 @@ import numpy as np
 from PySide6 import QtCore
 
 from playground.data import bind_inputs, check_model, suggest_head, suggest_input
+from playground.data.ngram import NGramModel
 from playground.data.sources import TextDataset
 from playground.errors import PlaygroundError
 from playground.files import experiment as X
@@ -146,7 +147,8 @@ class Controller(QtCore.QObject):
         self.input_text, self.tokens = "", []
         self.rec_sel = self.attn_sel = None
         self._select_first(graph)
-        self._build_ngram()
+        self.ngram_model = NGramModel.baseline_for(dataset)
+        self.ngram_order = None if self.ngram_model is None else self.ngram_model.order
         self.training.forget()
         self.graph_model.set_graph(graph)     # the canvas follows (nothing to rebuild)
         self.dirty = False
@@ -339,7 +341,7 @@ class Controller(QtCore.QObject):
             self.inputError.emit(str(e))
             return False
         self.trace, self.base_trace = tr, base
-        self._update_ngram()
+        self.ngram = None if self.ngram_model is None else self.ngram_model.probs_for(self.batch)
         if emit:
             self.traceChanged.emit()
         return True
@@ -434,26 +436,3 @@ class Controller(QtCore.QObject):
     def shutdown(self) -> None:
         self.analysis.cancel(wait=True)
         self.training.shutdown()
-
-    # -- n-gram baseline ----------------------------------------------------------------
-    def _build_ngram(self) -> None:
-        from playground.data.ngram import NGramModel
-
-        self.ngram_model = self.ngram = self.ngram_order = None
-        if not getattr(self.dataset, "language_model", False):
-            return
-        try:
-            self.ngram_model = NGramModel.from_dataset(self.dataset, order=3, k=0.1)
-            self.ngram_order = self.ngram_model.order
-        except (PlaygroundError, AttributeError, ValueError, TypeError):
-            self.ngram_model = None
-
-    def _update_ngram(self) -> None:
-        self.ngram = None
-        if self.ngram_model is None or self.batch is None:
-            return
-        try:
-            ids = np.asarray(next(iter(self.batch.inputs.values())))[0]
-            self.ngram = np.asarray(self.ngram_model.step_probs(ids))
-        except (PlaygroundError, AttributeError, ValueError, TypeError):
-            self.ngram = None

@@ -29,6 +29,7 @@ from .sequence_input import SequenceInput
 from .step_controls import TimelineView
 from .training_panel import TrainingPanel
 from .whatif import WhatIfPanel
+from .widgets import guide_label, scrolling
 
 LAYOUT_VERSION = 4
 A = QtCore.Qt.DockWidgetArea
@@ -85,7 +86,7 @@ class MainWindow(QtWidgets.QMainWindow):
         self.seq_input = SequenceInput(c)
         self.training = TrainingPanel(c, self.curves)
         self.whatif = WhatIfPanel(c, self.timeline)
-        self.guide = _guide_label()
+        self.guide = guide_label()
         self.files = FileActions(self)
         self._build_docks()
         self.menus = build_menus(self)
@@ -97,7 +98,7 @@ class MainWindow(QtWidgets.QMainWindow):
         c.staleChanged.connect(lambda why: [p.set_stale(why) for p in self.panels.values()])
         c.message.connect(lambda m: self.statusBar().showMessage(m, 10_000))
         self.canvas.nodeSelected.connect(lambda nid: nid and c.select_node(nid))
-        self.layer_combo.currentIndexChanged.connect(self._layer_chosen)
+        self.layer_combo.chosen.connect(lambda sel: c.select_layer(*sel))
         self.timeline.events.step.connect(self.refresher.set_step)
         self.training.message.connect(lambda m: self.statusBar().showMessage(m, 10_000))
         self.resize(1600, 1000)
@@ -110,7 +111,7 @@ class MainWindow(QtWidgets.QMainWindow):
                  "palette": self.canvas.palette_widget,
                  "properties": self.canvas.properties_widget, "curves": self.curves}
         if key == "input_box":   # a long vocabulary or error message scrolls, never hides
-            return _scrolling(self.seq_input)
+            return scrolling(self.seq_input)
         return named.get(key) or self.panels[key]
 
     def _build_docks(self) -> None:
@@ -205,27 +206,10 @@ class MainWindow(QtWidgets.QMainWindow):
         view = self.controller.view()
         if view is not None:
             self.timeline.n_steps = view.steps
-        self._refresh_layers()
+        self.layer_combo.set_choices(self.controller.layer_choices(), self.controller.rec_sel)
         self.refresher.set_view(view, self.timeline.step, reset=reset,
                                 spread=self.controller.training.running)
         self._update_title()
-
-    def _refresh_layers(self) -> None:
-        choices = self.controller.layer_choices()
-        combo, sel = self.layer_combo, self.controller.rec_sel
-        combo.blockSignals(True)
-        combo.clear()
-        for node, layer, d, label in choices:
-            combo.addItem(label, (node, layer, d))
-        combo.setCurrentIndex(next((i for i, ch in enumerate(choices)
-                                    if sel and ch[:3] == tuple(sel)), -1))
-        combo.setEnabled(bool(choices))
-        combo.blockSignals(False)
-
-    def _layer_chosen(self, idx: int) -> None:
-        data = self.layer_combo.itemData(idx)
-        if data is not None and tuple(data) != self.controller.rec_sel:
-            self.controller.select_layer(*data)
 
     def _update_title(self, *_) -> None:
         c = self.controller
@@ -255,28 +239,3 @@ class MainWindow(QtWidgets.QMainWindow):
         self.controller.shutdown()
         self.training.shutdown()
         self.statusBar().clearMessage()  # its timeout timer
-
-
-def _scrolling(widget: QtWidgets.QWidget) -> QtWidgets.QScrollArea:
-    area = QtWidgets.QScrollArea()
-    area.setWidgetResizable(True)
-    area.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
-    area.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    area.setWidget(widget)
-    return area
-
-
-def _guide_label() -> QtWidgets.QScrollArea:
-    """The lesson text, word-wrapped, in a scroll area (long lessons are read, not cut)."""
-    label = QtWidgets.QLabel()
-    label.setObjectName("guide")
-    label.setWordWrap(True)
-    label.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop)
-    label.setTextFormat(QtCore.Qt.TextFormat.RichText)
-    label.setContentsMargins(6, 4, 6, 4)
-    area = QtWidgets.QScrollArea()
-    area.setObjectName("guideArea")
-    area.setWidgetResizable(True)
-    area.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
-    area.setWidget(label)
-    return area

@@ -83,9 +83,9 @@ class TimelineView(QtWidgets.QWidget):
         self._on_n(timeline.n_steps)
         self._on_step(timeline.step)
 
-    def add_layer_choice(self) -> QtWidgets.QComboBox:
+    def add_layer_choice(self) -> LayerChoice:
         """A "layer" box at the end of the controls: which recurrent layer the panels show."""
-        combo = QtWidgets.QComboBox()
+        combo = LayerChoice()
         combo.setObjectName("layerChoice")
         combo.setToolTip("the recurrent layer the panels show (or click a node)")
         combo.setMinimumContentsLength(16)
@@ -162,3 +162,33 @@ class TimelineView(QtWidgets.QWidget):
         self.timeline.advance()
         if self.timeline.playing:  # re-armed after this step is handled: frames drop, not pile
             self._timer.start(self.timeline.interval_ms())
+
+
+class LayerChoice(QtWidgets.QComboBox):
+    """Which recurrent layer (node, layer, direction) the panels show; ``chosen(sel)`` when
+    the user picks another."""
+
+    chosen = QtCore.Signal(tuple)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.currentIndexChanged.connect(self._picked)
+        self._sel = None
+
+    def set_choices(self, choices, sel) -> None:
+        """``choices``: (node, layer, direction, label); ``sel`` the selected one."""
+        self.blockSignals(True)
+        self.clear()
+        for node, layer, d, label in choices:
+            self.addItem(label, (node, layer, d))
+        self.setCurrentIndex(next((i for i, ch in enumerate(choices)
+                                   if sel and ch[:3] == tuple(sel)), -1))
+        self.setEnabled(bool(choices))
+        self._sel = None if sel is None else tuple(sel)
+        self.blockSignals(False)
+
+    def _picked(self, idx: int) -> None:
+        data = self.itemData(idx)
+        if data is not None and tuple(data) != self._sel:
+            self._sel = tuple(data)
+            self.chosen.emit(tuple(data))

@@ -472,3 +472,28 @@ class RichLines(QtWidgets.QWidget):
             else:
                 p.drawText(QtCore.QPointF(x, y), piece)
         p.end()
+
+
+def scrolling(widget: QtWidgets.QWidget) -> QtWidgets.QScrollArea:
+    area = QtWidgets.QScrollArea()
+    area.setWidgetResizable(True)
+    area.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(QtCore.Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    area.setWidget(widget)
+    return area
+
+
+def guide_label() -> QtWidgets.QScrollArea:
+    """The lesson text, word-wrapped, in a scroll area (long lessons are read, not cut)."""
+    label = QtWidgets.QLabel()
+    label.setObjectName("guide")
+    label.setWordWrap(True)
+    label.setAlignment(QtCore.Qt.AlignmentFlag.AlignTop)
+    label.setTextFormat(QtCore.Qt.TextFormat.RichText)
+    label.setContentsMargins(6, 4, 6, 4)
+    area = QtWidgets.QScrollArea()
+    area.setObjectName("guideArea")
+    area.setWidgetResizable(True)
+    area.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
+    area.setWidget(label)
+    return area

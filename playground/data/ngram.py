@@ -48,6 +48,26 @@ class NGramModel:
         corpus = dataset.corpus()  # raises SequenceError for data that is not a text
         return cls(order, k, vocab=dataset.vocab).fit(corpus)
 
+    @classmethod
+    def baseline_for(cls, dataset, order: int = 3, k: float = 0.1) -> NGramModel | None:
+        """The baseline shown beside a language model's predictions, or None for data that
+        is not a next-symbol text (or cannot be counted)."""
+        if not getattr(dataset, "language_model", False):
+            return None
+        try:
+            return cls.from_dataset(dataset, order=order, k=k)
+        except (SequenceError, AttributeError, ValueError, TypeError):
+            return None
+
+    def probs_for(self, batch) -> np.ndarray | None:
+        """``(T, V)`` :meth:`step_probs` of a batch's first sequence, or None when the batch
+        holds no symbol ids this model knows."""
+        try:
+            ids = np.asarray(next(iter(batch.inputs.values())))[0]
+            return np.asarray(self.step_probs(ids))
+        except (SequenceError, AttributeError, ValueError, TypeError, StopIteration):
+            return None
+
     def fit(self, sequences: Iterable[Sequence[int]] | np.ndarray) -> NGramModel:
         """Add the counts of every n-gram inside each sequence of symbol ids (n-grams do not
         cross from one sequence to the next). Returns ``self``."""

@@ -136,7 +136,7 @@ def test_bad_input_is_shown_inline_and_the_trace_stays(win, qtbot):
     type_sequence(qtbot, win, "helxo")
     err = win.seq_input.error
     assert err.isVisibleTo(win.seq_input)
-    assert "'x'" in err.text() and "position 3" in err.text()
+    assert "'x'" in err.text() and "position 4" in err.text()
     assert "Traceback" not in err.text()
     assert win.controller.trace is before
     type_sequence(qtbot, win, "hell")
