@@ -69,3 +69,4 @@ def refit_plots(view: pg.GraphicsLayoutWidget) -> None:
         view.ci.layout.invalidate()   # the minimum sizes new titles and axes ask for,
         view.ci.layout.activate()     # now rather than at the next layout pass
         view.resizeEvent(None)
+        view.viewport().update()      # items the refit moved leave no trail on screen

@@ -362,7 +362,7 @@ class Heatmap:
                                        interactive=False, colorMapMenu=False)
             self.bar.setImageItem(self.item, insert_in=plot)
             self.bar.getAxis("right").setStyle(tickLength=3)
-            self.bar.getAxis("right").setWidth(30)   # fixed: the same room for any levels
+            self.bar.getAxis("right").setWidth(40)   # fixed: the same room for any levels
             self.bar.getAxis("right").enableAutoSIPrefix(False)
             panel.colorbars.append(self.bar)
 
