@@ -33,7 +33,7 @@ from playground.model import registry
 from playground.model.build import build
 from playground.model.editing import GraphModel, carry_weights
 from playground.model.spec import GraphSpec, chain
-from playground.tracing import trace
+from playground.tracing import RecurrentTrace, trace
 from playground.tracing.views import TraceView, make_view
 
 from .jobs import AnalysisJob, TrainingJob
@@ -388,7 +388,7 @@ class Controller(QtCore.QObject):
         if self.trace is None:
             return []
         return [(r.node, r.layer, r.direction, r.label) for r in self.trace.layers
-                if hasattr(r, "h")]
+                if isinstance(r, RecurrentTrace)]
 
     def view(self) -> TraceView | None:
         """What the panels draw (:mod:`playground.tracing.views`)."""

@@ -17,7 +17,7 @@ def serial_raster_fills() -> None:
     it; for panel-sized shapes (a bar, a step marker's strip) the hand-off costs more than
     the fill (``bench.step_latency``: 12.6-13.3 ms per step with the pool, 7.1-8.4 ms
     without). Qt reads it once, at the first fill: call before painting. Test:
-    ``test_ui_app.py::test_raster_fills_stay_on_the_gui_thread``."""
+    ``test_defects.py::test_raster_fills_stay_on_the_gui_thread_unless_the_user_says_otherwise``."""
     os.environ.setdefault("QT_NO_GUI_THREADPOOL", "1")
 
 

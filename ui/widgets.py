@@ -54,9 +54,15 @@ class LiveText(QtWidgets.QWidget):
             self._text = text
             if self._doc is not None:
                 self._doc.setHtml(text)   # laid out once here, not at every paint
-            elif self.lines == 1:
-                self.setToolTip(text)     # the whole text, when it is cut to fit
             self.update()
+
+    def event(self, ev) -> bool:
+        """Hovering shows the whole text (a line may be cut to fit): made on demand, so
+        a text that changes at every step costs nothing more."""
+        if ev.type() == QtCore.QEvent.Type.ToolTip and self._text and self._doc is None:
+            QtWidgets.QToolTip.showText(ev.globalPos(), self._text, self)
+            return True
+        return super().event(ev)
 
     def sizeHint(self) -> QtCore.QSize:
         h = self.fontMetrics().height() * max(self.lines, 1) + 6
@@ -311,8 +317,10 @@ class RichLines(QtWidgets.QWidget):
             if slots != len(values):   # a number no run shows (outside the paragraphs)
                 paras, values = [self._pieces(runs) for runs in html_runs(text)], []
                 template = text
+            new_shape = template != self._template
             self._paras, self._values, self._template = paras, values, template
-            self._fit_height()
+            if new_shape:   # only the numbers changed: the same lines, the same height
+                self._fit_height()
             self.update()
 
     def _fit_height(self) -> None:

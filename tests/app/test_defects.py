@@ -252,10 +252,61 @@ def test_long_texts_scroll_or_show_in_full_instead_of_being_cut(win, qtbot):
     assert eq.text.minimumHeight() > 60 and eq.scroll.verticalScrollBar().maximum() > 0
     h = win.panels["h"]                            # a caption takes its panel's width
     assert h.caption.width() >= h.width() - 120
-    assert h.caption.toolTip() == h.caption.text()
+    shown = []
+    monkeypatch_tip = QtWidgets.QToolTip.showText
+    try:
+        QtWidgets.QToolTip.showText = lambda pos, text, w=None: shown.append(text)
+        QtWidgets.QApplication.sendEvent(h.caption, QtGui.QHelpEvent(
+            QtCore.QEvent.Type.ToolTip, QtCore.QPoint(2, 2), h.caption.mapToGlobal(
+                QtCore.QPoint(2, 2))))
+    finally:
+        QtWidgets.QToolTip.showText = monkeypatch_tip
+    assert shown == [h.caption.text()]
     win.seq_input.edit.setText("zz")               # the error shows under the text field
     win.seq_input.apply()
     QtWidgets.QApplication.processEvents()
     err, edit = win.seq_input.error, win.seq_input.edit
     assert err.isVisibleTo(win.seq_input) and err.y() > edit.y()
     assert err.y() < win.seq_input.example_btn.y()
+
+
+# the analysis runs off the GUI thread -------------------------------------------------
+def test_the_jacobian_analysis_runs_in_a_thread_with_a_busy_mark(win, qtbot, monkeypatch):
+    import threading
+
+    from playground.tracing import analysis
+    from ui import jobs
+
+    threads, plain = [], jobs.jacobian_analysis
+
+    def recorded(model, rec):
+        threads.append(threading.current_thread())
+        return plain(model, rec)
+
+    monkeypatch.setattr(jobs, "jacobian_analysis", recorded)
+    panel = win.panels["jacobian"]
+    busy = []
+    win.controller.analysis.busy.connect(busy.append)
+    win.docks["jacobian"].raise_()
+    QtWidgets.QApplication.processEvents()
+    panel.compute()
+    assert busy and busy[-1] is True and "computing" in panel.caption.text()
+    qtbot.waitUntil(lambda: panel.norms is not None, timeout=30_000)
+    assert threads and threads[0] is not threading.main_thread()
+    rec = win.controller.view().rec
+    ref = analysis.jacobian_norms(win.controller.model, rec)["h"]
+    np.testing.assert_allclose(panel.norms, ref, rtol=1e-10)
+    assert busy[-1] is False
+
+
+def test_raster_fills_stay_on_the_gui_thread_unless_the_user_says_otherwise(monkeypatch):
+    import os
+
+    from ui.qtfixes import serial_raster_fills
+
+    monkeypatch.delenv("QT_NO_GUI_THREADPOOL", raising=False)
+    serial_raster_fills()
+    assert os.environ["QT_NO_GUI_THREADPOOL"] == "1"
+    monkeypatch.setenv("QT_NO_GUI_THREADPOOL", "0")
+    serial_raster_fills()
+    assert os.environ["QT_NO_GUI_THREADPOOL"] == "0"

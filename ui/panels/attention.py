@@ -79,7 +79,7 @@ class AttentionPanel(Panel):
                 hm.plot.getAxis("bottom").setTicks(_ticks(view.key_labels))
                 hm.plot.getAxis("left").setTicks(_ticks(view.query_labels))
         if a is None:
-            none = view is None or not any(hasattr(r, "weights") for r in view.trace.layers)
+            none = view is None or not view.has_attention
             msg = "This model has no attention layer." if none else \
                 "Select an attention node on the canvas."
             self.caption.setText(msg)
