@@ -310,3 +310,14 @@ def test_raster_fills_stay_on_the_gui_thread_unless_the_user_says_otherwise(monk
     monkeypatch.setenv("QT_NO_GUI_THREADPOOL", "0")
     serial_raster_fills()
     assert os.environ["QT_NO_GUI_THREADPOOL"] == "0"
+
+
+def test_both_training_curves_fit_their_narrow_dock(win):
+    win.docks["curves"].raise_()
+    QtWidgets.QApplication.processEvents()
+    curves = win.curves
+    view = curves.layout_widget
+    for p in (curves.loss_plot, curves.grad_plot):   # stacked: neither is cut off
+        r = p.sceneBoundingRect()
+        assert r.right() <= view.width() + 1 and r.bottom() <= view.height() + 1
+        assert p.getAxis("left").isVisible() and p.vb.sceneBoundingRect().width() > 60

@@ -48,7 +48,7 @@ class TrainingPlotsPanel(Panel):
         self.loss = lp.plot(pen=pg.mkPen("#1f77b4", width=2), name="train")
         self.val = lp.plot(pen=None, symbol="o", symbolSize=5, symbolBrush="#ff7f0e",
                            name="validation")
-        gp = self.add_plot(0, 1, "||g||  <span style='color:#d62728'>before</span> / "
+        gp = self.add_plot(1, 0, "||g||  <span style='color:#d62728'>before</span> / "
                            "<span style='color:#2ca02c'>after</span> clipping", "||g||",
                            "training step", auto=True)
         gp.setLogMode(y=True)
