@@ -86,6 +86,7 @@ class Controller(QtCore.QObject):
         self.attn_sel: str | None = None
         self.ngram_model = self.ngram = self.ngram_order = None
         self.stale = ""
+        self._view_cache = None
         self._rng = np.random.default_rng(0)
         self.graph_model.changed.connect(self._graph_edited)
         self.training.finished.connect(self._training_finished)
@@ -200,7 +201,7 @@ class Controller(QtCore.QObject):
         self.model = model
         self.interventions, self.base_trace = (), None
         ids = {n.id for n in graph.nodes}
-        if self.rec_sel and self.rec_sel[0] not in ids or self.rec_sel is None:
+        if self.rec_sel and self.rec_sel[0] not in ids:
             self.rec_sel = None
         if self.attn_sel and self.attn_sel not in ids:
             self.attn_sel = None
@@ -394,14 +395,22 @@ class Controller(QtCore.QObject):
         """What the panels draw (:mod:`playground.tracing.views`)."""
         if self.trace is None:
             return None
+        # made once per trace and selection: every view that asks gets the same one
+        key = (self.trace, self.base_trace, self.ngram, self.rec_sel, self.attn_sel)
+        if self._view_cache is not None:
+            old, view = self._view_cache
+            if all(a is b for a, b in zip(old[:3], key[:3])) and old[3:] == key[3:]:
+                return view
         classes = getattr(self.dataset, "classes", None)
         vocab = getattr(self.dataset, "vocab", None)
-        return make_view(self.trace, self.base_trace, self.rec_sel, self.attn_sel,
+        view = make_view(self.trace, self.base_trace, self.rec_sel, self.attn_sel,
                          tokens=self.tokens,
                          out_symbols=None if classes is None else classes.symbols,
                          in_symbols=None if vocab is None else vocab.symbols,
                          ngram=self.ngram, ngram_order=self.ngram_order,
                          interventions=self.interventions)
+        self._view_cache = (key, view)
+        return view
 
     # -- training and analysis ----------------------------------------------------------
     def start_training(self, steps: int, device: str = "cpu") -> str:
