@@ -96,7 +96,7 @@ class NGramModel:
                 raise SequenceError("this n-gram model has no vocabulary to read text with")
             context = self.vocab.encode(context)
         ids = tuple(int(i) for i in np.asarray(context, dtype=np.int64).reshape(-1))
-        return ids[len(ids) - (self.order - 1):] if self.order > 1 else ()
+        return ids[max(0, len(ids) - (self.order - 1)):] if self.order > 1 else ()
 
     def probs(self, context: Sequence[int] | str = ()) -> np.ndarray:
         """``(V,)`` probabilities of the symbol that follows ``context`` (ids, or text when
@@ -112,14 +112,17 @@ class NGramModel:
 
     def step_probs(self, ids: Sequence[int] | str) -> np.ndarray:
         """``(T, V)``: row ``t`` is the distribution of the symbol after ``ids[:t+1]``, aligned
-        with a network's output at step ``t`` of a next-symbol model."""
+        with a network's output at step ``t`` of a next-symbol model. Each step hands
+        :meth:`probs` only the last ``n - 1`` symbols (all it reads), not the whole prefix, so
+        the cost is linear in ``T``."""
         if isinstance(ids, str):
             if self.vocab is None:
                 raise SequenceError("this n-gram model has no vocabulary to read text with")
             ids = self.vocab.encode(ids)
         ids = np.asarray(ids, dtype=np.int64).reshape(-1)
-        return np.stack([self.probs(ids[:t + 1]) for t in range(len(ids))]) if len(ids) \
-            else np.zeros((0, self.V))
+        n = self.order - 1
+        return np.stack([self.probs(ids[max(0, t + 1 - n):t + 1]) for t in range(len(ids))]) \
+            if len(ids) else np.zeros((0, self.V))
 
     def log_likelihood(self, ids: Sequence[int]) -> float:
         """Sum over ``t >= 1`` of ``log P(ids[t] | ids[:t])`` (natural log; ``-inf`` when an
