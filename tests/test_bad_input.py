@@ -102,7 +102,7 @@ def test_bidirectional_truncation_cuts_the_same_gaps_both_ways():
     tr = trace(model, x, x, tbptt=4)
     fwd, rev = tr.layer("r", 0, 0), tr.layer("r", 0, 1)
     assert np.nonzero(fwd.cut)[0].tolist() == np.nonzero(rev.cut)[0].tolist() == [4, 8]
-    ref = trace(model, x, x, tbptt=4, fused=False)
+    ref = trace(model, x, x, tbptt=4, path="stepwise")
     np.testing.assert_allclose(rev.dh, ref.layer("r", 0, 1).dh, rtol=1e-10, atol=1e-14)
 
 

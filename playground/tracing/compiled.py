@@ -1,112 +1,175 @@
-"""An LSTM layer traced with its own backpropagation through time, compiled, on the CPU.
+"""The compiled path: the loops of :mod:`playground.tracing.kernels`, compiled by numba, on
+the CPU.
 
-A trace needs, besides what ``nn.LSTM`` computes, the total gradient BPTT delivers to
-every ``h_t`` and ``c_t``. PyTorch's fused LSTM backward does not show them, so here the
-layer is an autograd function of our own:
+A trace never waits for them. The first time a trace asks (:func:`available`), a
+background thread compiles every kernel for float32 and float64 (or loads them from
+numba's on-disk cache, about a second; compiling afresh takes a few); until they are
+ready, traces take the torch path (:mod:`playground.tracing.loops`), which computes the
+same quantities. ``trace(..., path="compiled")`` waits for them instead.
 
-* forward: PyTorch's fused kernel (``torch.lstm``) for ``h_t``, then the gates of every
-  step at once from the known ``h_{t-1}`` (one matrix product) and ``c_t`` by the
-  elementwise scan;
-* backward: one compiled loop from the last step to the first (:func:`playground.tracing.scan.
-  lstm_bptt`) that keeps ``dL/dh_t``, ``dL/dc_t`` and what truncated BPTT drops, then
-  the weight and input gradients as three matrix products.
-
-On a CPU this costs less than the fused kernel's own backward (it does the same
-``W_hh^T dG`` per step, without a framework around it), so a full trace of an LSTM costs
-about what a plain ``nn.LSTM`` forward and backward does. Other kinds, other devices and
-machines without numba use :func:`playground.tracing.fused.run_fused`.
+The wrappers here take and fill numpy arrays, in the layouts the kernels document.
 """
 
 from __future__ import annotations
 
-import weakref
+import threading
 
 import numpy as np
-import torch
 
-from . import scan
-from .gates import lstm_activations, lstm_cell_states, lstm_gate_views
-from .runs import Run
+from . import kernels, scan
 
-# Above this hidden size W_hh (4H x H) outgrows the cache, the per-step W_hh^T dG becomes
-# memory-bound, and the fused kernel's own backward is faster (measured: equal at 512,
-# 1.4x in its favour at 1024).
-MAX_HIDDEN = 512
-
-
-# Trace LSTMs this way when numba is there (tests switch it off to check the other path).
+# Trace this way when numba is there (tests switch it off to check the other paths).
 COMPILED = True
 
+# Above this hidden size W_hh outgrows the cache, the per-step products become
+# memory-bound, and torch's matrix products (BLAS) are faster.
+MAX_HIDDEN = 512
 
-def available(run: Run) -> bool:
-    """Whether ``run`` takes the compiled path: an LSTM of hidden size <= ``MAX_HIDDEN``, in
-    float32/64, on the CPU, with numba installed."""
-    return (COMPILED and scan._lstm_bptt is not None and run.kind == "lstm"
-            and not torch.is_inference_mode_enabled()   # (nothing can be saved for backward)
-            and run.x.device.type == "cpu" and run.x.dtype in (torch.float32, torch.float64)
-            and run.weights[1].shape[1] <= MAX_HIDDEN)
+DTYPES = (np.float32, np.float64)
 
-
-class _TracedLSTM(torch.autograd.Function):
-    """``(x, h0, c0, W_ih, W_hh, b_ih, b_hh, probe) -> (out, h_T, c_T)`` of one LSTM layer
-    and direction; the :class:`Run` carries what the trace shows."""
-
-    @staticmethod
-    def forward(ctx, run: Run, x, h0, c0, W_ih, W_hh, b_ih, b_hh, probe):
-        has_bias = b_ih is not None
-        params = [W_ih, W_hh] + ([b_ih, b_hh] if has_bias else [])
-        out, hT, cT = torch.lstm(x, (h0.unsqueeze(0), c0.unsqueeze(0)), params, has_bias, 1,
-                                 0.0, False, False, True)
-        h_prev = torch.cat([h0.unsqueeze(1), out[:, :-1]], 1)  # (B, T, H)
-        pre, act = lstm_activations(x, h_prev, torch.cat([W_ih, W_hh], 1), b_ih, b_hh)
-        gates = lstm_gate_views(act)
-        c = lstm_cell_states(gates, c0.detach().numpy())
-        run.gates, run.pre, run.c = gates, lstm_gate_views(pre), c
-        # a weak reference: the run holds this function's outputs, which hold this context,
-        # and a strong one would make a cycle through C++ that nothing ever frees
-        ctx.run, ctx.act, ctx.c, ctx.tanh_c = weakref.ref(run), act, c, np.tanh(c)
-        ctx.keep, ctx.truncated = run.keep, bool(run.cut.any())
-        ctx.has_bias = has_bias
-        ctx.save_for_backward(x, h_prev, c0, W_ih, W_hh)
-        return out, hT[0], cT[0]
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, g_out, g_hT, g_cT):
-        x, h_prev, c0, W_ih, W_hh = (t.detach() for t in ctx.saved_tensors)
-        act = ctx.act
-        B, T, H = h_prev.shape
-
-        def arr(g):
-            return np.zeros((B, H), act.dtype) if g is None else g.numpy()
-
-        out_g = np.zeros((B, T, H), act.dtype) if g_out is None else g_out.numpy()
-        dh, dc, dG, dropped, dh0, dc0 = scan.lstm_bptt(
-            act, ctx.c, c0.numpy(), ctx.tanh_c, out_g, arr(g_hT), arr(g_cT), W_hh.numpy(),
-            ctx.keep)
-        run = ctx.run()
-        if run is not None:   # (gone when nobody keeps the trace: gradients only)
-            run.dh, run.dc = dh, dc
-            run.dh_dropped = dropped if ctx.truncated else None
-        need = ctx.needs_input_grad  # (run, x, h0, c0, W_ih, W_hh, b_ih, b_hh, probe)
-        G = torch.from_numpy(dG)  # (B, T, 4H)
-        G2 = G.view(B * T, 4 * H)
-        gx = G @ W_ih if need[1] else None
-        gW_ih = G2.t() @ x.reshape(B * T, -1) if need[4] else None
-        gW_hh = G2.t() @ h_prev.reshape(B * T, H) if need[5] else None
-        gb = G2.sum(0) if ctx.has_bias and (need[6] or need[7]) else None
-        return (None, gx, torch.from_numpy(dh0) if need[2] else None,
-                torch.from_numpy(dc0) if need[3] else None, gW_ih, gW_hh, gb,
-                None if gb is None else gb.clone(),   # b_ih and b_hh: equal, not one array
-                torch.zeros(0, dtype=G.dtype) if need[8] else None)
+_ready = threading.Event()
+_lock = threading.Lock()
+_started = False
+_failure: str | None = None
 
 
-def run_compiled(run: Run) -> Run:
-    """Run one LSTM layer-direction through :class:`_TracedLSTM` (the forward values do not
-    depend on truncation; the backward cuts where ``run.keep`` says)."""
-    W_ih, W_hh, b_ih, b_hh = run.weights
-    run.compiled = True
-    run.probe = run.x.new_zeros(0).requires_grad_()
-    run.out, run.hT, run.cT = _TracedLSTM.apply(run, run.x, run.h0, run.c0, W_ih, W_hh, b_ih,
-                                                b_hh, run.probe)
-    return run
+def installed() -> bool:
+    return kernels.numba is not None
+
+
+def warm_up(block: bool = False) -> None:
+    """Compile (or load) the kernels in a background thread, once; ``block`` waits."""
+    global _started
+    with _lock:
+        start = not _started and installed()
+        _started = _started or start
+    if start:
+        threading.Thread(target=_compile_all, name="compile-trace-kernels", daemon=True).start()
+    if block and installed():
+        _ready.wait()
+
+
+def ready() -> bool:
+    """Whether the kernels are compiled and may be called without a wait."""
+    return _ready.is_set() and _failure is None
+
+
+def available(kind: str, dtype, device: str, hidden: int, wait: bool = False) -> bool:
+    """Whether a layer of this cell, dtype, device and hidden size can take the compiled
+    path now (``wait``: once the kernels are compiled). Asking starts the compilation."""
+    if not (COMPILED and installed() and device == "cpu" and hidden <= MAX_HIDDEN
+            and kind in kernels.QUANTITIES and dtype is not None and np.dtype(dtype) in DTYPES):
+        return False
+    warm_up(block=wait)
+    return ready()
+
+
+def _compile_all() -> None:
+    global _failure
+    try:
+        for dtype in DTYPES:
+            _exercise_scan(np.dtype(dtype))
+            for kind in kernels.QUANTITIES:
+                _exercise(kind, np.dtype(dtype))
+    except Exception as exc:  # noqa: BLE001 - a broken numba install: traces keep torch
+        _failure = f"{type(exc).__name__}: {exc}"
+    finally:
+        _ready.set()
+
+
+def _exercise_scan(dtype: np.dtype) -> None:
+    a = np.zeros((1, 3, 2), dtype)
+    scan.scan(a, a, None, reverse=False)
+
+
+def _exercise(kind: str, dtype: np.dtype) -> None:
+    """Call both kernels of ``kind`` once on a tiny layer, with an intervention, through
+    the same wrappers (hence the same argument types) as real traces."""
+    B, T, H = 1, 3, 2
+    G = {"lstm": 4, "gru": 3, "rnn": 1}[kind] * H
+    z = np.zeros
+    ivs = IvRecords.of([(0, 1, 2, 0.5, None)], H)
+    arrays = empty_forward(kind, B, T, H, dtype)
+    forward(kind, False, z((B, T, G), dtype), z((H, G), dtype), z(G, dtype), z((B, H), dtype),
+            z((B, H), dtype), 0, ivs, arrays)
+    bptt(kind, False, arrays, z((B, H), dtype), z((B, H), dtype), z((B, T, H), dtype),
+         z((B, H), dtype), z((B, H), dtype), z((G, H), dtype), np.ones(T, bool), True, ivs)
+
+
+class IvRecords:
+    """Interventions of one layer-direction in run order, as the kernels read them:
+    quantity index, steps ``lo <= t < hi``, value and a ``(n, H)`` unit mask."""
+
+    def __init__(self, q, lo, hi, val, units):
+        self.q, self.lo, self.hi, self.val, self.units = q, lo, hi, val, units
+
+    @classmethod
+    def of(cls, rows, H: int) -> IvRecords:
+        """From ``(quantity index, lo, hi, value, units or None)`` rows."""
+        n = len(rows)
+        units = np.zeros((n, H), np.bool_)
+        for r, row in enumerate(rows):
+            units[r, list(row[4]) if row[4] is not None else slice(None)] = True
+        return cls(np.array([r[0] for r in rows], np.int64),
+                   np.array([r[1] for r in rows], np.int64),
+                   np.array([r[2] for r in rows], np.int64),
+                   np.array([r[3] for r in rows], np.float64), units)
+
+    def __len__(self) -> int:
+        return len(self.q)
+
+    def args(self, dtype) -> tuple:
+        return self.q, self.lo, self.hi, self.val.astype(dtype), self.units
+
+
+def empty_forward(kind: str, B: int, T: int, H: int, dtype) -> dict[str, np.ndarray]:
+    """Uninitialised arrays for a forward pass of ``kind``: ``h``, ``pre``, and ``act`` and
+    ``c`` (LSTM) or ``act`` and ``ghn`` (GRU)."""
+    e = np.empty
+    if kind == "lstm":
+        return {"h": e((B, T, H), dtype), "c": e((B, T, H), dtype),
+                "pre": e((B, T, 4 * H), dtype), "act": e((B, T, 4 * H), dtype)}
+    if kind == "gru":
+        return {"h": e((B, T, H), dtype), "ghn": e((B, T, H), dtype),
+                "pre": e((B, T, 3 * H), dtype), "act": e((B, T, 3 * H), dtype)}
+    return {"h": e((B, T, H), dtype), "pre": e((B, T, H), dtype)}
+
+
+def forward(kind, relu, xp, WT, b_hh, h0, c0, start, ivs: IvRecords, a: dict) -> None:
+    """Fill ``a`` (see :func:`empty_forward`) from step ``start`` on. ``xp`` is the input
+    projection (with both biases, but the GRU's ``b_hh``), ``WT = W_hh^T``."""
+    dt = xp.dtype
+    iv = ivs.args(dt)
+    if kind == "lstm":
+        kernels.lstm_forward(xp, WT, h0, c0, start, *iv, a["pre"], a["act"], a["c"], a["h"])
+    elif kind == "gru":
+        kernels.gru_forward(xp, WT, b_hh, h0, start, *iv, a["pre"], a["act"], a["ghn"], a["h"])
+    else:
+        kernels.rnn_forward(xp, WT, h0, start, relu, *iv, a["pre"], a["h"])
+
+
+def bptt(kind, relu, a: dict, h0, c0, out_g, hT_g, cT_g, W, keep, truncated,
+         ivs: IvRecords) -> dict[str, np.ndarray | None]:
+    """``dh``, ``dc`` (LSTM), ``dG`` (pre-activation gradients), ``dropped`` (None unless
+    ``truncated``), ``dh0``, ``dc0`` (LSTM)."""
+    h = a["h"]
+    B, T, H = h.shape
+    dt = h.dtype
+    iv = ivs.args(dt)
+    dh = np.empty((B, T, H), dt)
+    dG = np.empty_like(a["pre"])
+    dropped = np.zeros((B, T, H), dt) if truncated else np.zeros((1, 1, 1), dt)
+    dh0 = np.empty((B, H), dt)
+    dc = dc0 = None
+    if kind == "lstm":
+        dc, dc0 = np.empty((B, T, H), dt), np.empty((B, H), dt)
+        kernels.lstm_bptt(a["act"], a["c"], c0, out_g, hT_g, cT_g, W, keep, truncated, *iv, dh,
+                          dc, dG, dropped, dh0, dc0)
+    elif kind == "gru":
+        kernels.gru_bptt(a["act"], a["ghn"], h, h0, out_g, hT_g, W, keep, truncated, *iv, dh,
+                         dG, dropped, dh0)
+    else:
+        kernels.rnn_bptt(a["pre"], h, out_g, hT_g, W, keep, truncated, relu, *iv, dh, dG,
+                         dropped, dh0)
+    return {"dh": dh, "dc": dc, "dG": dG, "dropped": dropped if truncated else None,
+            "dh0": dh0, "dc0": dc0}

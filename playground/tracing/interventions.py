@@ -78,3 +78,17 @@ def apply(ivs: list[Intervention], name: str, value: torch.Tensor) -> torch.Tens
             m[list(iv.units)] = True
             value = torch.where(m, forced, value)
     return value
+
+
+def records_for(ivs: list[Intervention], kind: str, T: int, H: int, reverse: bool):
+    """The interventions of one layer-direction as the kernels read them
+    (:class:`playground.tracing.compiled.IvRecords`), steps in run order."""
+    from .compiled import IvRecords
+    from .kernels import QUANTITIES
+
+    rows = []
+    for iv in ivs:
+        stop = T if iv.span is None else min(T, iv.step + iv.span)
+        lo, hi = (T - stop, T - iv.step) if reverse else (iv.step, stop)
+        rows.append((QUANTITIES[kind].index(iv.target), lo, hi, float(iv.value), iv.units))
+    return IvRecords.of(rows, H)

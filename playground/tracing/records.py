@@ -133,6 +133,7 @@ class Trace:
     head_output: str
     tbptt: int | None = None
     interventions: tuple = field(default_factory=tuple)
+    model_key: tuple | None = None    # which weights made it (a later trace may reuse it)
 
     @property
     def steps(self) -> int:
@@ -143,6 +144,10 @@ class Trace:
             if rec.node == node and rec.layer == layer and rec.direction == direction:
                 return rec
         raise KeyError(f"no trace for node '{node}' layer {layer} direction {direction}")
+
+    def has_layer(self, node: str, layer: int = 0, direction: int = 0) -> bool:
+        return any(r.node == node and r.layer == layer and r.direction == direction
+                   for r in self.layers)
 
     def layers_of(self, node: str) -> list:
         return [r for r in self.layers if r.node == node]

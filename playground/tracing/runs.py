@@ -3,15 +3,17 @@
 A :class:`Run` holds the inputs, weights and results of one layer and direction, in run
 order (reversed for direction 1). Three paths fill it, with the same results:
 
-* :func:`playground.tracing.fused.run_fused` -- PyTorch's fused kernel, plus extra zero
-  inputs whose gradient is the per-step recurrent gradient (every device, every cell);
-* :func:`playground.tracing.compiled.run_compiled` -- an LSTM with its own compiled
-  backpropagation through time (CPU, numba);
-* :func:`playground.tracing.stepwise.run_stepwise` -- a step-by-step Python unroll, for
-  interventions (clamp a gate, edit a state at some step).
+* ``"compiled"`` -- the forward pass and backpropagation through time of
+  :mod:`playground.tracing.kernels`, compiled (CPU, numba);
+* ``"fused"`` -- PyTorch's fused kernel forward (:mod:`playground.tracing.fused`), or with
+  interventions the torch loop, and the torch loop's backward (:mod:`playground.tracing.loops`):
+  every device, every size;
+* ``"stepwise"`` -- a step-by-step autograd unroll (:mod:`playground.tracing.stepwise`), the
+  slowest and most literal, for tests and for users who want to compare.
 
-All of them honour truncated BPTT: at each window start the state is detached, so no
-gradient flows back across it (:func:`chunks`, :func:`cut_masks`).
+The first two run through :class:`playground.tracing.recurrent.TracedRecurrent`. All of them
+honour truncated BPTT: at each window start the state is detached, so no gradient flows back
+across it (:func:`chunks`, :func:`cut_masks`).
 """
 
 from __future__ import annotations
@@ -46,30 +48,26 @@ class Run:
     weights: tuple                      # (W_ih, W_hh, b_ih | None, b_hh | None)
     cut: np.ndarray                     # (T,) True where the gradient into step t-1 is cut
     keep: np.ndarray                    # (T,) True where gradient flows from step t+1 to t
+    backend: str = "compiled"           # "compiled" | "fused" | "stepwise"
+    ivs: object = None                  # compiled.IvRecords: interventions, in run order
+    start: int = 0                      # first step computed; those before come from `base`
+    base: dict | None = None            # run-order arrays of steps < start (h, c, act, pre)
     out: torch.Tensor | None = None     # (B, T, H)
     hT: torch.Tensor | None = None
     cT: torch.Tensor | None = None
-    extra: torch.Tensor | None = None   # fused: zero inputs whose grad is the recurrent part
-    w_cat: torch.Tensor | None = None   # fused: the kernel's input weights, [W_ih | extra weight]
-    probe_h: torch.Tensor | None = None  # unrolled: zero probes on h_t, c_t
-    probe_c: torch.Tensor | None = None
-    gates: dict = field(default_factory=dict)  # unrolled: activations, detached
-    pre: dict = field(default_factory=dict)    # unrolled: pre-activations, detached
-    c: torch.Tensor | None = None              # unrolled: cell states, detached
-    # compiled LSTM (trace.compiled): gates, pre and c above are numpy, and its backward
-    # leaves the per-step gradients here
-    compiled: bool = False
     probe: torch.Tensor | None = None   # a zero-size input, so that the backward always runs
-    dh: np.ndarray | None = None
-    dc: np.ndarray | None = None
-    dh_dropped: np.ndarray | None = None
+    arrays: dict = field(default_factory=dict)  # forward: h, pre, act, c / ghn (kernels' layout)
+    grads: dict | None = None           # backward: dh, dc, dG, dropped, dh0, dc0
+    probe_h: torch.Tensor | None = None  # stepwise: zero probes on h_t, c_t
+    probe_c: torch.Tensor | None = None
+    gates: dict = field(default_factory=dict)  # stepwise: activations, detached
+    pre: dict = field(default_factory=dict)    # stepwise: pre-activations, detached
+    c: torch.Tensor | None = None              # stepwise: cell states, detached
 
     def grad_targets(self) -> list[torch.Tensor]:
-        if self.compiled:
-            return [self.probe]
-        if self.extra is not None:
-            return [self.out, self.hT, self.cT, self.extra]
-        return [self.probe_h, self.probe_c]
+        if self.backend == "stepwise":
+            return [self.probe_h, self.probe_c]
+        return [self.probe]
 
 
 @functools.lru_cache(maxsize=64)

@@ -26,12 +26,15 @@ from ..model.build import SequenceModel
 from ..model.inputs import check_inputs
 from ..model.losses import mean_loss, step_losses
 from . import compiled
-from .fused import run_fused
 from .gates import _np, forward_quantities, gradient_quantities
-from .interventions import check_interventions
+from .incremental import base_prefix, first_change, model_key
+from .interventions import check_interventions, records_for
 from .records import AttentionTrace, OutputTrace, RecurrentTrace, Trace
+from .recurrent import run_traced
 from .runs import Run, chunks, cut_masks
 from .stepwise import run_stepwise
+
+PATHS = ("auto", "compiled", "fused", "stepwise")
 
 
 def _steps(inputs: dict) -> int:
@@ -57,7 +60,7 @@ def _flip(a):
 
 
 def trace(model: SequenceModel, inputs, targets=None, mask=None, *, tbptt: int | None = None,
-          interventions=(), fused: bool = True) -> Trace:
+          interventions=(), path: str = "auto", base: Trace | None = None) -> Trace:
     """Run ``model`` on ``inputs`` and record everything (see module doc).
 
     ``inputs`` is a tensor for a one-input model or a dict keyed by input node id,
@@ -65,8 +68,18 @@ def trace(model: SequenceModel, inputs, targets=None, mask=None, *, tbptt: int |
     default all steps) the loss is computed and everything is backpropagated.
     ``tbptt`` cuts the recurrent gradient every ``tbptt`` steps. ``interventions``
     (:class:`~playground.tracing.interventions.Intervention`) change gates or states from
-    some step on; everything after is recomputed. ``fused=False`` forces the step-by-step
-    path.
+    some step on; everything after is recomputed.
+
+    ``path`` picks how recurrent layers are traced (:mod:`playground.tracing.runs`):
+    ``"compiled"`` (waits for the kernels to compile; CPU, float32/64, numba), ``"fused"``
+    (PyTorch's kernel and a torch loop, any device), ``"stepwise"`` (an autograd unroll), or
+    ``"auto"``: compiled where it is available and ready, else fused. All give the same
+    numbers up to rounding.
+
+    ``base``, a trace of the same model (weights unchanged) on inputs that agree up to some
+    step, is reused: each layer is recomputed only from the first step where its input or an
+    intervention differs (a what-if on the current trace costs what follows the change).
+    A base that does not fit is ignored.
     """
     inputs = check_inputs(model, inputs)
     if tbptt is not None and (isinstance(tbptt, bool) or not isinstance(tbptt, int)
@@ -74,20 +87,25 @@ def trace(model: SequenceModel, inputs, targets=None, mask=None, *, tbptt: int |
         raise SequenceError(f"truncated BPTT window must be a positive number of steps, "
                             f"got {tbptt!r}")
     check_interventions(model, interventions, _steps(inputs))
+    if path not in PATHS:
+        raise SequenceError(f"unknown trace path {path!r}; choose one of {', '.join(PATHS)}")
     # Dropout off; skip the module walk (measurable on short traces) when nothing drops out.
     was_training = model.training and model.has_dropout
     if was_training:
         model.eval()
     try:
         with torch.enable_grad():
-            return _trace(model, inputs, targets, mask, tbptt, tuple(interventions), fused)
+            return _trace(model, inputs, targets, mask, tbptt, tuple(interventions), path, base)
     finally:
         if was_training:
             model.train(True)
 
 
-def _trace(model, inputs, targets, mask, tbptt, interventions, fused):  # noqa: C901
+def _trace(model, inputs, targets, mask, tbptt, interventions, path, base):  # noqa: C901
     info = model.info
+    key = model_key(model)
+    if base is not None and base.model_key != key:
+        base = None
     runs: list[tuple[str, int, int, Run]] = []
     attn: list[tuple[str, str, torch.Tensor, torch.Tensor, torch.Tensor, dict]] = []
     plain: list[tuple[str, str, torch.Tensor]] = []
@@ -95,7 +113,7 @@ def _trace(model, inputs, targets, mask, tbptt, interventions, fused):  # noqa: 
     def visit(nid, decl, layer, args):
         if decl.trace == "recurrent":
             return _trace_recurrent(nid, decl.cell, layer, args[0], args[1], tbptt,
-                                    interventions, fused, runs, nid in model.state_sources)
+                                    interventions, path, base, runs, nid in model.state_sources)
         if decl.trace == "attention":
             out, parts = layer.with_weights(*args)
             mem = args[1] if len(args) > 1 else args[0]  # self-attention: keys are the queries
@@ -150,7 +168,7 @@ def _trace(model, inputs, targets, mask, tbptt, interventions, fused):  # noqa: 
     pos = len(params)
     records: list = []
     for nid, l, d, run in runs:
-        fwd = forward_quantities(run)
+        res = forward_quantities(run)
         k = len(run.grad_targets())
         g = grad_list[pos:pos + k] if has_loss else [None] * k
         pos += k
@@ -158,9 +176,7 @@ def _trace(model, inputs, targets, mask, tbptt, interventions, fused):  # noqa: 
         g = [_np(gi) if gi is not None else
              (None if gt is None else np.zeros(tuple(gt.shape), _np(gt).dtype))
              for gi, gt in zip(g, run.grad_targets())]
-        res = {k: v for k, v in fwd.items() if not k.startswith("_")}
-        res["h"] = _np(run.out)
-        res.update(gradient_quantities(run, fwd, g) if has_loss else
+        res.update(gradient_quantities(run, g) if has_loss else
                    {"dh": None, "dc": None, "dh_dropped": None})
         flip = _flip if d == 1 else (lambda a: a)
         sfx = f"_l{l}" + ("_reverse" if d else "")
@@ -197,10 +213,11 @@ def _trace(model, inputs, targets, mask, tbptt, interventions, fused):  # noqa: 
         mask=None if not has_loss else (np.ones(outputs.shape[:2], np.float32) if mask_t is None
                                         else _np(mask_t)),
         step_loss=_np(sl), loss=None if loss is None else loss.item(), param_grads=pg,
-        head_output=head, tbptt=tbptt if tbptt and tbptt < T else None, interventions=interventions)
+        head_output=head, tbptt=tbptt if tbptt and tbptt < T else None, interventions=interventions,
+        model_key=key)
 
 
-def _trace_recurrent(nid, kind, layer, x, state, tbptt, interventions, fused, runs,
+def _trace_recurrent(nid, kind, layer, x, state, tbptt, interventions, path, base, runs,
                      need_final=True):
     rnn = layer.rnn
     L, D, H = rnn.num_layers, 2 if rnn.bidirectional else 1, rnn.hidden_size
@@ -217,6 +234,15 @@ def _trace_recurrent(nid, kind, layer, x, state, tbptt, interventions, fused, ru
         h0_all, c0_all = state
     else:
         h0_all, c0_all = state, None
+    backend = path
+    if path in ("auto", "compiled"):
+        dtype = {torch.float32: np.float32, torch.float64: np.float64}.get(x.dtype)
+        ok = compiled.available(kind, dtype, x.device.type, H, wait=path == "compiled")
+        if path == "compiled" and not ok:
+            raise SequenceError(
+                f"layer '{nid}' cannot take the compiled path: it needs numba and a CPU model in "
+                f"float32 or float64 with at most {compiled.MAX_HIDDEN} hidden units")
+        backend = "compiled" if ok else "fused"
     layer_in = x
     hs, cs = [], []
     for l in range(L):
@@ -228,10 +254,10 @@ def _trace_recurrent(nid, kind, layer, x, state, tbptt, interventions, fused, ru
             xin = layer_in.flip(1) if d else layer_in
             run = Run(kind, layer.nonlinearity, xin, h0_all[l * D + d],
                       c0_all[l * D + d] if c0_all is not None else None, W,
-                      rev_cut if d else cut, rev_keep if d else keep)
+                      rev_cut if d else cut, rev_keep if d else keep, backend=backend)
             mine = [iv for iv in interventions
                     if iv.node == nid and iv.layer == l and iv.direction == d]
-            if mine or not fused:
+            if backend == "stepwise":
                 ivs_at: dict[int, list] = {}
                 for t in range(T):
                     nat = T - 1 - t if d else t
@@ -239,10 +265,13 @@ def _trace_recurrent(nid, kind, layer, x, state, tbptt, interventions, fused, ru
                     if active:
                         ivs_at[t] = active
                 run_stepwise(run, rev_windows if d else windows, ivs_at)
-            elif compiled.available(run):
-                compiled.run_compiled(run)
             else:
-                run_fused(run, rev_windows if d else windows)
+                run.ivs = records_for(mine, kind, T, H, reverse=bool(d))
+                old = base.layer(nid, l, d) if base is not None and base.has_layer(nid, l, d) \
+                    else None
+                run.start = first_change(run, old, d)
+                run.base = base_prefix(old, kind, d, run.start) if run.start else None
+                run_traced(run)
             runs.append((nid, l, d, run))
             outs.append(run.out.flip(1) if d else run.out)
             hs.append(run.hT)
@@ -252,5 +281,3 @@ def _trace_recurrent(nid, kind, layer, x, state, tbptt, interventions, fused, ru
         return layer_in, None
     final = (torch.stack(hs), torch.stack(cs)) if kind == "lstm" else torch.stack(hs)
     return layer_in, final
-
-

@@ -128,7 +128,10 @@ def reference(model, kind, x, y, mask, tbptt=None):
     return ref
 
 
-def check(kind, B, T, V, H, L, dtype, fused=True, tbptt=None, seed=0, bidirectional=False):
+PATHS = ["compiled", "fused", "stepwise"]
+
+
+def check(kind, B, T, V, H, L, dtype, path="auto", tbptt=None, seed=0, bidirectional=False):
     torch.manual_seed(seed)
     model = make(kind, V, H, L, dtype, seed=seed, bidirectional=bidirectional)
     x = torch.randint(0, V, (B, T))
@@ -137,8 +140,8 @@ def check(kind, B, T, V, H, L, dtype, fused=True, tbptt=None, seed=0, bidirectio
     mask[:, -1] = 1
     tol = TOL[dtype]
     with torch.backends.mkldnn.flags(enabled=dtype == torch.float32):
-        tr = trace(model, x, y, mask, fused=fused, tbptt=tbptt)
-        ref = reference(model, kind, x, y, mask, tbptt=tbptt if not fused or tbptt else None)
+        tr = trace(model, x, y, mask, path=path, tbptt=tbptt)
+        ref = reference(model, kind, x, y, mask, tbptt=tbptt)
     close(tr.outputs, ref["logits"], tol, "outputs")
     assert abs(tr.loss - ref["loss"]) <= tol * abs(ref["loss"])
     if tbptt is None:
@@ -174,23 +177,18 @@ def check(kind, B, T, V, H, L, dtype, fused=True, tbptt=None, seed=0, bidirectio
 @pytest.mark.parametrize("L", [1, 2])
 @pytest.mark.parametrize("B", [1, 3])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_recurrent_matches_torch_nn(kind, L, B, dtype):
-    check(kind, B=B, T=9, V=5, H=6, L=L, dtype=dtype)
+@pytest.mark.parametrize("path", PATHS)
+def test_recurrent_matches_torch_nn(kind, L, B, dtype, path):
+    check(kind, B=B, T=9, V=5, H=6, L=L, dtype=dtype, path=path)
 
 
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_unrolled_path_matches_torch_nn(kind, dtype):
-    check(kind, B=2, T=7, V=4, H=5, L=2, dtype=dtype, fused=False)
-
-
-@pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
-@pytest.mark.parametrize("fused", [True, False])
-def test_truncated_bptt_cuts_gradient(kind, fused):
-    tr = check(kind, B=2, T=10, V=4, H=5, L=1, dtype=torch.float64, fused=fused, tbptt=4)
+@pytest.mark.parametrize("path", PATHS)
+def test_truncated_bptt_cuts_gradient(kind, path):
+    tr = check(kind, B=2, T=10, V=4, H=5, L=1, dtype=torch.float64, path=path, tbptt=4)
     rec = tr.layer("rec")
     assert rec.cut.tolist() == [t in (4, 8) for t in range(10)]
-    if fused:  # the gradient truncation dropped at steps 3 and 7, against nn's detached leaves
+    if path != "stepwise":  # what truncation dropped at steps 3 and 7, vs nn's detached leaves
         torch.manual_seed(0)
         model = make(kind, 4, 5, 1, torch.float64)
         x, y = torch.randint(0, 4, (2, 10)), torch.randint(0, 4, (2, 10))
@@ -206,39 +204,39 @@ def test_truncated_bptt_cuts_gradient(kind, fused):
 
 @pytest.mark.parametrize("B,L,tbptt", [(1, 1, None), (3, 2, None), (2, 1, 4)])
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_lstm_fused_kernel_path_matches_torch_nn(B, L, tbptt, dtype, monkeypatch):
-    """GPUs and machines without numba trace an LSTM through the fused kernel with extra
-    zero inputs instead of the compiled BPTT."""
-    from playground.tracing import compiled as bptt
-
-    monkeypatch.setattr(bptt, "available", lambda run: False)
-    tr = check("lstm", B=B, T=10, V=4, H=5, L=L, dtype=dtype, tbptt=tbptt)
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_fused_path_matches_torch_nn(B, L, tbptt, dtype, kind):
+    """GPUs, large layers and the seconds before the kernels compile take PyTorch's fused
+    forward and the torch loop's backward."""
+    tr = check(kind, B=B, T=10, V=4, H=5, L=L, dtype=dtype, tbptt=tbptt, path="fused")
     assert (tr.layer("rec").dh_dropped is not None) == (tbptt is not None)
 
 
-def test_lstm_on_the_cpu_takes_the_compiled_bptt(monkeypatch):
-    from playground.tracing import compiled as bptt
-    from playground.tracing import scan
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_cpu_traces_take_the_compiled_path_once_it_is_ready(kind, monkeypatch):
+    from playground.tracing import compiled, tracer
 
-    if scan._lstm_bptt is None:
+    if not compiled.installed():
         pytest.skip("numba not installed")
-    calls = []
-    original = bptt.run_compiled
-    monkeypatch.setattr(bptt, "run_compiled", lambda run: calls.append(run) or original(run))
-    check("lstm", B=2, T=6, V=4, H=5, L=2, dtype=torch.float64)
-    assert len(calls) == 2 and all(run.compiled for run in calls)
+    compiled.warm_up(block=True)
+    runs = []
+    original = tracer.run_traced
+    monkeypatch.setattr(tracer, "run_traced", lambda run: runs.append(run) or original(run))
+    check(kind, B=2, T=6, V=4, H=5, L=2, dtype=torch.float64)
+    assert len(runs) == 2 and all(run.backend == "compiled" for run in runs)
+    runs.clear()
+    monkeypatch.setattr(compiled, "ready", lambda: False)   # still compiling: torch answers
+    check(kind, B=2, T=6, V=4, H=5, L=1, dtype=torch.float64)
+    assert [run.backend for run in runs] == ["fused"]
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
-@pytest.mark.parametrize("compiled", [True, False])
-def test_encoder_state_gradients_match_torch_nn(kind, compiled, monkeypatch):
+@pytest.mark.parametrize("path", PATHS)
+def test_encoder_state_gradients_match_torch_nn(kind, path):
     """The decoder starts from the encoder's final state: the encoder's weights get their
     gradient only through it, and its dL/dh_T is what the decoder hands back."""
     from playground.model.spec import EdgeSpec, GraphSpec, NodeSpec
-    from playground.tracing import compiled as bptt
 
-    if not compiled:
-        monkeypatch.setattr(bptt, "available", lambda run: False)
     V, H = 4, 5
     nodes = [NodeSpec("src", "input", {"encoding": "onehot", "vocab_size": V}),
              NodeSpec("tgt", "input", {"encoding": "onehot", "vocab_size": V}),
@@ -249,7 +247,7 @@ def test_encoder_state_gradients_match_torch_nn(kind, compiled, monkeypatch):
     model = build(GraphSpec(nodes, edges), seed=3).double()
     torch.manual_seed(3)
     src, tgt, y = (torch.randint(0, V, (2, n)) for n in (6, 4, 4))
-    tr = trace(model, {"src": src, "tgt": tgt}, y)
+    tr = trace(model, {"src": src, "tgt": tgt}, y, path=path)
 
     enc, dec = (NN[kind](V, H, batch_first=True).double() for _ in range(2))
     enc.load_state_dict(model.layers["enc"].rnn.state_dict())
@@ -271,29 +269,27 @@ def test_encoder_state_gradients_match_torch_nn(kind, compiled, monkeypatch):
     close(tr.layer("enc").dh[:, -1], h_T.grad[0].numpy(), 1e-10, "enc dL/dh_T")
 
 
-def test_compiled_lstm_traces_leave_nothing_alive(monkeypatch):
-    """The compiled LSTM's backward finds its run through a weak reference: a strong one
-    closed a cycle through autograd's C++ graph, and every trace leaked its arrays."""
+@pytest.mark.parametrize("path", ["compiled", "fused"])
+def test_traces_leave_nothing_alive(path, monkeypatch):
+    """The recurrent function's backward finds its run through a weak reference: a strong
+    one closed a cycle through autograd's C++ graph, and every trace leaked its arrays."""
     import gc
     import weakref
 
-    from playground.tracing import compiled as bptt
-    from playground.tracing import scan
+    from playground.tracing import tracer
 
-    if scan._lstm_bptt is None:
-        pytest.skip("numba not installed")
     refs = []
-    original = bptt.run_compiled
-    monkeypatch.setattr(bptt, "run_compiled",
+    original = tracer.run_traced
+    monkeypatch.setattr(tracer, "run_traced",
                         lambda run: refs.append(weakref.ref(run)) or original(run))
     model = make("lstm", 4, 5, 2, torch.float64)
     x = torch.randint(0, 4, (2, 6))
-    trace(model, x, x)
-    trace(model, x)
-    with torch.inference_mode():   # no gradients to save: the fused kernel takes it
-        assert trace(model, x).layer("rec").h.shape == (2, 6, 5)
+    trace(model, x, x, path=path)
+    trace(model, x, path=path)
+    with torch.inference_mode():   # no gradients to save: the forward alone
+        assert trace(model, x, path=path).layer("rec").h.shape == (2, 6, 5)
     gc.collect()
-    assert len(refs) == 4 and all(r() is None for r in refs)
+    assert len(refs) == 6 and all(r() is None for r in refs)
 
 
 def test_relu_rnn_matches():

@@ -1,0 +1,355 @@
+"""The recurrent cells' forward pass and backpropagation through time as plain loops.
+
+Written for numba (:mod:`playground.tracing.compiled` compiles them; torch-free, numpy
+arrays only) and kept readable as the definition of what a trace records. Every loop is
+contiguous in its innermost index, so it vectorises without reordering a sum: the forward
+adds ``h_k * W_hh^T[k, :]`` row by row, the backward ``dG_j * W_hh[j, :]``.
+
+Layouts, batch-first and in *run order* (reversed for a reverse direction):
+
+* LSTM: ``pre, act (B, T, 4H)`` in ``[i f g o]`` order, ``c, h (B, T, H)``; the input
+  projection ``xp = x W_ih^T + b_ih + b_hh``.
+* GRU: ``pre, act (B, T, 3H)`` in ``[r z n]`` order (``pre_n = xp_n + r * ghn``),
+  ``ghn = W_hn h_{t-1} + b_hn (B, T, H)``, ``h``; ``xp = x W_ih^T + b_ih``, ``b_hh`` apart.
+* RNN: ``pre, h (B, T, H)``; ``xp = x W_ih^T + b_ih + b_hh``.
+
+Interventions come as records in run order: quantity index ``q`` (the cell's letters
+in :data:`QUANTITIES`), steps ``lo <= t < hi``, a value and a unit mask. A clamped gate
+or an overwritten state is a constant: no gradient flows through what it replaced.
+
+The backward pass starts from ``out_g`` (dL/dh_t from the layers above and the loss),
+``hT_g``/``cT_g`` (from whatever reads the final state) and keeps the *total* dL/dh_t
+and dL/dc_t of every step, the pre-activation gradients ``dG`` (for the weight and
+input gradients, by matrix products afterwards), what truncated BPTT drops before a cut
+(``keep[t]`` False), and what reaches the initial state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:  # optional: without numba these loops are only the definition, and traces take torch
+    import numba
+except ImportError:  # pragma: no cover - exercised where numba is missing
+    numba = None
+
+
+def _compiled(fn):
+    """``fn`` compiled lazily on its first call (cached on disk), or as is without numba."""
+    return numba.njit(cache=True, nogil=True)(fn) if numba is not None else fn
+
+# Quantities an intervention can change, by cell, in the index order the kernels use.
+QUANTITIES = {"lstm": "ifgoch", "gru": "rznh", "rnn": "h"}
+
+
+@_compiled
+def _iv_mask(t, iv_q, iv_lo, iv_hi, iv_val, iv_units, on, val):
+    """Fill ``on``/``val`` ``(Q, H)`` with the interventions active at step ``t`` (a later
+    record wins); True when any is."""
+    on[:, :] = False
+    any_on = False
+    for r in range(iv_q.shape[0]):
+        if iv_lo[r] <= t < iv_hi[r]:
+            q = iv_q[r]
+            for k in range(on.shape[1]):
+                if iv_units[r, k]:
+                    on[q, k] = True
+                    val[q, k] = iv_val[r]
+                    any_on = True
+    return any_on
+
+
+# -- forward ------------------------------------------------------------------------------
+
+@_compiled
+def lstm_forward(xp, WT, h0, c0, start, iv_q, iv_lo, iv_hi, iv_val, iv_units, pre, act, c, h):
+    """Steps ``start..T-1`` (earlier ones are already filled in); ``WT = W_hh^T (H, 4H)``."""
+    B, T, H4 = xp.shape
+    H = H4 // 4
+    one = xp.dtype.type(1.0)
+    hp = np.empty(H, xp.dtype)
+    cp = np.empty(H, xp.dtype)
+    s = np.empty(H4, xp.dtype)
+    on = np.zeros((6, H), np.bool_)
+    val = np.zeros((6, H), xp.dtype)
+    n_iv = iv_q.shape[0]
+    for b in range(B):
+        for k in range(H):
+            hp[k] = h0[b, k] if start == 0 else h[b, start - 1, k]
+            cp[k] = c0[b, k] if start == 0 else c[b, start - 1, k]
+        for t in range(start, T):
+            for j in range(H4):
+                s[j] = xp[b, t, j]
+            for k in range(H):
+                hk = hp[k]
+                for j in range(H4):
+                    s[j] += hk * WT[k, j]
+            masked = n_iv > 0 and _iv_mask(t, iv_q, iv_lo, iv_hi, iv_val, iv_units, on, val)
+            for k in range(H):
+                pi, pf, pg, po = s[k], s[H + k], s[2 * H + k], s[3 * H + k]
+                i = one / (one + np.exp(-pi))
+                f = one / (one + np.exp(-pf))
+                g = np.tanh(pg)
+                o = one / (one + np.exp(-po))
+                if masked:
+                    i = val[0, k] if on[0, k] else i
+                    f = val[1, k] if on[1, k] else f
+                    g = val[2, k] if on[2, k] else g
+                    o = val[3, k] if on[3, k] else o
+                ck = f * cp[k] + i * g
+                if masked and on[4, k]:
+                    ck = val[4, k]
+                hk = o * np.tanh(ck)
+                if masked and on[5, k]:
+                    hk = val[5, k]
+                pre[b, t, k], pre[b, t, H + k] = pi, pf
+                pre[b, t, 2 * H + k], pre[b, t, 3 * H + k] = pg, po
+                act[b, t, k], act[b, t, H + k], act[b, t, 2 * H + k], act[b, t, 3 * H + k] = \
+                    i, f, g, o
+                c[b, t, k] = ck
+                h[b, t, k] = hk
+            for k in range(H):
+                hp[k] = h[b, t, k]
+                cp[k] = c[b, t, k]
+
+
+@_compiled
+def gru_forward(xp, WT, b_hh, h0, start, iv_q, iv_lo, iv_hi, iv_val, iv_units, pre, act, ghn,
+                h):
+    """Steps ``start..T-1``; ``WT = W_hh^T (H, 3H)``."""
+    B, T, H3 = xp.shape
+    H = H3 // 3
+    one = xp.dtype.type(1.0)
+    hp = np.empty(H, xp.dtype)
+    s = np.empty(H3, xp.dtype)
+    on = np.zeros((4, H), np.bool_)
+    val = np.zeros((4, H), xp.dtype)
+    n_iv = iv_q.shape[0]
+    for b in range(B):
+        for k in range(H):
+            hp[k] = h0[b, k] if start == 0 else h[b, start - 1, k]
+        for t in range(start, T):
+            for j in range(H3):
+                s[j] = b_hh[j]
+            for k in range(H):
+                hk = hp[k]
+                for j in range(H3):
+                    s[j] += hk * WT[k, j]
+            masked = n_iv > 0 and _iv_mask(t, iv_q, iv_lo, iv_hi, iv_val, iv_units, on, val)
+            for k in range(H):
+                pr = xp[b, t, k] + s[k]
+                pz = xp[b, t, H + k] + s[H + k]
+                r = one / (one + np.exp(-pr))
+                z = one / (one + np.exp(-pz))
+                if masked:
+                    r = val[0, k] if on[0, k] else r
+                    z = val[1, k] if on[1, k] else z
+                gn = s[2 * H + k]
+                pn = xp[b, t, 2 * H + k] + r * gn
+                n = np.tanh(pn)
+                if masked and on[2, k]:
+                    n = val[2, k]
+                hk = (one - z) * n + z * hp[k]
+                if masked and on[3, k]:
+                    hk = val[3, k]
+                pre[b, t, k], pre[b, t, H + k], pre[b, t, 2 * H + k] = pr, pz, pn
+                act[b, t, k], act[b, t, H + k], act[b, t, 2 * H + k] = r, z, n
+                ghn[b, t, k] = gn
+                h[b, t, k] = hk
+            for k in range(H):
+                hp[k] = h[b, t, k]
+
+
+@_compiled
+def rnn_forward(xp, WT, h0, start, relu, iv_q, iv_lo, iv_hi, iv_val, iv_units, pre, h):
+    """Steps ``start..T-1``; ``WT = W_hh^T (H, H)``; ``relu`` or tanh."""
+    B, T, H = xp.shape
+    zero = xp.dtype.type(0.0)
+    hp = np.empty(H, xp.dtype)
+    s = np.empty(H, xp.dtype)
+    on = np.zeros((1, H), np.bool_)
+    val = np.zeros((1, H), xp.dtype)
+    n_iv = iv_q.shape[0]
+    for b in range(B):
+        for k in range(H):
+            hp[k] = h0[b, k] if start == 0 else h[b, start - 1, k]
+        for t in range(start, T):
+            for j in range(H):
+                s[j] = xp[b, t, j]
+            for k in range(H):
+                hk = hp[k]
+                for j in range(H):
+                    s[j] += hk * WT[k, j]
+            masked = n_iv > 0 and _iv_mask(t, iv_q, iv_lo, iv_hi, iv_val, iv_units, on, val)
+            for k in range(H):
+                p = s[k]
+                hk = (p if p > zero else zero) if relu else np.tanh(p)
+                if masked and on[0, k]:
+                    hk = val[0, k]
+                pre[b, t, k] = p
+                h[b, t, k] = hk
+            for k in range(H):
+                hp[k] = h[b, t, k]
+
+
+# -- backpropagation through time ---------------------------------------------------------
+
+@_compiled
+def lstm_bptt(act, c, c0, out_g, hT_g, cT_g, W, keep, truncated, iv_q, iv_lo, iv_hi, iv_val,
+              iv_units, dh, dc, dG, dropped, dh0, dc0):
+    B, T, H4 = act.shape
+    H = H4 // 4
+    one, zero = act.dtype.type(1.0), act.dtype.type(0.0)
+    rec = np.zeros(H, act.dtype)     # W_hh^T dG_{t+1}: the recurrent part of dL/dh_t
+    carry = np.zeros(H, act.dtype)   # f_{t+1} dL/dc_{t+1} (where c_{t+1} was computed)
+    on = np.zeros((6, H), np.bool_)
+    val = np.zeros((6, H), act.dtype)
+    n_iv = iv_q.shape[0]
+    for b in range(B):
+        rec[:] = 0.0
+        carry[:] = 0.0
+        for t in range(T - 1, -1, -1):
+            masked = n_iv > 0 and _iv_mask(t, iv_q, iv_lo, iv_hi, iv_val, iv_units, on, val)
+            for k in range(H):
+                v = out_g[b, t, k]
+                if t == T - 1:
+                    v += hT_g[b, k]
+                    cin = cT_g[b, k]
+                elif keep[t]:
+                    v += rec[k]
+                    cin = carry[k]
+                else:
+                    if truncated:
+                        dropped[b, t, k] = rec[k]
+                    cin = zero
+                dh[b, t, k] = v
+                if masked and on[5, k]:
+                    v = zero
+                th = np.tanh(c[b, t, k])
+                i = act[b, t, k]
+                f = act[b, t, H + k]
+                g = act[b, t, 2 * H + k]
+                o = act[b, t, 3 * H + k]
+                d = v * o * (one - th * th) + cin
+                dc[b, t, k] = d
+                if masked and on[4, k]:
+                    d = zero
+                cp = c[b, t - 1, k] if t > 0 else c0[b, k]
+                gi = d * g * i * (one - i)
+                gf = d * cp * f * (one - f)
+                gg = d * i * (one - g * g)
+                go = v * th * o * (one - o)
+                if masked:
+                    gi = zero if on[0, k] else gi
+                    gf = zero if on[1, k] else gf
+                    gg = zero if on[2, k] else gg
+                    go = zero if on[3, k] else go
+                dG[b, t, k], dG[b, t, H + k], dG[b, t, 2 * H + k], dG[b, t, 3 * H + k] = \
+                    gi, gf, gg, go
+                carry[k] = d * f
+            rec[:] = 0.0
+            for j in range(H4):
+                gj = dG[b, t, j]
+                for k in range(H):
+                    rec[k] += gj * W[j, k]
+        for k in range(H):
+            dh0[b, k] = rec[k]
+            dc0[b, k] = carry[k]
+
+
+@_compiled
+def gru_bptt(act, ghn, h, h0, out_g, hT_g, W, keep, truncated, iv_q, iv_lo, iv_hi, iv_val,
+             iv_units, dh, dG, dropped, dh0):
+    """``dG`` gets the input-side pre-activation gradients ``[dr dz dn]``; the hidden side
+    is the same but ``r * dn`` for the n block."""
+    B, T, H3 = act.shape
+    H = H3 // 3
+    one, zero = act.dtype.type(1.0), act.dtype.type(0.0)
+    rec = np.zeros(H, act.dtype)
+    dgn = np.zeros(H, act.dtype)
+    on = np.zeros((4, H), np.bool_)
+    val = np.zeros((4, H), act.dtype)
+    n_iv = iv_q.shape[0]
+    for b in range(B):
+        rec[:] = 0.0
+        for t in range(T - 1, -1, -1):
+            masked = n_iv > 0 and _iv_mask(t, iv_q, iv_lo, iv_hi, iv_val, iv_units, on, val)
+            for k in range(H):
+                v = out_g[b, t, k]
+                if t == T - 1:
+                    v += hT_g[b, k]
+                elif keep[t]:
+                    v += rec[k]
+                elif truncated:
+                    dropped[b, t, k] = rec[k]
+                dh[b, t, k] = v
+                if masked and on[3, k]:
+                    v = zero
+                r = act[b, t, k]
+                z = act[b, t, H + k]
+                n = act[b, t, 2 * H + k]
+                hp = h[b, t - 1, k] if t > 0 else h0[b, k]
+                dpn = v * (one - z) * (one - n * n)
+                dpz = v * (hp - n) * z * (one - z)
+                if masked:
+                    dpn = zero if on[2, k] else dpn
+                    dpz = zero if on[1, k] else dpz
+                dpr = dpn * ghn[b, t, k] * r * (one - r)
+                if masked and on[0, k]:
+                    dpr = zero
+                dG[b, t, k], dG[b, t, H + k], dG[b, t, 2 * H + k] = dpr, dpz, dpn
+                dgn[k] = dpn * r
+                rec[k] = v * z   # the direct path h_t = ... + z h_{t-1}
+            for j in range(2 * H):
+                gj = dG[b, t, j]
+                for k in range(H):
+                    rec[k] += gj * W[j, k]
+            for j in range(H):
+                gj = dgn[j]
+                for k in range(H):
+                    rec[k] += gj * W[2 * H + j, k]
+        for k in range(H):
+            dh0[b, k] = rec[k]
+
+
+@_compiled
+def rnn_bptt(pre, h, out_g, hT_g, W, keep, truncated, relu, iv_q, iv_lo, iv_hi, iv_val,
+             iv_units, dh, dG, dropped, dh0):
+    B, T, H = h.shape
+    one, zero = h.dtype.type(1.0), h.dtype.type(0.0)
+    rec = np.zeros(H, h.dtype)
+    on = np.zeros((1, H), np.bool_)
+    val = np.zeros((1, H), h.dtype)
+    n_iv = iv_q.shape[0]
+    for b in range(B):
+        rec[:] = 0.0
+        for t in range(T - 1, -1, -1):
+            masked = n_iv > 0 and _iv_mask(t, iv_q, iv_lo, iv_hi, iv_val, iv_units, on, val)
+            for k in range(H):
+                v = out_g[b, t, k]
+                if t == T - 1:
+                    v += hT_g[b, k]
+                elif keep[t]:
+                    v += rec[k]
+                elif truncated:
+                    dropped[b, t, k] = rec[k]
+                dh[b, t, k] = v
+                if masked and on[0, k]:
+                    v = zero
+                if relu:
+                    dG[b, t, k] = v if pre[b, t, k] > zero else zero
+                else:
+                    hk = h[b, t, k]
+                    dG[b, t, k] = v * (one - hk * hk)
+            rec[:] = 0.0
+            for j in range(H):
+                gj = dG[b, t, j]
+                for k in range(H):
+                    rec[k] += gj * W[j, k]
+        for k in range(H):
+            dh0[b, k] = rec[k]
+
+
+KERNELS = {"lstm_forward": lstm_forward, "gru_forward": gru_forward,
+           "rnn_forward": rnn_forward, "lstm_bptt": lstm_bptt, "gru_bptt": gru_bptt,
+           "rnn_bptt": rnn_bptt}
