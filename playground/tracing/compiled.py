@@ -163,8 +163,8 @@ def bptt(kind, relu, a: dict, h0, c0, out_g, hT_g, cT_g, W, keep, truncated,
     dc = dc0 = None
     if kind == "lstm":
         dc, dc0 = np.empty((B, T, H), dt), np.empty((B, H), dt)
-        kernels.lstm_bptt(a["act"], a["c"], c0, out_g, hT_g, cT_g, W, keep, truncated, *iv, dh,
-                          dc, dG, dropped, dh0, dc0)
+        kernels.lstm_bptt(a["act"], a["c"], np.tanh(a["c"]), c0, out_g, hT_g, cT_g, W, keep,
+                          truncated, *iv, dh, dc, dG, dropped, dh0, dc0)
     elif kind == "gru":
         kernels.gru_bptt(a["act"], a["ghn"], h, h0, out_g, hT_g, W, keep, truncated, *iv, dh,
                          dG, dropped, dh0)

@@ -37,7 +37,8 @@ def forward(kind, relu, x, xp, weights, h0, c0) -> dict[str, torch.Tensor]:
         pn = torch.addcmul(xp[..., 2 * H:], rz[..., :H], gh[..., 2 * H:])
         return {"h": h, "pre": torch.cat([prz, pn], -1),
                 "act": torch.cat([rz, torch.tanh(pn)], -1), "ghn": gh[..., 2 * H:].contiguous()}
-    pre = torch.baddbmm(xp, hp, W_hh.t().expand(hp.shape[0], -1, -1))
+    B, T = h.shape[:2]
+    pre = torch.addmm(xp.reshape(B * T, -1), hp.reshape(B * T, H), W_hh.t()).view(B, T, -1)
     if kind != "lstm":
         return {"h": h, "pre": pre}
     act = torch.sigmoid(pre)

@@ -59,6 +59,26 @@ def _iv_mask(t, iv_q, iv_lo, iv_hi, iv_val, iv_units, on, val):
     return any_on
 
 
+@_compiled
+def _add_rows(out, coef, M, row0):
+    """``out += sum_r coef[r] * M[row0 + r]``, four rows at a time (a quarter of the loads
+    and stores of ``out``; contiguous in ``k``, so the inner loop vectorises)."""
+    n = coef.shape[0]
+    m = out.shape[0]
+    r = 0
+    while r + 4 <= n:
+        c0, c1, c2, c3 = coef[r], coef[r + 1], coef[r + 2], coef[r + 3]
+        j = row0 + r
+        for k in range(m):
+            out[k] += c0 * M[j, k] + c1 * M[j + 1, k] + c2 * M[j + 2, k] + c3 * M[j + 3, k]
+        r += 4
+    while r < n:
+        c = coef[r]
+        for k in range(m):
+            out[k] += c * M[row0 + r, k]
+        r += 1
+
+
 # -- forward ------------------------------------------------------------------------------
 
 @_compiled
@@ -80,10 +100,7 @@ def lstm_forward(xp, WT, h0, c0, start, iv_q, iv_lo, iv_hi, iv_val, iv_units, pr
         for t in range(start, T):
             for j in range(H4):
                 s[j] = xp[b, t, j]
-            for k in range(H):
-                hk = hp[k]
-                for j in range(H4):
-                    s[j] += hk * WT[k, j]
+            _add_rows(s, hp, WT, 0)
             masked = n_iv > 0 and _iv_mask(t, iv_q, iv_lo, iv_hi, iv_val, iv_units, on, val)
             for k in range(H):
                 pi, pf, pg, po = s[k], s[H + k], s[2 * H + k], s[3 * H + k]
@@ -131,10 +148,7 @@ def gru_forward(xp, WT, b_hh, h0, start, iv_q, iv_lo, iv_hi, iv_val, iv_units, p
         for t in range(start, T):
             for j in range(H3):
                 s[j] = b_hh[j]
-            for k in range(H):
-                hk = hp[k]
-                for j in range(H3):
-                    s[j] += hk * WT[k, j]
+            _add_rows(s, hp, WT, 0)
             masked = n_iv > 0 and _iv_mask(t, iv_q, iv_lo, iv_hi, iv_val, iv_units, on, val)
             for k in range(H):
                 pr = xp[b, t, k] + s[k]
@@ -176,10 +190,7 @@ def rnn_forward(xp, WT, h0, start, relu, iv_q, iv_lo, iv_hi, iv_val, iv_units, p
         for t in range(start, T):
             for j in range(H):
                 s[j] = xp[b, t, j]
-            for k in range(H):
-                hk = hp[k]
-                for j in range(H):
-                    s[j] += hk * WT[k, j]
+            _add_rows(s, hp, WT, 0)
             masked = n_iv > 0 and _iv_mask(t, iv_q, iv_lo, iv_hi, iv_val, iv_units, on, val)
             for k in range(H):
                 p = s[k]
@@ -195,8 +206,9 @@ def rnn_forward(xp, WT, h0, start, relu, iv_q, iv_lo, iv_hi, iv_val, iv_units, p
 # -- backpropagation through time ---------------------------------------------------------
 
 @_compiled
-def lstm_bptt(act, c, c0, out_g, hT_g, cT_g, W, keep, truncated, iv_q, iv_lo, iv_hi, iv_val,
-              iv_units, dh, dc, dG, dropped, dh0, dc0):
+def lstm_bptt(act, c, tc, c0, out_g, hT_g, cT_g, W, keep, truncated, iv_q, iv_lo, iv_hi,
+              iv_val, iv_units, dh, dc, dG, dropped, dh0, dc0):
+    """``tc = tanh(c)``, computed beforehand for all steps at once."""
     B, T, H4 = act.shape
     H = H4 // 4
     one, zero = act.dtype.type(1.0), act.dtype.type(0.0)
@@ -225,7 +237,7 @@ def lstm_bptt(act, c, c0, out_g, hT_g, cT_g, W, keep, truncated, iv_q, iv_lo, iv
                 dh[b, t, k] = v
                 if masked and on[5, k]:
                     v = zero
-                th = np.tanh(c[b, t, k])
+                th = tc[b, t, k]
                 i = act[b, t, k]
                 f = act[b, t, H + k]
                 g = act[b, t, 2 * H + k]
@@ -248,10 +260,7 @@ def lstm_bptt(act, c, c0, out_g, hT_g, cT_g, W, keep, truncated, iv_q, iv_lo, iv
                     gi, gf, gg, go
                 carry[k] = d * f
             rec[:] = 0.0
-            for j in range(H4):
-                gj = dG[b, t, j]
-                for k in range(H):
-                    rec[k] += gj * W[j, k]
+            _add_rows(rec, dG[b, t], W, 0)
         for k in range(H):
             dh0[b, k] = rec[k]
             dc0[b, k] = carry[k]
@@ -300,14 +309,8 @@ def gru_bptt(act, ghn, h, h0, out_g, hT_g, W, keep, truncated, iv_q, iv_lo, iv_h
                 dG[b, t, k], dG[b, t, H + k], dG[b, t, 2 * H + k] = dpr, dpz, dpn
                 dgn[k] = dpn * r
                 rec[k] = v * z   # the direct path h_t = ... + z h_{t-1}
-            for j in range(2 * H):
-                gj = dG[b, t, j]
-                for k in range(H):
-                    rec[k] += gj * W[j, k]
-            for j in range(H):
-                gj = dgn[j]
-                for k in range(H):
-                    rec[k] += gj * W[2 * H + j, k]
+            _add_rows(rec, dG[b, t, :2 * H], W, 0)
+            _add_rows(rec, dgn, W, 2 * H)
         for k in range(H):
             dh0[b, k] = rec[k]
 
@@ -342,10 +345,7 @@ def rnn_bptt(pre, h, out_g, hT_g, W, keep, truncated, relu, iv_q, iv_lo, iv_hi, 
                     hk = h[b, t, k]
                     dG[b, t, k] = v * (one - hk * hk)
             rec[:] = 0.0
-            for j in range(H):
-                gj = dG[b, t, j]
-                for k in range(H):
-                    rec[k] += gj * W[j, k]
+            _add_rows(rec, dG[b, t], W, 0)
         for k in range(H):
             dh0[b, k] = rec[k]
 

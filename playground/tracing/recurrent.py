@@ -22,16 +22,19 @@ from . import compiled, fused, loops
 from .runs import Run
 
 
-def _arrays(run: Run, B: int, T: int, H: int, like: torch.Tensor) -> dict[str, torch.Tensor]:
-    """Forward arrays (numpy-backed on the compiled path), the base's prefix copied in."""
+def _arrays(run: Run, B: int, T: int, H: int, like: torch.Tensor, prefix: dict | None,
+            s: int) -> dict[str, torch.Tensor]:
+    """Forward arrays (numpy-backed on the compiled path), with ``prefix``'s first ``s``
+    steps copied in."""
     a = compiled.empty_forward(run.kind, B, T, H, _np_dtype(like.dtype))
     if run.backend == "compiled":
         t = {k: torch.from_numpy(v) for k, v in a.items()}
     else:
         t = {k: torch.empty(v.shape, dtype=like.dtype, device=like.device) for k, v in a.items()}
-    s = run.start
-    for k, v in (run.base or {}).items():
-        t[k][:, :s] = torch.as_tensor(v, device=like.device)
+    for k, v in (prefix or {}).items():
+        v = v[:, :s]
+        t[k][:, :s] = v if isinstance(v, torch.Tensor) else \
+            torch.from_numpy(np.ascontiguousarray(v)).to(like.device)
     return t
 
 
@@ -43,6 +46,7 @@ def run_forward(run: Run, x, h0, c0, W_ih, W_hh, b_ih, b_hh) -> dict[str, torch.
     kind, relu = run.kind, run.nonlinearity == "relu"
     x, h0, W_ih, W_hh = (t.detach() for t in (x, h0, W_ih, W_hh))
     c0, b_ih, b_hh = (None if t is None else t.detach() for t in (c0, b_ih, b_hh))
+    weights = (W_ih, W_hh, b_ih, b_hh)
     B, T, _ = x.shape
     H = W_hh.shape[1]
     if kind == "gru" or b_ih is None:
@@ -50,22 +54,31 @@ def run_forward(run: Run, x, h0, c0, W_ih, W_hh, b_ih, b_hh) -> dict[str, torch.
     else:
         xp = F.linear(x, W_ih, b_ih + b_hh)
     b_gh = b_hh if b_hh is not None else W_hh.new_zeros(W_hh.shape[0])
-    if run.backend != "compiled" and run.start == 0 and not len(run.ivs):
-        return fused.forward(kind, relu, x, xp, (W_ih, W_hh, b_ih, b_hh), h0, c0)
-    a = _arrays(run, B, T, H, x)
-    if kind == "gru" and run.start > 0:   # ghn of the copied steps, from their h_{t-1}
-        hp = torch.cat([h0[:, None], a["h"][:, :run.start - 1]], 1)
-        a["ghn"][:, :run.start] = F.linear(hp, W_hh[2 * H:], b_gh[2 * H:])
-    if run.start >= T:
+    # PyTorch's fused LSTM (BLAS products, vectorised activations) beats the compiled loop,
+    # whose per-unit exp and tanh cost as much as its products; for GRU and RNN the loop wins
+    plain_fused = run.backend != "compiled" or kind == "lstm"
+    start, prefix = run.start, run.base
+    if start == 0 and plain_fused:
+        if not len(run.ivs):
+            return fused.forward(kind, relu, x, xp, weights, h0, c0)
+        # the steps before the first intervention exactly as a trace without it has them
+        start = int(run.ivs.lo.min())
+        if start:
+            prefix = fused.forward(kind, relu, x[:, :start], xp[:, :start], weights, h0, c0)
+    a = _arrays(run, B, T, H, x, prefix, start)
+    if kind == "gru" and run.base is not None and start > 0:   # ghn of the copied steps
+        hp = torch.cat([h0[:, None], a["h"][:, :start - 1]], 1)
+        a["ghn"][:, :start] = F.linear(hp, W_hh[2 * H:], b_gh[2 * H:])
+    if start >= T:
         return a
     if run.backend == "compiled":
         n = {k: v.numpy() for k, v in a.items()}
         c = np.ascontiguousarray
         compiled.forward(kind, relu, c(xp.numpy()), c(W_hh.t().numpy()), c(b_gh.numpy()),
-                         c(h0.numpy()), None if c0 is None else c(c0.numpy()), run.start,
-                         run.ivs, n)
+                         c(h0.numpy()), None if c0 is None else c(c0.numpy()), start, run.ivs,
+                         n)
     else:
-        loops.forward(kind, relu, xp, W_hh, b_gh, h0, c0, run.start, run.ivs, a)
+        loops.forward(kind, relu, xp, W_hh, b_gh, h0, c0, start, run.ivs, a)
     return a
 
 
@@ -115,17 +128,19 @@ class TracedRecurrent(torch.autograd.Function):
             run.grads = r
         need = ctx.needs_input_grad  # (run, x, h0, c0, W_ih, W_hh, b_ih, b_hh, probe)
         G = r["dG"]
-        Gh = G
-        if kind == "gru":   # the hidden side of the n block is r * dn
-            Gh = G.clone()
-            Gh[..., 2 * H:] *= a["act"][..., :H]
-        G2, Gh2 = G.reshape(B * T, -1), Gh.reshape(B * T, -1)
+        G2 = G.reshape(B * T, -1)
         hp = torch.cat([h0[:, None], h[:, :-1]], 1).reshape(B * T, H)
         gx = G @ W_ih if need[1] else None
         gW_ih = G2.t() @ x.reshape(B * T, -1) if need[4] else None
-        gW_hh = Gh2.t() @ hp if need[5] else None
         gb_ih = G2.sum(0) if has_bias and need[6] else None
-        gb_hh = Gh2.sum(0) if has_bias and need[7] else None
+        if kind == "gru":   # the hidden side of the n block is r * dn
+            Gn = G2[:, 2 * H:] * a["act"].reshape(B * T, -1)[:, :H]
+            gW_hh = torch.cat([G2[:, :2 * H].t() @ hp, Gn.t() @ hp]) if need[5] else None
+            gb_hh = torch.cat([G2[:, :2 * H].sum(0), Gn.sum(0)]) if has_bias and need[7] \
+                else None
+        else:
+            gW_hh = G2.t() @ hp if need[5] else None
+            gb_hh = gb_ih.clone() if has_bias and need[7] else None   # equal, not one array
         return (None, gx, r["dh0"] if need[2] else None,
                 r["dc0"] if need[3] and kind == "lstm" else None, gW_ih, gW_hh, gb_ih, gb_hh,
                 torch.zeros(0, dtype=G.dtype, device=G.device) if need[8] else None)

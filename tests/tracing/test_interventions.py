@@ -5,6 +5,7 @@ made to the state they are fed (e.g. forget gate 0 at step t == feeding c_{t-1} 
 """
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -14,6 +15,12 @@ from playground.model.spec import chain
 from playground.tracing import Intervention, trace
 
 V, H, T = 4, 5, 8
+PATHS = ["compiled", "fused", "stepwise"]
+
+
+@pytest.fixture(params=PATHS)
+def path(request):
+    return request.param
 
 
 def setup(kind):
@@ -49,10 +56,10 @@ def run_cells(model, cell, x, y, change):
             float(loss.detach()))
 
 
-def test_forget_gate_zero_is_forgetting_the_cell():
+def test_forget_gate_zero_is_forgetting_the_cell(path):
     model, cell, x, y = setup("lstm")
     t0 = 3
-    tr = trace(model, x, y, interventions=[Intervention("rec", t0, "f", 0.0)])
+    tr = trace(model, x, y, interventions=[Intervention("rec", t0, "f", 0.0)], path=path)
     rec = tr.layer("rec")
 
     def change(t, when, state):
@@ -66,15 +73,16 @@ def test_forget_gate_zero_is_forgetting_the_cell():
     np.testing.assert_allclose(rec.dh[0], dh_ref, rtol=1e-9, atol=1e-12)
     assert abs(tr.loss - loss_ref) < 1e-10
     assert np.all(rec.gates["f"][0, t0] == 0) and not np.all(rec.gates["f"][0, t0 + 1] == 0)
-    base = trace(model, x, y).layer("rec")
+    base = trace(model, x, y, path=path).layer("rec")
     np.testing.assert_array_equal(base.h[0, :t0], rec.h[0, :t0])  # the past is untouched
     assert np.abs(base.h[0, t0:] - rec.h[0, t0:]).max() > 1e-3   # the future changed
 
 
-def test_editing_hidden_units_after_a_step():
+def test_editing_hidden_units_after_a_step(path):
     model, cell, x, y = setup("lstm")
     t0, value = 2, 0.7
-    tr = trace(model, x, y, interventions=[Intervention("rec", t0, "h", value, units=(1, 3))])
+    tr = trace(model, x, y, interventions=[Intervention("rec", t0, "h", value, units=(1, 3))],
+               path=path)
 
     def change(t, when, state):
         if t == t0 and when == "after":
@@ -89,10 +97,10 @@ def test_editing_hidden_units_after_a_step():
     np.testing.assert_allclose(tr.layer("rec").dh[0], dh_ref, rtol=1e-9, atol=1e-12)
 
 
-def test_gru_update_gate_one_copies_the_state_for_a_span():
+def test_gru_update_gate_one_copies_the_state_for_a_span(path):
     model, cell, x, y = setup("gru")
     t0 = 2
-    tr = trace(model, x, y, interventions=[Intervention("rec", t0, "z", 1.0, span=3)])
+    tr = trace(model, x, y, interventions=[Intervention("rec", t0, "z", 1.0, span=3)], path=path)
     h = tr.layer("rec").h[0]
     for t in range(t0, t0 + 3):
         np.testing.assert_array_equal(h[t], h[t0 - 1])  # z = 1: h_t = h_{t-1}
@@ -109,10 +117,10 @@ def test_gru_update_gate_one_copies_the_state_for_a_span():
     np.testing.assert_allclose(h, h_ref, rtol=1e-10, atol=1e-12)
 
 
-def test_restoring_gives_the_original_trace():
+def test_restoring_gives_the_original_trace(path):
     model, _, x, y = setup("lstm")
-    base = trace(model, x, y)
-    changed = trace(model, x, y, interventions=[Intervention("rec", 1, "c", 0.0)])
-    again = trace(model, x, y)
+    base = trace(model, x, y, path=path)
+    changed = trace(model, x, y, interventions=[Intervention("rec", 1, "c", 0.0)], path=path)
+    again = trace(model, x, y, path=path)
     assert np.abs(changed.layer("rec").c - base.layer("rec").c).max() > 0
     np.testing.assert_array_equal(again.layer("rec").h, base.layer("rec").h)
