@@ -2,16 +2,21 @@
 the CPU.
 
 A trace never waits for them. The first time a trace asks (:func:`available`), a
-background thread compiles every kernel for float32 and float64 (or loads them from
-numba's on-disk cache, about a second; compiling afresh takes a few); until they are
-ready, traces take the torch path (:mod:`playground.tracing.loops`), which computes the
-same quantities. ``trace(..., path="compiled")`` waits for them instead.
+background thread loads every kernel for float32 and float64 from numba's on-disk cache
+(about a second). Where the cache is empty, a separate process compiles them first (some
+20 s on a slow machine; in this process, numba's compiler would hold the interpreter lock
+and stall the window all that time). Until they are ready, traces take the torch path
+(:mod:`playground.tracing.loops`), which computes the same quantities.
+``trace(..., path="compiled")`` waits for them instead.
 
 The wrappers here take and fill numpy arrays, in the layouts the kernels document.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 
 import numpy as np
@@ -64,13 +69,60 @@ def available(kind: str, dtype, device: str, hidden: int, wait: bool = False) ->
     return ready()
 
 
+def _cached() -> bool:
+    """Whether numba's cache holds every kernel (its index files are there and newer than
+    the source); False when that cannot be told."""
+    try:
+        src = os.path.getmtime(kernels.__file__)
+        for fn in (*kernels.KERNELS.values(), scan._compiled):
+            index = fn._cache._cache_file._index_path   # (numba internals: guarded)
+            if not os.path.exists(index) or os.path.getmtime(index) < src:
+                return False
+        return True
+    except Exception:  # noqa: BLE001 - another numba version: compile elsewhere anyway
+        return False
+
+
+# Loads this package's kernel modules under their own names (numba's cache refers to them
+# by name) but without the package's __init__, which imports torch; compiles them, filling
+# the on-disk cache this process then reads.
+_ELSEWHERE = """
+import sys, types
+sys.path.insert(0, sys.argv[2])
+import playground
+pkg = types.ModuleType("playground.tracing")
+pkg.__path__ = [sys.argv[1]]
+sys.modules["playground.tracing"] = pkg
+from playground.tracing import compiled
+compiled.exercise_all()
+"""
+
+
+def _compile_elsewhere() -> None:
+    if _cached():
+        return
+    try:
+        here = os.path.dirname(os.path.abspath(__file__))
+        root = os.path.dirname(os.path.dirname(here))
+        subprocess.run([sys.executable, "-c", _ELSEWHERE, here, root],
+                       capture_output=True, timeout=600, check=False)
+    except (OSError, subprocess.SubprocessError):
+        pass   # then this process compiles them itself
+
+
+def exercise_all() -> None:
+    """Call every kernel once for each dtype (compiling or loading it)."""
+    for dtype in DTYPES:
+        _exercise_scan(np.dtype(dtype))
+        for kind in kernels.QUANTITIES:
+            _exercise(kind, np.dtype(dtype))
+
+
 def _compile_all() -> None:
     global _failure
     try:
-        for dtype in DTYPES:
-            _exercise_scan(np.dtype(dtype))
-            for kind in kernels.QUANTITIES:
-                _exercise(kind, np.dtype(dtype))
+        _compile_elsewhere()
+        exercise_all()
     except Exception as exc:  # noqa: BLE001 - a broken numba install: traces keep torch
         _failure = f"{type(exc).__name__}: {exc}"
     finally:

@@ -164,3 +164,29 @@ def test_the_old_mixed_scan_would_fail_here():
     drift = dh + 1e-7 * z * np.cumprod(np.full_like(dh, 0.5), axis=1)[:, ::-1]
     with pytest.raises(AssertionError, match="off by"):
         assert_full_range(drift, dh, torch.float32, "drifting")
+
+
+def test_kernels_compile_in_another_process_when_the_cache_is_empty(tmp_path):
+    """A fresh install compiles the kernels in a child process (numba's compiler would hold
+    this process's interpreter lock, and freeze the window, for the whole compile); this
+    process then loads them from the cache the child filled."""
+    import os
+    import subprocess
+    import sys
+
+    if not compiled.installed():
+        pytest.skip("numba not installed")
+    code = """
+import sys
+from playground.tracing import compiled
+assert not compiled._cached()
+compiled._compile_elsewhere()
+assert compiled._cached(), "the child process filled no cache"
+compiled.warm_up(block=True)
+assert compiled.ready(), compiled._failure
+print("ok")
+"""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
