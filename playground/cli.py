@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("file", help="experiment file or preset name")
     r.add_argument("--input", help="the sequence, typed (default: the task's example)")
     r.add_argument("--out", required=True, help="output .npz file")
+    r.add_argument("--path", choices=("auto", "compiled", "fused", "stepwise"), default="auto",
+                   help="how recurrent layers are traced: compiled loops (CPU, numba), PyTorch's "
+                        "kernel and torch loops, or the step-by-step unroll (default: auto)")
     e = sub.add_parser("export", help="write the model as a standalone PyTorch file")
     e.add_argument("file", help="experiment file or preset name")
     e.add_argument("--out", required=True, help="output .py file (weights go beside as .pt)")
@@ -227,7 +230,7 @@ def cmd_trace(args) -> int:
     batch = _trace_batch(dataset, args.input)
     has_targets = float(np.asarray(batch.mask).sum()) > 0
     tr = trace(model, bind_inputs(model, batch), batch.targets if has_targets else None,
-               batch.mask if has_targets else None, tbptt=exp.train.tbptt)
+               batch.mask if has_targets else None, tbptt=exp.train.tbptt, path=args.path)
     arrays = flatten_trace(tr)
     out = Path(args.out)
     if out.suffix != ".npz":

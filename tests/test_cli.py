@@ -55,6 +55,14 @@ def test_train_save_then_trace_the_trained_model(tmp_path):
         assert str(z["layers/0/node"]) == "rnn" and float(z["loss"]) < 0.05
     # h, e, l, o: the trained model reads "hell" and predicts "ello"
     assert probs[0].argmax(-1).tolist() == [1, 2, 2, 3]
+    # every path gives the same trace
+    for path in ("fused", "stepwise"):
+        other = tmp_path / f"{path}.npz"
+        r = cli("trace", src, "--input", "hell", "--out", other, "--path", path)
+        assert r.returncode == 0, r.stderr
+        with np.load(out) as a, np.load(other) as b:
+            for key in ("layers/0/h", "layers/0/dh", "probs"):
+                np.testing.assert_allclose(a[key], b[key], rtol=1e-5, atol=1e-7, err_msg=key)
 
 
 def test_training_a_preset_by_name_saves_into_the_current_folder(tmp_path):
