@@ -20,7 +20,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from .errors import PlaygroundError
+from .errors import FileFormatError, PlaygroundError
 
 EXIT_ERROR, EXIT_USAGE = 1, 2
 
@@ -48,6 +48,15 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--threads", type=int, help="CPU threads (default: 1 for models under a "
                    "million parameters, which run fastest that way, else PyTorch's default)")
     t.add_argument("--quiet", action="store_true", help="no progress line")
+    t.add_argument("--lr", type=float, help="learning rate (default: the file's)")
+    t.add_argument("--schedule", choices=("constant", "step", "cosine"),
+                   help="learning-rate schedule: constant, step (--step-factor every "
+                        "--step-every steps) or cosine (down to 0 at the last step)")
+    t.add_argument("--warmup", type=int, help="linear learning-rate warm-up, in steps")
+    t.add_argument("--step-every", type=int, help="steps between the step schedule's cuts")
+    t.add_argument("--step-factor", type=float, help="the step schedule's factor, in (0, 1]")
+    t.add_argument("--forget-bias", type=float,
+                   help="LSTM forget-gate bias at initialisation (1.0 is the usual choice)")
     r = sub.add_parser("trace", help="write a trace of one sequence to .npz")
     r.add_argument("file", help="experiment file or preset name")
     r.add_argument("--input", help="the sequence, typed (default: the task's example)")
@@ -123,6 +132,29 @@ def _num(v):
     return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
 
 
+# flag -> TrainConfig field, for the settings a flag can override
+_TRAIN_FLAGS = {"lr": "lr", "schedule": "schedule", "warmup": "warmup",
+                "step_every": "step_every", "step_factor": "step_factor",
+                "forget_bias": "forget_bias", "steps": "steps"}
+
+
+def _with_training_flags(exp, args):
+    """``exp`` with the training settings the command line gives (checked like a file's)."""
+    import dataclasses
+
+    from .train.config import TrainConfig
+
+    given = {f: getattr(args, a) for a, f in _TRAIN_FLAGS.items() if getattr(args, a) is not None}
+    if not given:
+        return exp
+    try:
+        train = TrainConfig.from_dict({**exp.train.to_dict(), **given})
+    except FileFormatError as e:
+        flag = "--" + e.path.rsplit(".", 1)[-1].replace("_", "-")
+        raise UsageError(f"{flag}: {e.detail}") from None
+    return dataclasses.replace(exp, train=train)
+
+
 def cmd_train(args) -> int:
     import torch
 
@@ -138,6 +170,7 @@ def cmd_train(args) -> int:
         raise UsageError("--steps must be >= 0")
     if args.threads is not None and args.threads < 1:
         raise UsageError("--threads must be >= 1")
+    exp = _with_training_flags(exp, args)
     dataset = exp.make_dataset()
     model = exp.build_model()
     trainer = Trainer(model, dataset, exp.train, device=args.device)

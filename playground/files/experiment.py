@@ -134,7 +134,7 @@ class Experiment:
         """The model of ``graph``, initialised with ``seed`` and ``train.init``; the loaded (or
         assigned) ``weights`` are put in when ``weights`` is true. Raises GraphError."""
         model = build(self.graph, seed=self.seed, init=self.train.init,
-                      init_scale=self.train.init_scale)
+                      init_scale=self.train.init_scale, forget_bias=self.train.forget_bias)
         if weights and self.weights is not None:
             _load_into(model, self.weights, str(self.weights_path or "weights"))
         return model

@@ -175,17 +175,38 @@ class SequenceModel(nn.Module):
 
 
 def build(graph: GraphSpec, seed: int | None = None, init: str = "default",
-          init_scale: float = 1.0) -> SequenceModel:
-    """Validate ``graph`` and build its model; ``seed`` makes the initial weights repeatable."""
+          init_scale: float = 1.0, forget_bias: float | None = None) -> SequenceModel:
+    """Validate ``graph`` and build its model; ``seed`` makes the initial weights repeatable.
+    ``forget_bias`` (LSTMs): the forget gate's total bias, see :func:`set_forget_bias`."""
     if seed is not None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = SequenceModel(graph)
             initialize(model, init, init_scale)
-        return model
-    model = SequenceModel(graph)
-    initialize(model, init, init_scale)
+    else:
+        model = SequenceModel(graph)
+        initialize(model, init, init_scale)
+    if forget_bias is not None:
+        set_forget_bias(model, forget_bias)
     return model
+
+
+def set_forget_bias(model: SequenceModel, value: float) -> None:
+    """Every LSTM layer's forget gate starts with bias ``value`` (``b_ih`` holds it,
+    ``b_hh`` 0 there): the cell keeps what it holds until it learns to forget, which
+    lets a gradient travel far back from the start (Gers et al. 2000; Jozefowicz et al.
+    2015 found 1.0 helps on most tasks). Layers without biases are left as they are."""
+    for layer in model.layers.values():
+        rnn = getattr(layer, "rnn", None)
+        if not isinstance(rnn, torch.nn.LSTM) or not rnn.bias:
+            continue
+        H = rnn.hidden_size
+        with torch.no_grad():
+            for name, p in rnn.named_parameters():
+                if name.startswith("bias_ih"):
+                    p[H:2 * H] = value
+                elif name.startswith("bias_hh"):
+                    p[H:2 * H] = 0.0
 
 
 @torch.no_grad()

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..errors import FileFormatError
 from ..model.build import INIT_SCHEMES
+from .schedule import SCHEDULES
 
 OPTIMIZERS = ("sgd", "adam", "rmsprop", "adagrad")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -42,6 +43,12 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "trace_every": (lambda v: _is_int(v) and v >= 0, "must be an integer >= 0 (0: never)"),
     "explode_threshold": (lambda v: v is None or (_is_num(v) and v > 0),
                           "must be a positive number or null (off)"),
+    "schedule": (lambda v: v in SCHEDULES, f"must be one of {', '.join(SCHEDULES)}"),
+    "warmup": (lambda v: _is_int(v) and v >= 0, "must be an integer >= 0 (0: no warm-up)"),
+    "step_every": (lambda v: _is_int(v) and v >= 1, "must be a positive integer"),
+    "step_factor": (lambda v: _is_num(v) and 0 < v <= 1, "must be a number in (0, 1]"),
+    "forget_bias": (lambda v: v is None or (_is_num(v) and abs(v) <= 100),
+                    "must be a number between -100 and 100, or null (the init's own)"),
 }
 
 
@@ -50,7 +57,10 @@ class TrainConfig:
     """Training settings. ``init`` / ``init_scale`` pick the weight initialisation applied when
     the model is built (:func:`playground.model.build.initialize`); ``explode_threshold`` stops
     training when ``||g||`` exceeds it (only without clipping: clipping is the cure);
-    ``val_every`` / ``trace_every`` are in steps (0: never)."""
+    ``val_every`` / ``trace_every`` are in steps (0: never). ``schedule``, ``warmup``,
+    ``step_every`` and ``step_factor`` shape the learning rate over the run
+    (:mod:`playground.train.schedule`); ``forget_bias`` sets an LSTM's forget-gate bias when
+    the model is built (1.0 is the usual choice: Gers et al. 2000, Jozefowicz et al. 2015)."""
 
     optimizer: str = "adam"
     lr: float = 0.01
@@ -66,6 +76,11 @@ class TrainConfig:
     val_every: int = 50
     trace_every: int = 0
     explode_threshold: float | None = 1e6
+    schedule: str = "constant"
+    warmup: int = 0
+    step_every: int = 1000
+    step_factor: float = 0.5
+    forget_bias: float | None = None
 
     def __post_init__(self) -> None:
         for name, (ok, what) in _CHECKS.items():

@@ -33,6 +33,7 @@ from ..tracing.runs import chunks
 from ..tracing.tracer import trace
 from .config import DEVICES, TrainConfig
 from .evaluate import _evaluate
+from .schedule import lr_factor
 
 EVENTS = ("on_step_end", "on_train_end")
 
@@ -128,10 +129,11 @@ class Trainer:
         self.dataset = dataset
         self.params = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = make_optimizer(self.params, self.config)
+        self.base_lr = float(self.config.lr)   # the rate the schedule scales (set_lr moves it)
         self.rng = np.random.default_rng(self.config.seed)
         torch.manual_seed(self.config.seed)  # dropout masks
         self.step = 0
-        self.history: dict[str, list] = {"step": [], "loss": [], "grad_norm": [],
+        self.history: dict[str, list] = {"step": [], "loss": [], "grad_norm": [], "lr": [],
                                          "val_step": [], "val_loss": []}
         self.error: TrainingError | None = None
         self.last_val_loss: float | None = None
@@ -185,8 +187,18 @@ class Trainer:
             self._trace_wanted = True
 
     def set_lr(self, lr: float) -> None:
+        """Set the base learning rate (the schedule, if any, scales it from the next step)."""
+        self.base_lr = float(lr)
+        self._apply_lr()
+
+    def lr_now(self) -> float:
+        """The rate the next optimiser step takes: the base rate times the schedule's factor."""
+        return self.base_lr * lr_factor(self.config, self.step)
+
+    def _apply_lr(self) -> None:
+        lr = self.lr_now()
         for g in self.optimizer.param_groups:
-            g["lr"] = float(lr)
+            g["lr"] = lr
 
     # -- running ----------------------------------------------------------------------------
     def _tensors(self, batch) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
@@ -248,7 +260,7 @@ class Trainer:
                 torch._foreach_copy_(self.params, self._good)
         # Momentum and Adam moments saw the bad gradients: start them afresh on resume.
         self.optimizer = make_optimizer(self.params, self.config)
-        self.set_lr(lr)
+        self._apply_lr()
         self.error = TrainingError(message)
         return Snapshot(self.step, loss, None, norm, norm, lr, self._rate(), self._elapsed,
                         None, "diverged", message)
@@ -270,6 +282,7 @@ class Trainer:
         grads = [p.grad for p in self.params if p.grad is not None]
         norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros(())
         loss_v, norm_v = torch.stack([loss.float(), norm.float().to(loss.device)]).tolist()
+        self._apply_lr()
         lr = self.optimizer.param_groups[0]["lr"]
         if not math.isfinite(loss_v):
             return self._diverged(
@@ -297,6 +310,7 @@ class Trainer:
         h["step"].append(self.step)
         h["loss"].append(loss_v)
         h["grad_norm"].append(norm_v)
+        h["lr"].append(lr)
         val = None
         if cfg.val_every and self.step % cfg.val_every == 0:
             val = self.last_val_loss = self.validate()
