@@ -67,13 +67,24 @@ def _parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="write the model as a standalone PyTorch file")
     e.add_argument("file", help="experiment file or preset name")
     e.add_argument("--out", required=True, help="output .py file (weights go beside as .pt)")
+    g = sub.add_parser("generate", help="continue a prompt with the (trained) model")
+    g.add_argument("file", help="experiment file or preset name")
+    g.add_argument("--prompt", required=True,
+                   help="text for a token model; comma-separated numbers for a values model")
+    g.add_argument("--length", type=int, default=20, help="symbols or steps to generate")
+    how = g.add_mutually_exclusive_group()
+    how.add_argument("--greedy", action="store_true", help="always the most likely symbol")
+    how.add_argument("--temperature", type=float, help="sample at this temperature (default 1)")
+    how.add_argument("--beam", type=int, help="beam search of this width")
+    g.add_argument("--top-k", type=int, help="sample only from the K most likely symbols")
+    g.add_argument("--seed", type=int, default=0, help="seed for sampling")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run a subcommand; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    commands = ("presets", "train", "trace", "export")
+    commands = ("presets", "train", "trace", "export", "generate")
     if argv and not argv[0].startswith("-") and argv[0] not in commands:
         close = difflib.get_close_matches(argv[0], commands, n=1)
         hint = f"; did you mean '{close[0]}'?" if close else ""
@@ -82,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = _parser().parse_args(argv)
         return {"presets": cmd_presets, "train": cmd_train, "trace": cmd_trace,
-                "export": cmd_export}[args.command](args)
+                "export": cmd_export, "generate": cmd_generate}[args.command](args)
     except SystemExit as e:  # --help
         return int(e.code or 0)
     except UsageError as e:
@@ -277,6 +288,45 @@ def cmd_trace(args) -> int:
                       "experiment": str(path)}))
     print(f"traced {path} ({'trained' if exp.weights is not None else 'untrained'} weights)",
           file=sys.stderr)
+    return 0
+
+
+def cmd_generate(args) -> int:
+    """Print the continuation of ``--prompt`` on stdout (numbers comma-separated)."""
+    from .train import generate as G
+
+    if args.top_k is not None and (args.greedy or args.beam is not None):
+        raise UsageError("--top-k goes with sampling (--temperature), not --greedy or --beam")
+    for flag, value, low in (("--length", args.length, 0), ("--beam", args.beam, 1),
+                             ("--top-k", args.top_k, 1)):
+        if value is not None and value < low:
+            raise UsageError(f"{flag} must be >= {low}, got {value}")
+    if args.temperature is not None and not args.temperature >= 0:
+        raise UsageError(f"--temperature must be a number >= 0, got {args.temperature}")
+    exp, path = _load(args.file)
+    dataset = exp.make_dataset()
+    model = exp.build_model()
+    if getattr(dataset, "vocab", None) is None:
+        try:
+            context = [float(v) for v in args.prompt.replace(" ", "").split(",") if v]
+        except ValueError:
+            raise UsageError("--prompt: a values model takes comma-separated numbers, got "
+                             f"{args.prompt!r}") from None
+        if args.beam is not None or args.top_k is not None or args.temperature is not None:
+            raise UsageError("a values model free-runs: --temperature, --top-k and --beam "
+                             "are for token models")
+        if not context:
+            raise UsageError("--prompt: give at least one number")
+        out = G.free_run(model, np.asarray(context, np.float32)[:, None], args.length)
+        print(",".join(f"{v:.6g}" for v in out.reshape(-1)))
+    else:
+        print(G.generate_text(model, dataset, args.prompt, args.length,
+                              temperature=1.0 if args.temperature is None else args.temperature,
+                              greedy=args.greedy, seed=args.seed, top_k=args.top_k,
+                              beam=args.beam))
+    if exp.weights is None:
+        print(f"note: {path.name} has no trained weights, so this came from an untrained "
+              "model (train it with: main.py train FILE --save)", file=sys.stderr)
     return 0
 
 

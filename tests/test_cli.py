@@ -55,6 +55,17 @@ def test_train_save_then_trace_the_trained_model(tmp_path):
         assert str(z["layers/0/node"]) == "rnn" and float(z["loss"]) < 0.05
     # h, e, l, o: the trained model reads "hell" and predicts "ello"
     assert probs[0].argmax(-1).tolist() == [1, 2, 2, 3]
+    # the trained model generates: greedy and beam continue "h" as "ello", sampling repeats
+    r = cli("generate", src, "--prompt", "h", "--length", 4, "--greedy")
+    assert r.returncode == 0 and r.stdout.strip() == "ello", r.stderr
+    r = cli("generate", src, "--prompt", "h", "--length", 4, "--beam", 3)
+    assert r.returncode == 0 and r.stdout.strip() == "ello", r.stderr
+    runs = [cli("generate", src, "--prompt", "he", "--length", 8, "--temperature", 2,
+                "--top-k", 2, "--seed", 3).stdout for _ in range(2)]
+    assert runs[0] == runs[1] and len(runs[0].strip()) == 8
+    assert one_line_error(cli("generate", src, "--prompt", "h", "--beam", 0), 2) == \
+        "error: --beam must be >= 1, got 0"
+    assert "not in the vocabulary" in one_line_error(cli("generate", src, "--prompt", "hz"), 1)
     # every path gives the same trace
     for path in ("fused", "stepwise"):
         other = tmp_path / f"{path}.npz"
@@ -136,3 +147,15 @@ def test_a_file_with_several_problems_names_every_one(tmp_path):
         {"id": "a", "kind": "no_such_kind"}]}}))
     line = one_line_error(cli("train", bad, cwd=tmp_path), 1)
     assert "2 problems" in line and "graph.nodes[0].kind" in line and "data: missing" in line
+
+
+def test_generate_free_runs_a_values_model_and_refuses_token_options():
+    r = cli("generate", "gru_sine", "--prompt", "0, 0.5, 0.8", "--length", 5)
+    assert r.returncode == 0, r.stderr
+    values = [float(v) for v in r.stdout.strip().split(",")]
+    assert len(values) == 5 and all(np.isfinite(values))
+    assert "no trained weights" in r.stderr
+    assert "for token models" in one_line_error(
+        cli("generate", "gru_sine", "--prompt", "0,1", "--beam", 2), 2)
+    assert "comma-separated numbers" in one_line_error(
+        cli("generate", "gru_sine", "--prompt", "a,b"), 2)

@@ -106,3 +106,59 @@ def test_word_level_text_is_joined_with_spaces():
     text = generate_text(model, ds, "the cat", 5, seed=0)
     assert len(ds.vocab.tokens(text)) == 5
     assert all(t in ds.vocab for t in ds.vocab.tokens(text))
+
+
+def _tiny(V=3, seed=6):
+    return build(chain(("x", "input", {"encoding": "onehot", "vocab_size": V}),
+                       ("r", "lstm", {"hidden_size": 5}),
+                       ("head", "linear", {"out_features": V})), seed=seed)
+
+
+def _exhaustive(model, prompt, length, V):
+    """Every continuation scored by full forward passes: the best and its log-probability."""
+    import itertools
+
+    best, best_score = None, -np.inf
+    with torch.no_grad():
+        for tail in itertools.product(range(V), repeat=length):
+            seq = torch.tensor([list(prompt) + list(tail)])
+            logp = torch.log_softmax(model(seq)[0].double(), -1)
+            score = sum(float(logp[len(prompt) - 1 + i, c]) for i, c in enumerate(tail))
+            if score > best_score:
+                best, best_score = list(tail), score
+    return best, best_score
+
+
+@pytest.mark.parametrize("seed", [1, 6, 9])
+def test_beam_search_wide_enough_is_exhaustive_search(seed):
+    from playground.train.generate import beam_ids
+
+    V, L, prompt = 3, 4, [2, 0]
+    model = _tiny(V, seed)
+    best, score = _exhaustive(model, prompt, L, V)
+    ids, got = beam_ids(model, prompt, L, width=V ** (L - 1))
+    assert ids == best and got == pytest.approx(score, abs=1e-6)   # (float32 model)
+    # width 1 is greedy decoding
+    assert beam_ids(model, prompt, L, width=1)[0] == generate_ids(model, prompt, L, greedy=True)
+    # a wider beam never finds a worse sequence
+    assert beam_ids(model, prompt, L, width=3)[1] >= beam_ids(model, prompt, L, width=1)[1] - 1e-6
+
+
+def test_top_k_sampling_follows_the_renormalised_softmax():
+    logits = torch.tensor([1.0, 0.0, -1.0, 2.0, 0.5])
+    rng = np.random.default_rng(1)
+    draws = np.bincount([_pick(logits, 1.0, False, rng, top_k=2) for _ in range(6000)],
+                        minlength=5) / 6000
+    top = torch.softmax(torch.tensor([1.0, 2.0]), 0).numpy()   # classes 0 and 3 only
+    assert draws[[1, 2, 4]].sum() == 0
+    assert abs(draws[0] - top[0]) < 0.03 and abs(draws[3] - top[1]) < 0.03
+
+
+def test_bad_generation_options_are_refused_with_a_reason():
+    model = _tiny()
+    for kw, msg in [({"top_k": 0}, "top-k must be a whole number >= 1"),
+                    ({"temperature": float("nan")}, "temperature must be a number >= 0")]:
+        with pytest.raises(SequenceError, match=msg):
+            generate_ids(model, [1], 3, **kw)
+    with pytest.raises(SequenceError, match="length must be a whole number"):
+        generate_ids(model, [1], -2)
