@@ -14,6 +14,7 @@ The wrappers here take and fill numpy arrays, in the layouts the kernels documen
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import subprocess
 import sys
@@ -25,6 +26,9 @@ from . import kernels, scan
 
 # Trace this way when numba is there (tests switch it off to check the other paths).
 COMPILED = True
+# Whether the first trace that asks starts the compilation; an app that wants its first
+# paint and first trace undisturbed sets it False and calls warm_up() when it is ready.
+AUTOSTART = True
 
 # Above this hidden size W_hh outgrows the cache, the per-step products become
 # memory-bound, and torch's matrix products (BLAS) are faster.
@@ -39,7 +43,32 @@ _failure: str | None = None
 
 
 def installed() -> bool:
-    return kernels.numba is not None
+    """Whether numba can be imported (without importing it)."""
+    return importlib.util.find_spec("numba") is not None
+
+
+_jitted = False
+
+
+def _jit_all() -> None:
+    """Replace the loops of :mod:`.kernels` (helpers first, as the others call them) and
+    :mod:`.scan` by their numba versions, compiled lazily and cached on disk."""
+    global _jitted
+    if _jitted:
+        return
+    import numba
+
+    def jit(fn):
+        return numba.njit(cache=True, nogil=True)(fn)
+
+    for name in (*kernels.HELPERS, *kernels.KERNELS):
+        setattr(kernels, name, jit(getattr(kernels, name)))
+    scan_loop = jit(scan._scan_loop)
+    _jitted = True
+    _jitted_scan[0] = scan_loop
+
+
+_jitted_scan: list = [None]
 
 
 def warm_up(block: bool = False) -> None:
@@ -62,10 +91,12 @@ def ready() -> bool:
 def available(kind: str, dtype, device: str, hidden: int, wait: bool = False) -> bool:
     """Whether a layer of this cell, dtype, device and hidden size can take the compiled
     path now (``wait``: once the kernels are compiled). Asking starts the compilation."""
-    if not (COMPILED and installed() and device == "cpu" and hidden <= MAX_HIDDEN
-            and kind in kernels.QUANTITIES and dtype is not None and np.dtype(dtype) in DTYPES):
+    if not (COMPILED and device == "cpu" and hidden <= MAX_HIDDEN
+            and kind in kernels.QUANTITIES and dtype is not None and np.dtype(dtype) in DTYPES
+            and installed()):
         return False
-    warm_up(block=wait)
+    if AUTOSTART or wait:
+        warm_up(block=wait)
     return ready()
 
 
@@ -73,8 +104,9 @@ def _cached() -> bool:
     """Whether numba's cache holds every kernel (its index files are there and newer than
     the source); False when that cannot be told."""
     try:
+        _jit_all()
         src = os.path.getmtime(kernels.__file__)
-        for fn in (*kernels.KERNELS.values(), scan._compiled):
+        for fn in (*(getattr(kernels, k) for k in kernels.KERNELS), _jitted_scan[0]):
             index = fn._cache._cache_file._index_path   # (numba internals: guarded)
             if not os.path.exists(index) or os.path.getmtime(index) < src:
                 return False
@@ -112,6 +144,7 @@ def _compile_elsewhere() -> None:
 
 def exercise_all() -> None:
     """Call every kernel once for each dtype (compiling or loading it)."""
+    _jit_all()
     for dtype in DTYPES:
         _exercise_scan(np.dtype(dtype))
         for kind in kernels.QUANTITIES:
@@ -121,8 +154,10 @@ def exercise_all() -> None:
 def _compile_all() -> None:
     global _failure
     try:
+        _jit_all()
         _compile_elsewhere()
         exercise_all()
+        scan._compiled = _jitted_scan[0]   # the elementwise scan may take it from now on
     except Exception as exc:  # noqa: BLE001 - a broken numba install: traces keep torch
         _failure = f"{type(exc).__name__}: {exc}"
     finally:
@@ -131,7 +166,7 @@ def _compile_all() -> None:
 
 def _exercise_scan(dtype: np.dtype) -> None:
     a = np.zeros((1, 3, 2), dtype)
-    scan.scan(a, a, None, reverse=False)
+    _jitted_scan[0](a, a, np.zeros((1, 2), dtype), np.empty_like(a), False)
 
 
 def _exercise(kind: str, dtype: np.dtype) -> None:

@@ -1,9 +1,10 @@
 """The recurrent cells' forward pass and backpropagation through time as plain loops.
 
-Written for numba (:mod:`playground.tracing.compiled` compiles them; torch-free, numpy
-arrays only) and kept readable as the definition of what a trace records. Every loop is
-contiguous in its innermost index, so it vectorises without reordering a sum: the forward
-adds ``h_k * W_hh^T[k, :]`` row by row, the backward ``dG_j * W_hh[j, :]``.
+Written for numba (:mod:`playground.tracing.compiled` compiles them in the background;
+torch-free, numpy arrays only) and kept readable as the definition of what a trace
+records. Every loop is contiguous in its innermost index, so it vectorises without
+reordering a sum: the forward adds ``h_k * W_hh^T[k, :]`` row by row, the backward
+``dG_j * W_hh[j, :]``.
 
 Layouts, batch-first and in *run order* (reversed for a reverse direction):
 
@@ -28,21 +29,14 @@ from __future__ import annotations
 
 import numpy as np
 
-try:  # optional: without numba these loops are only the definition, and traces take torch
-    import numba
-except ImportError:  # pragma: no cover - exercised where numba is missing
-    numba = None
-
-
-def _compiled(fn):
-    """``fn`` compiled lazily on its first call (cached on disk), or as is without numba."""
-    return numba.njit(cache=True, nogil=True)(fn) if numba is not None else fn
+# numba is imported only when :mod:`playground.tracing.compiled` compiles these (in a thread
+# of its own): it replaces each function here by its compiled version, helpers first.
+HELPERS = ("_iv_mask", "_add_rows")
 
 # Quantities an intervention can change, by cell, in the index order the kernels use.
 QUANTITIES = {"lstm": "ifgoch", "gru": "rznh", "rnn": "h"}
 
 
-@_compiled
 def _iv_mask(t, iv_q, iv_lo, iv_hi, iv_val, iv_units, on, val):
     """Fill ``on``/``val`` ``(Q, H)`` with the interventions active at step ``t`` (a later
     record wins); True when any is."""
@@ -59,7 +53,6 @@ def _iv_mask(t, iv_q, iv_lo, iv_hi, iv_val, iv_units, on, val):
     return any_on
 
 
-@_compiled
 def _add_rows(out, coef, M, row0):
     """``out += sum_r coef[r] * M[row0 + r]``, four rows at a time (a quarter of the loads
     and stores of ``out``; contiguous in ``k``, so the inner loop vectorises)."""
@@ -81,7 +74,6 @@ def _add_rows(out, coef, M, row0):
 
 # -- forward ------------------------------------------------------------------------------
 
-@_compiled
 def lstm_forward(xp, WT, h0, c0, start, iv_q, iv_lo, iv_hi, iv_val, iv_units, pre, act, c, h):
     """Steps ``start..T-1`` (earlier ones are already filled in); ``WT = W_hh^T (H, 4H)``."""
     B, T, H4 = xp.shape
@@ -130,7 +122,6 @@ def lstm_forward(xp, WT, h0, c0, start, iv_q, iv_lo, iv_hi, iv_val, iv_units, pr
                 cp[k] = c[b, t, k]
 
 
-@_compiled
 def gru_forward(xp, WT, b_hh, h0, start, iv_q, iv_lo, iv_hi, iv_val, iv_units, pre, act, ghn,
                 h):
     """Steps ``start..T-1``; ``WT = W_hh^T (H, 3H)``."""
@@ -174,7 +165,6 @@ def gru_forward(xp, WT, b_hh, h0, start, iv_q, iv_lo, iv_hi, iv_val, iv_units, p
                 hp[k] = h[b, t, k]
 
 
-@_compiled
 def rnn_forward(xp, WT, h0, start, relu, iv_q, iv_lo, iv_hi, iv_val, iv_units, pre, h):
     """Steps ``start..T-1``; ``WT = W_hh^T (H, H)``; ``relu`` or tanh."""
     B, T, H = xp.shape
@@ -205,7 +195,6 @@ def rnn_forward(xp, WT, h0, start, relu, iv_q, iv_lo, iv_hi, iv_val, iv_units, p
 
 # -- backpropagation through time ---------------------------------------------------------
 
-@_compiled
 def lstm_bptt(act, c, tc, c0, out_g, hT_g, cT_g, W, keep, truncated, iv_q, iv_lo, iv_hi,
               iv_val, iv_units, dh, dc, dG, dropped, dh0, dc0):
     """``tc = tanh(c)``, computed beforehand for all steps at once."""
@@ -266,7 +255,6 @@ def lstm_bptt(act, c, tc, c0, out_g, hT_g, cT_g, W, keep, truncated, iv_q, iv_lo
             dc0[b, k] = carry[k]
 
 
-@_compiled
 def gru_bptt(act, ghn, h, h0, out_g, hT_g, W, keep, truncated, iv_q, iv_lo, iv_hi, iv_val,
              iv_units, dh, dG, dropped, dh0):
     """``dG`` gets the input-side pre-activation gradients ``[dr dz dn]``; the hidden side
@@ -315,7 +303,6 @@ def gru_bptt(act, ghn, h, h0, out_g, hT_g, W, keep, truncated, iv_q, iv_lo, iv_h
             dh0[b, k] = rec[k]
 
 
-@_compiled
 def rnn_bptt(pre, h, out_g, hT_g, W, keep, truncated, relu, iv_q, iv_lo, iv_hi, iv_val,
              iv_units, dh, dG, dropped, dh0):
     B, T, H = h.shape
@@ -350,6 +337,4 @@ def rnn_bptt(pre, h, out_g, hT_g, W, keep, truncated, relu, iv_q, iv_lo, iv_hi, 
             dh0[b, k] = rec[k]
 
 
-KERNELS = {"lstm_forward": lstm_forward, "gru_forward": gru_forward,
-           "rnn_forward": rnn_forward, "lstm_bptt": lstm_bptt, "gru_bptt": gru_bptt,
-           "rnn_bptt": rnn_bptt}
+KERNELS = ("lstm_forward", "gru_forward", "rnn_forward", "lstm_bptt", "gru_bptt", "rnn_bptt")

@@ -10,11 +10,6 @@ from __future__ import annotations
 
 import numpy as np
 
-try:  # optional accelerator: the results are the same either way
-    import numba
-except ImportError:  # pragma: no cover - exercised where numba is missing
-    numba = None
-
 
 def _scan_loop(a, b, y0, out, reverse):
     B, T, H = b.shape
@@ -27,9 +22,8 @@ def _scan_loop(a, b, y0, out, reverse):
                 out[i, t, j] = prev
 
 
+# the loop compiled by numba, set by playground.tracing.compiled once it is ready
 _compiled = None
-if numba is not None:
-    _compiled = numba.njit(cache=True, nogil=True)(_scan_loop)
 
 
 def _blocked(a: np.ndarray, b: np.ndarray, prev: np.ndarray) -> np.ndarray:

@@ -3,7 +3,9 @@
 import numpy as np
 import pytest
 
-from playground.tracing.scan import _compiled, scan
+from playground.tracing import compiled as kernels_state
+from playground.tracing import scan as S
+from playground.tracing.scan import scan
 
 
 def reference(a, b, y0, reverse):
@@ -20,8 +22,11 @@ def reference(a, b, y0, reverse):
 @pytest.mark.parametrize("reverse", [False, True])
 @pytest.mark.parametrize("shape", [(1, 1, 3), (2, 7, 5), (1, 100, 16), (3, 37, 4)])
 def test_scan_matches_loop(compiled, reverse, shape):
-    if compiled and _compiled is None:
-        pytest.skip("numba not installed")
+    if compiled:
+        if not kernels_state.installed():
+            pytest.skip("numba not installed")
+        kernels_state.warm_up(block=True)
+        assert S._compiled is not None
     rng = np.random.default_rng(sum(shape))
     a = rng.random(shape)
     b = rng.standard_normal(shape)
