@@ -5,17 +5,25 @@
     python main.py presets         list the bundled presets
     python main.py train FILE      train headless (see --help)
     python main.py trace FILE      write a trace to .npz
+    python main.py generate FILE   continue a prompt (see --help)
+
+PLAYGROUND_STARTUP_TIMES=1 prints when the window first painted and when it was
+interactive (ui.app); PLAYGROUND_STARTUP_QUIT=1 quits then (bench.cold_start).
 """
 
 from __future__ import annotations
 
-import difflib
-import os
-import sys
+import time
 
-from playground import __version__
+STARTED = time.perf_counter()   # the startup clock's fallback where /proc is not there
 
-SUBCOMMANDS = ("presets", "train", "trace", "export")
+import difflib  # noqa: E402
+import os  # noqa: E402
+import sys  # noqa: E402
+
+from playground import __version__  # noqa: E402  (imports no torch)
+
+SUBCOMMANDS = ("presets", "train", "trace", "export", "generate")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,7 +47,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="experiment file or preset name (default: the hello preset)")
     args = parser.parse_args(argv)
     path = None
-    if args.file:
+    if args.file and os.path.isfile(args.file):   # as resolve() says, without its torch
+        path = args.file
+    elif args.file:
         from playground.errors import PlaygroundError
         from playground.files.experiment import resolve
 
@@ -52,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     from ui.app import run
 
-    return run(str(path) if path else None)
+    return run(str(path) if path else None, started=STARTED)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ and follow its signals; none of them builds, trains or traces on its own.
 * ``traceChanged`` / ``selectionChanged``: what the panels draw changed.
 * ``staleChanged(why)``: the panels show an older model or input than the one on screen
   (an invalid edit or sequence); ``""`` when they are current again.
+* ``traceBusy(on)``: a long trace runs in the background (:mod:`ui.tracejob`); the panels
+  show the last one until it is done.
 
 The canvas's :class:`~playground.model.editing.GraphModel` (:attr:`graph_model`) is the one
 owner of the graph: the controller builds from it after every valid edit.
@@ -23,7 +25,7 @@ import os
 import numpy as np
 from PySide6 import QtCore
 
-from playground.data import bind_inputs, check_model, suggest_head, suggest_input
+from playground.data import check_model, suggest_head, suggest_input
 from playground.data.ngram import NGramModel
 from playground.data.sources import TextDataset
 from playground.errors import PlaygroundError
@@ -33,7 +35,7 @@ from playground.model import registry
 from playground.model.build import build
 from playground.model.editing import GraphModel, carry_weights
 from playground.model.spec import GraphSpec, chain
-from playground.tracing import RecurrentTrace, trace
+from playground.tracing import RecurrentTrace
 from playground.tracing.views import TraceView, make_view
 
 from .jobs import AnalysisJob, TrainingJob
@@ -62,12 +64,15 @@ class Controller(QtCore.QObject):
     selectionChanged = QtCore.Signal()
     inputError = QtCore.Signal(str)       # "" when the input is fine again
     staleChanged = QtCore.Signal(str)
+    traceBusy = QtCore.Signal(bool)       # a trace runs in the background (panels: the last)
     dirtyChanged = QtCore.Signal(bool)
     message = QtCore.Signal(str)
 
-    def __init__(self, parent=None):
+    def __init__(self, parent=None, graph_model: GraphModel | None = None):
+        """``graph_model``: the canvas's, when the window made it before the core was
+        loaded (:meth:`ui.main_window.MainWindow.attach_core`)."""
         super().__init__(parent)
-        self.graph_model = GraphModel()
+        self.graph_model = graph_model if graph_model is not None else GraphModel()
         self.training = TrainingJob(self)
         self.analysis = AnalysisJob(self)
         self.name, self.description, self.look_at = "untitled", "", ""
@@ -141,6 +146,7 @@ class Controller(QtCore.QObject):
              look_at="", path=None) -> None:
         """Take an experiment made in code (a graph, its built model and a dataset)."""
         self.analysis.cancel()
+        self.tracer.cancel()                  # a trace of the last one is never shown
         self.model, self.dataset, self.experiment = model, dataset, exp
         self.train_config = exp.train if exp is not None else None
         self.name, self.description, self.look_at, self.path = name, description, look_at, path
@@ -276,7 +282,8 @@ class Controller(QtCore.QObject):
 
     # -- input --------------------------------------------------------------------------
     def set_input_text(self, text: str) -> bool:
-        """Encode a typed sequence; on a problem emit ``inputError`` and keep the old trace."""
+        """Encode a typed sequence and trace it (in the background when that takes long);
+        on a problem emit ``inputError`` and keep the old trace."""
         if self.dataset is None:
             return False
         try:
@@ -285,8 +292,7 @@ class Controller(QtCore.QObject):
             self.inputError.emit(str(e))
             self._set_stale("the sequence cannot be read: the panels show the last one")
             return False
-        self.input_text = text
-        return self.use_batch(batch)
+        return self.use_batch(batch, text=text, wait=False)
 
     def sample(self, which: str = "example") -> bool:
         """A sequence from the task: its fixed example, or a fresh random one."""
@@ -295,25 +301,21 @@ class Controller(QtCore.QObject):
         except PlaygroundError as e:
             self.inputError.emit(str(e))
             return False
-        return self.use_batch(b)
+        return self.use_batch(b, wait=False)
 
-    def use_batch(self, batch, emit: bool = True) -> bool:
-        old = self.batch
-        self.batch = batch
-        self.interventions, self.base_trace = (), None
+    def use_batch(self, batch, emit: bool = True, text: str | None = None,
+                  wait: bool = True) -> bool:
+        """Show ``batch`` with no what-if. ``wait``: trace it now, whatever it costs;
+        otherwise a long trace runs in the background (:mod:`ui.tracejob`) and the panels
+        keep the last one until it is done. False (and ``inputError``) on a problem."""
         try:
-            self.tokens = self.dataset.step_labels(batch)
+            tokens = self.dataset.step_labels(batch)
         except (PlaygroundError, KeyError):
-            self.tokens = []
-        if self.dataset.vocab is not None and self.tokens:
-            self.input_text = self.dataset.vocab.join(self.tokens)
-        if not self.retrace(emit):
-            self.batch = old
-            return False
-        self.inputError.emit("")
-        if self.stale.startswith("the sequence"):
-            self._set_stale("")
-        return True
+            tokens = []
+        if self.dataset.vocab is not None and tokens:
+            text = self.dataset.vocab.join(tokens)
+        return self._request(batch, tokens, self.input_text if text is None else text, (),
+                             emit=emit, wait=wait, new_input=True)
 
     def input_as_text(self) -> str:
         if self.dataset is not None and self.dataset.vocab is not None:
@@ -321,49 +323,92 @@ class Controller(QtCore.QObject):
         return "; ".join(self.tokens)
 
     # -- tracing ------------------------------------------------------------------------
-    def _trace(self, interventions=()):
-        b = self.batch
-        tb = getattr(self.train_config, "tbptt", None)
-        has_loss = b.mask is not None and float(np.sum(b.mask)) > 0
-        return trace(self.model, bind_inputs(self.model, b), b.targets if has_loss else None,
-                     b.mask if has_loss else None, tbptt=tb, interventions=interventions)
+    @property
+    def tracer(self):
+        """The :class:`~ui.tracejob.TraceJob` that runs this controller's traces."""
+        job = self.__dict__.get("_tracer")
+        if job is None:   # made on first use (the window may exist before the core is loaded)
+            from .tracejob import TraceJob
 
-    def retrace(self, emit: bool = True) -> bool:
-        """Trace the current input again (with the current what-if); False on a problem."""
-        if self.model is None or self.batch is None:
+            job = self.__dict__["_tracer"] = TraceJob(self)
+            job.ready.connect(self._traced)
+            job.failed.connect(self._trace_failed)
+            job.busy.connect(self.traceBusy)
+        return job
+
+    def _wanted(self) -> tuple:
+        """(batch, tokens, text) the user asked for last: one still being traced, or the
+        one on screen."""
+        req = self.tracer.latest()
+        if req is not None and req.model is self.model:
+            return req.batch, req.tokens, req.text
+        return self.batch, self.tokens, self.input_text
+
+    def _request(self, batch, tokens, text, interventions, *, emit=True, wait=True,
+                 new_input=False) -> bool:
+        if self.model is None or batch is None:
             return False
-        if self.training.running:
-            self.training.request_trace(self.batch)
+        if self.training.running:       # the trainer traces it at its next step
+            self.tracer.cancel()
+            self.batch, self.tokens, self.input_text = batch, tokens, text
+            self.interventions, self.base_trace = (), None
+            self.training.request_trace(batch)
+            if new_input:
+                self._input_fine()
             return True
+        from .tracejob import TraceRequest
+
+        req = TraceRequest(self.model, batch, tokens, text, tuple(interventions),
+                           tbptt=getattr(self.train_config, "tbptt", None),
+                           ngram=self.ngram_model, emit=emit, new_input=new_input)
         try:
-            tr = self._trace(self.interventions)
-            base = self._trace(()) if self.interventions else None
+            done = self.tracer.run(req, wait=wait)
         except PlaygroundError as e:
             self.inputError.emit(str(e))
             return False
-        self.trace, self.base_trace = tr, base
-        self.ngram = None if self.ngram_model is None else self.ngram_model.probs_for(self.batch)
-        if emit:
-            self.traceChanged.emit()
+        if done is not None:
+            self._traced(req, done)
         return True
 
+    def _traced(self, req, result) -> None:
+        """The trace of ``req`` is ready (now, or from the background): show it."""
+        if req.model is not self.model:
+            return
+        self.batch, self.tokens, self.input_text = req.batch, req.tokens, req.text
+        self.interventions = req.interventions
+        self.trace, self.base_trace, self.ngram = result
+        if req.emit:
+            self.traceChanged.emit()
+        if req.new_input:
+            self._input_fine()
+
+    def _trace_failed(self, _req, message: str) -> None:
+        self.inputError.emit(message)      # as a trace in this thread reports it
+
+    def _input_fine(self) -> None:
+        self.inputError.emit("")
+        if self.stale.startswith("the sequence"):
+            self._set_stale("")
+
+    def retrace(self, emit: bool = True, wait: bool = True) -> bool:
+        """Trace the current input again (with the current what-if); False on a problem.
+        ``wait=False``: in the background when that takes long."""
+        return self._request(self.batch, self.tokens, self.input_text, self.interventions,
+                             emit=emit, wait=wait)
+
     def apply_interventions(self, ivs) -> bool:
-        """Re-run with ``ivs`` (:class:`playground.tracing.Intervention`); the original stays
-        as :attr:`base_trace`."""
+        """Re-run the input with ``ivs`` (:class:`playground.tracing.Intervention`), in the
+        background when that takes long; the original stays as :attr:`base_trace`."""
         if self.training.running:
             self.inputError.emit("what-if needs the model to itself: stop training first")
             return False
-        prev = self.interventions
-        self.interventions = tuple(ivs)
-        if not self.retrace():
-            self.interventions = prev
-            return False
-        return True
+        return self._request(*self._wanted(), tuple(ivs), wait=False)
 
     def clear_whatif(self) -> None:
-        if self.interventions:
-            self.interventions = ()
-            self.retrace()
+        """The input without the what-if (its trace is the one kept as the original)."""
+        latest = self.tracer.latest()
+        if self.interventions or (latest is not None and latest.interventions):
+            self._request(*self._wanted(), (), wait=False)
 
     # -- selection ----------------------------------------------------------------------
     def select_node(self, node_id: str) -> None:
@@ -419,6 +464,10 @@ class Controller(QtCore.QObject):
             return "there is no valid model to train: fix the canvas first"
         self.clear_whatif()
         self.analysis.cancel()
+        pending = self.tracer.cancel()        # an input still being traced: the trainer
+        if pending is not None and pending.model is self.model:   # traces it instead
+            self.batch, self.tokens, self.input_text = pending.batch, pending.tokens, \
+                pending.text
         return self.training.start(self.model, self.dataset, self.train_config, steps,
                                    device, self.batch)
 
@@ -444,4 +493,5 @@ class Controller(QtCore.QObject):
 
     def shutdown(self) -> None:
         self.analysis.cancel(wait=True)
+        self.tracer.cancel(wait=True)
         self.training.shutdown()

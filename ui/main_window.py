@@ -3,33 +3,50 @@
 The window owns no experiment state: the :class:`~ui.controller.Controller` does, and the
 window wires it and the :class:`~playground.timeline.Timeline` to the views. When an
 experiment opens, every view resets itself from it (:meth:`MainWindow._opened`).
+
+It comes up in two stages, so that it paints before the core is loaded (:mod:`ui.app`).
+``MainWindow(settings, core=False)`` makes what needs neither PyTorch, numba nor
+pyqtgraph: the docks and menus, the canvas (read-only until then, with the graph of the
+file about to open: :meth:`~MainWindow.preview`), the step controls and the guide. The
+other docks show a :class:`~ui.widgets.Placeholder` and the file actions are disabled,
+with "Loading PyTorch…" in the status bar. :meth:`~MainWindow.attach_core`, once
+:data:`CORE_MODULES` are imported, makes the controller, the panels and the other docks'
+widgets. ``MainWindow(settings)`` does both at once (tests, benchmarks).
 """
 
 from __future__ import annotations
 
 import html
+import json
+from pathlib import Path
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from playground.errors import PlaygroundError
+from playground.model.editing import GraphModel
+from playground.model.spec import graph_from_dict
 from playground.timeline import FORWARD, Timeline
 
 from . import qtfixes
 from .canvas import CanvasView
-from .controller import Controller
-from .files import FileActions
-from .menus import build_menus
-from .panels.analysis import JacobianPanel
-from .panels.attention import AttentionPanel
-from .panels.equation import EquationPanel
-from .panels.io import InputPanel, LossPanel, OutputPanel
-from .panels.recurrent import GatesPanel, GradientPanel, StatePanel
-from .panels.training import TrainingPlotsPanel
+from .menus import NEEDS_CORE, build_menus
 from .refresh import RefreshScheduler
-from .sequence_input import SequenceInput
 from .step_controls import TimelineView
-from .training_panel import TrainingPanel
-from .whatif import WhatIfPanel
-from .widgets import guide_label, scrolling
+from .widgets import Placeholder, guide_label, scrolling
+
+# What attach_core imports, heaviest first: ui.app's loader thread imports them while the
+# window is on screen (the core: PyTorch, and numba where installed, by the tracer; then
+# pyqtgraph, the panels' library)
+CORE_MODULES = ("torch", "playground.tracing", "pyqtgraph", "ui.controller",
+                "ui.files", "ui.panels.analysis", "ui.panels.attention", "ui.panels.equation",
+                "ui.panels.io", "ui.panels.recurrent", "ui.panels.training",
+                "ui.sequence_input", "ui.training_panel", "ui.whatif")
+# the default preset (playground.files.experiment.DEFAULT_PRESET, which imports torch), for
+# the canvas to show before the core is loaded; a test checks that they agree
+DEFAULT_PREVIEW = Path(__file__).resolve().parents[1] / "presets" / "hello_rnn.json"
+# the canvas's edits, off while the core loads (nothing would rebuild after them)
+CANVAS_EDITS = ("delete", "copy", "paste", "duplicate", "select_all")
+LOADING = "Loading PyTorch…"
 
 LAYOUT_VERSION = 4
 A = QtCore.Qt.DockWidgetArea
@@ -64,55 +81,49 @@ RAISED = ("h", "gates", "gradient", "loss", "training")
 
 class MainWindow(QtWidgets.QMainWindow):
     """Sequence Playground's window. ``controller``, ``timeline``, ``panels`` and ``docks``
-    are public so that tests and benchmarks can drive it as a user would."""
+    are public so that tests and benchmarks can drive it as a user would. ``core=False``:
+    the first stage only (see the module docstring); ``controller`` and ``files`` are
+    ``None`` until :meth:`attach_core`."""
 
-    def __init__(self, settings: QtCore.QSettings | None = None):
+    def __init__(self, settings: QtCore.QSettings | None = None, *, core: bool = True):
         super().__init__()
         self.settings = settings or QtCore.QSettings("SequencePlayground", "SequencePlayground")
         self.setWindowTitle("Sequence Playground")
         self.setDockNestingEnabled(True)
-        self.controller = c = Controller(self)
+        self.controller = None            # attach_core: the core's one door
+        self.files = None                 # attach_core: the File menu's dialogs
+        self.recent_menu: QtWidgets.QMenu | None = None   # build_menus
+        self.graph_model = GraphModel()   # the canvas's; the controller takes it over
         self.timeline = Timeline(1)
-        self.panels = {"h": StatePanel("h"), "c": StatePanel("c"), "gates": GatesPanel(),
-                       "gradient": GradientPanel(), "attention": AttentionPanel(),
-                       "jacobian": JacobianPanel(c), "input": InputPanel(),
-                       "output": OutputPanel(), "loss": LossPanel(),
-                       "equation": EquationPanel()}
+        self.panels: dict = {}            # attach_core fills it (the refresher holds it)
         self.refresher = RefreshScheduler(self.panels, self)
-        self.curves = TrainingPlotsPanel()
-        self.canvas = CanvasView(c.graph_model, embed_panels=False)
+        self.canvas = CanvasView(self.graph_model, embed_panels=False)
         self.controls = TimelineView(self.timeline)
         self.layer_combo = self.controls.add_layer_choice()
-        self.seq_input = SequenceInput(c)
-        self.training = TrainingPanel(c, self.curves)
-        self.whatif = WhatIfPanel(c, self.timeline)
         self.guide = guide_label()
-        self.files = FileActions(self)
+        self._preview_texts = ("Sequence Playground", "", "")
+        self._later: list[str] = []       # docks whose widget is made after the first trace
+        self._later_timer = QtCore.QTimer(self)
+        self._later_timer.setSingleShot(True)
+        self._later_timer.timeout.connect(self._make_later)
         self._build_docks()
         self.menus = build_menus(self)
-        c.opened.connect(self._opened)
-        c.modelChanged.connect(lambda: self._refresh(reset=True))
-        c.traceChanged.connect(self._refresh)
-        c.selectionChanged.connect(self._refresh)
-        c.dirtyChanged.connect(self._update_title)
-        c.staleChanged.connect(lambda why: [p.set_stale(why) for p in self.panels.values()])
-        c.message.connect(lambda m: self.statusBar().showMessage(m, 10_000))
-        self.canvas.nodeSelected.connect(lambda nid: nid and c.select_node(nid))
-        self.layer_combo.chosen.connect(lambda sel: c.select_layer(*sel))
         self.timeline.events.step.connect(self.refresher.set_step)
-        self.training.message.connect(lambda m: self.statusBar().showMessage(m, 10_000))
+        self._loading = QtWidgets.QLabel(LOADING)
+        self._loading.setObjectName("loadingCore")
+        self.statusBar().addWidget(self._loading)
+        self._set_loading(True)
         self.resize(1600, 1000)
         self.restore_layout()
+        if core:
+            self.attach_core()
 
     # -- construction ---------------------------------------------------------------------
     def _widget(self, key: str) -> QtWidgets.QWidget:
-        named = {"controls": self.controls, "canvas": self.canvas,
-                 "guide": self.guide, "training": self.training, "whatif": self.whatif,
+        named = {"controls": self.controls, "canvas": self.canvas, "guide": self.guide,
                  "palette": self.canvas.palette_widget,
-                 "properties": self.canvas.properties_widget, "curves": self.curves}
-        if key == "input_box":   # a long vocabulary or error message scrolls, never hides
-            return scrolling(self.seq_input)
-        return named.get(key) or self.panels[key]
+                 "properties": self.canvas.properties_widget}
+        return named.get(key) or Placeholder(LOADING)
 
     def _build_docks(self) -> None:
         self.docks: dict[str, QtWidgets.QDockWidget] = {}
@@ -126,7 +137,7 @@ class MainWindow(QtWidgets.QMainWindow):
             d.setToolTip(tip)
             self.addDockWidget(area, d)
             self.docks[key] = d
-            d.visibilityChanged.connect(lambda on, k=key: on and self.refresher.shown(k))
+            d.visibilityChanged.connect(lambda on, k=key: on and self._shown(k))
             if placed is not None:
                 how, other = placed
                 if how == "tab":
@@ -140,6 +151,135 @@ class MainWindow(QtWidgets.QMainWindow):
         self._default_state = self.saveState(LAYOUT_VERSION)
         self._sized = False
         self._attention_raised = False
+
+    def preview(self, path: str | None = None) -> None:
+        """Before the core is loaded: the canvas shows the graph of the experiment about to
+        open (default: the default preset) and the guide its texts, read from its JSON. The
+        controller then opens it for real (and reports what is wrong with it)."""
+        try:
+            data = json.loads(Path(path or DEFAULT_PREVIEW).read_text(encoding="utf-8"))
+            graph = graph_from_dict(data["graph"])
+            texts = tuple(str(data.get(k, "")) for k in ("name", "description",
+                                                          "what_to_look_at"))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, PlaygroundError):
+            return
+        self.canvas.set_graph(graph)
+        self._preview_texts = texts
+        self._update_title()
+
+    def attach_core(self, later: bool = False) -> None:
+        """The second stage: the controller (on the canvas's graph model), the panels, the
+        sequence input, training and what-if docks, the file actions; then everything is
+        enabled. ``later``: the docks not on screen now (behind a tab, closed) get their
+        widget after the next event-loop turns, one per turn, so the first trace comes
+        sooner; until then the refresher leaves them out and then brings them up to date."""
+        if self.controller is not None:
+            return
+        from .controller import Controller
+        from .files import FileActions
+        from .panels.training import TrainingPlotsPanel
+        from .sequence_input import SequenceInput
+        from .training_panel import TrainingPanel
+
+        self.controller = c = Controller(self, graph_model=self.graph_model)
+        self.curves = TrainingPlotsPanel()
+        self.seq_input = SequenceInput(c)
+        self.training = TrainingPanel(c, self.curves)
+        self.files = FileActions(self)
+        self.files.recent_menu = self.recent_menu
+        self.files.fill_recent()
+        self._set_widget("input_box", scrolling(self.seq_input))  # a long vocabulary or
+        self._set_widget("training", self.training)          # error scrolls, never hides
+        self._set_widget("curves", self.curves)
+        for key in self._core_keys():
+            if later and not _on_screen(self.docks[key]):
+                self._later.append(key)
+            else:
+                self._make(key)
+        c.opened.connect(self._opened)
+        c.modelChanged.connect(lambda: self._refresh(reset=True))
+        c.traceChanged.connect(self._refresh)
+        c.selectionChanged.connect(self._refresh)
+        c.dirtyChanged.connect(self._update_title)
+        c.staleChanged.connect(lambda why: [p.set_stale(why) for p in self.panels.values()])
+        c.message.connect(lambda m: self.statusBar().showMessage(m, 10_000))
+        self.canvas.nodeSelected.connect(lambda nid: nid and c.select_node(nid))
+        self.layer_combo.chosen.connect(lambda sel: c.select_layer(*sel))
+        self.training.message.connect(lambda m: self.statusBar().showMessage(m, 10_000))
+        self._set_loading(False)
+        if self._later:
+            self._later_timer.start(0)
+
+    def _core_keys(self) -> list[str]:
+        return [k for k, d in self.docks.items() if isinstance(d.widget(), Placeholder)]
+
+    def _make(self, key: str) -> None:
+        """The widget of a core dock: a panel (brought up to date when on screen) or the
+        what-if dock."""
+        from .panels.analysis import JacobianPanel
+        from .panels.attention import AttentionPanel
+        from .panels.equation import EquationPanel
+        from .panels.io import InputPanel, LossPanel, OutputPanel
+        from .panels.recurrent import GatesPanel, GradientPanel, StatePanel
+        from .whatif import WhatIfPanel
+
+        c = self.controller
+        if key == "whatif":
+            self.whatif = WhatIfPanel(c, self.timeline)
+            self._set_widget(key, self.whatif)
+            return
+        make = {"h": lambda: StatePanel("h"), "c": lambda: StatePanel("c"),
+                "gates": GatesPanel, "gradient": GradientPanel, "attention": AttentionPanel,
+                "jacobian": lambda: JacobianPanel(c), "input": InputPanel,
+                "output": OutputPanel, "loss": LossPanel, "equation": EquationPanel}
+        panel = make[key]()
+        self.panels[key] = panel
+        self._set_widget(key, panel)
+        if c.stale:
+            panel.set_stale(c.stale)
+        self.refresher.stale.add(key)    # drawn from the current view when shown
+        if c.trace is not None and _on_screen(self.docks[key]):
+            self.refresher.shown(key)
+
+    def _shown(self, key: str) -> None:
+        if key in self._later:      # chosen before its turn came: made now
+            self._later.remove(key)
+            self._make(key)
+        self.refresher.shown(key)
+
+    def _make_later(self) -> None:
+        if self._later:
+            self._make(self._later.pop(0))
+        if self._later:
+            self._later_timer.start(0)
+
+    def _set_widget(self, key: str, widget: QtWidgets.QWidget) -> None:
+        old = self.docks[key].widget()
+        self.docks[key].setWidget(widget)
+        if old is not None and old is not widget:
+            old.deleteLater()
+
+    def _set_loading(self, on: bool) -> None:
+        """While the core loads: the canvas is read-only (nothing would rebuild after an
+        edit) and the file actions are off; the status bar says why."""
+        for w in (self.canvas.view, self.canvas.palette_widget,
+                  self.canvas.properties_widget, self.controls):
+            w.setEnabled(not on)
+        for name in CANVAS_EDITS:
+            self.canvas.actions_by_name[name].setEnabled(not on)
+        for name in NEEDS_CORE:
+            self.menus[name].setEnabled(not on)
+        if on:
+            self.recent_menu.setEnabled(False)
+        self._loading.setVisible(on)
+
+    def core_failed(self, problem: str) -> None:
+        """The core could not be loaded: say so where it would have been."""
+        text = f"PyTorch could not be loaded: {problem}"
+        self._loading.setText(text)
+        self._loading.setStyleSheet("color:#c62828; font-weight:bold;")
+        for key in self._core_keys():
+            self.docks[key].widget().setText(text)
 
     def _default_sizes(self) -> None:
         """The model graph gets the room to be read (the left column's tallest dock), the
@@ -213,18 +353,21 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _update_title(self, *_) -> None:
         c = self.controller
-        parts = [f"<b>{html.escape(c.name)}</b>"]
-        if c.description:
-            parts.append(html.escape(c.description))
-        if c.look_at:
-            parts.append(f"<b>Look at:</b> {html.escape(c.look_at)}")
+        name, description, look_at = (self._preview_texts if c is None else
+                                      (c.name, c.description, c.look_at))
+        parts = [f"<b>{html.escape(name)}</b>"]
+        if description:
+            parts.append(html.escape(description))
+        if look_at:
+            parts.append(f"<b>Look at:</b> {html.escape(look_at)}")
         self.guide.widget().setText("<p style='margin:0 0 6px 0'>" +
                                     "</p><p style='margin:0 0 6px 0'>".join(parts) + "</p>")
-        self.setWindowTitle(f"{c.name}{'*' if c.dirty else ''} — Sequence Playground")
+        dirty = c is not None and c.dirty
+        self.setWindowTitle(f"{name}{'*' if dirty else ''} — Sequence Playground")
 
     # -- closing ----------------------------------------------------------------------------
     def closeEvent(self, ev: QtGui.QCloseEvent) -> None:
-        if not self.files.maybe_close():
+        if self.files is not None and not self.files.maybe_close():
             ev.ignore()
             return
         self.shutdown()
@@ -235,7 +378,15 @@ class MainWindow(QtWidgets.QMainWindow):
         """Stop playback, timers, analysis and training (waits for the worker threads)."""
         self.controls.stop()
         self.refresher.stop()
-        self.seq_input.stop()
-        self.controller.shutdown()
-        self.training.shutdown()
+        self._later_timer.stop()
+        if self.controller is not None:
+            self.seq_input.stop()
+            self.controller.shutdown()
+            self.training.shutdown()
         self.statusBar().clearMessage()  # its timeout timer
+
+
+def _on_screen(widget: QtWidgets.QWidget) -> bool:
+    """Shown and not moved out of the window behind another tab (Qt keeps such a dock
+    "visible"; nothing of it is visible)."""
+    return widget.isVisible() and not widget.visibleRegion().isEmpty()

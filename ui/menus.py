@@ -18,23 +18,33 @@ STEP_KEYS = (("Left / Right", "previous / next step"), ("Space", "play / pause")
              ("Home / End", "first / last step"))
 CANVAS_KEYS = (("Drag output → input", "connect two layers"), ("Wheel", "zoom the canvas"),
                ("Middle-drag", "pan the canvas"), ("F", "fit the model in view"))
+# File actions that need the core (and the window's FileActions): disabled while it loads
+NEEDS_CORE = ("new", "gallery", "open", "save", "save_as", "export")
+
+
+def _files(win, method: str):
+    """A slot calling ``win.files.<method>()``: the window makes its FileActions once the
+    core is loaded (ui.main_window.MainWindow.attach_core); the action is disabled before."""
+    return lambda: getattr(win.files, method)()
 
 
 def build_menus(win) -> dict[str, QtGui.QAction]:
-    """File, Edit, View and Help for ``win`` (a MainWindow); returns the actions by name."""
-    files, canvas = win.files, win.canvas
+    """File, Edit, View and Help for ``win`` (a MainWindow); returns the actions by name.
+    The File menu's "Open recent" is ``win.recent_menu``."""
+    canvas = win.canvas
     undo = canvas.undo_stack.createUndoAction(win, "&Undo")
     redo = canvas.undo_stack.createRedoAction(win, "&Redo")
     # (title, shortcuts, slot or existing action) per menu; None is a separator
     table = {
-        "&File": [("new", "&New (empty canvas)", [S.New], files.new),
+        "&File": [("new", "&New (empty canvas)", [S.New], _files(win, "new")),
                   ("gallery", "New from &preset gallery...", [K("Ctrl+Shift+N")],
-                   files.gallery),
-                  ("open", "&Open...", [S.Open], files.open),
+                   _files(win, "gallery")),
+                  ("open", "&Open...", [S.Open], _files(win, "open")),
                   ("recent", "Open &recent", None, None), None,
-                  ("save", "&Save", [S.Save], files.save),
-                  ("save_as", "Save &as...", [S.SaveAs], files.save_as),
-                  ("export", "&Export as PyTorch...", [K("Ctrl+E")], files.export), None,
+                  ("save", "&Save", [S.Save], _files(win, "save")),
+                  ("save_as", "Save &as...", [S.SaveAs], _files(win, "save_as")),
+                  ("export", "&Export as PyTorch...", [K("Ctrl+E")], _files(win, "export")),
+                  None,
                   ("quit", "&Quit", [S.Quit, K("Ctrl+Q")], win.close)],
         # the canvas's own actions (they act while the canvas has the focus)
         "&Edit": [("undo", undo, [S.Undo], None),
@@ -54,9 +64,9 @@ def build_menus(win) -> dict[str, QtGui.QAction]:
                 menu.addSeparator()
                 continue
             name, text, keys, slot = entry
-            if name == "recent":
-                files.recent_menu = menu.addMenu(text)
-                files.fill_recent()
+            if name == "recent":   # FileActions fills it (and enables it) once made
+                win.recent_menu = menu.addMenu(text)
+                win.recent_menu.setEnabled(False)
                 continue
             act = text if isinstance(text, QtGui.QAction) else QtGui.QAction(text, win)
             if keys is not None:   # every binding the platform has for a standard key
@@ -99,13 +109,17 @@ def show_shortcuts(win) -> QtWidgets.QMessageBox:
 
 
 def show_about(win) -> QtWidgets.QMessageBox:
-    import torch
+    if win.controller is not None:   # the core is loaded
+        import torch
 
+        torch_version = torch.__version__
+    else:   # while it loads: importing it here would wait for the loader thread
+        torch_version = "(loading)"
     text = (f"<h3>Sequence Playground {__version__}</h3>"
             "<p>Build recurrent and attention models, or open your own, and watch them think "
             "one time step at a time: states, gates, outputs and the gradients of "
             "backpropagation through time, exact to PyTorch.</p>"
-            f"<p>PyTorch {torch.__version__}, Qt {QtCore.qVersion()}, Python "
+            f"<p>PyTorch {torch_version}, Qt {QtCore.qVersion()}, Python "
             f"{sys.version.split()[0]}</p>")
     box = QtWidgets.QMessageBox(QtWidgets.QMessageBox.Icon.NoIcon, "About Sequence Playground",
                                 text, parent=win)

@@ -4,9 +4,12 @@ names the test that checks it (``tests/app/``). Nothing else in ``ui/`` patches 
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
-import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
+
+if TYPE_CHECKING:   # the window paints before pyqtgraph is loaded (ui.app)
+    import pyqtgraph as pg
 
 
 def serial_raster_fills() -> None:

@@ -1,7 +1,12 @@
 """When panels redraw: the window's refresh scheduler.
 
 A new trace or selection updates the panels on screen at once; hidden ones (closed, or
-behind a tab) are marked stale and updated when shown. While training, the panels on
+behind a tab) are marked stale and updated when shown. Qt keeps a dock behind a tab
+"visible" and only moves it out of the window (``QDockAreaLayoutInfo::apply``: right or
+bottom edge below 0, with ``visibilityChanged(False)``), so :func:`on_screen` checks where
+the panel lies too; without that, every new trace redrew the three tabbed-away panels and
+started the Jacobian analysis of a panel nobody saw (6 of the 11 ms of panel updates a
+keystroke cost on the hello preset). While training, the panels on
 screen update one per turn of the event loop, so a live trace never freezes the window
 for the time of all of them. A step moves the marks of the panels on screen only.
 """
@@ -9,6 +14,20 @@ for the time of all of them. A step moves the marks of the panels on screen only
 from __future__ import annotations
 
 from PySide6 import QtCore
+
+_ORIGIN = QtCore.QPoint(0, 0)
+
+
+def on_screen(panel) -> bool:
+    """Shown, and not in a dock that Qt moved out of the window behind another tab (Qt's
+    own test for that: its right or bottom edge is left of or above the window; the dock's
+    ``visibilityChanged(True)`` comes when its tab is chosen)."""
+    if not panel.isVisible():
+        return False
+    if panel.isWindow():
+        return True
+    top_left = panel.mapTo(panel.window(), _ORIGIN)
+    return top_left.x() + panel.width() > 0 and top_left.y() + panel.height() > 0
 
 
 class RefreshScheduler(QtCore.QObject):
@@ -20,6 +39,7 @@ class RefreshScheduler(QtCore.QObject):
         self.view = None
         self.step = 0
         self.stale: set[str] = set()
+        self._refit: set[str] = set()     # panels whose grid of plots is fitted again
         self._queue: list[str] = []
         self._drain = QtCore.QTimer(self)
         self._drain.setInterval(0)
@@ -32,8 +52,9 @@ class RefreshScheduler(QtCore.QObject):
         if reset:
             for p in self.panels.values():
                 p.reset()
+            self._refit = set(self.panels)
         self.stale = set(self.panels)
-        self._queue = [k for k, p in self.panels.items() if p.isVisible()]
+        self._queue = [k for k, p in self.panels.items() if on_screen(p)]
         if spread:
             self._drain.start()
         else:
@@ -45,13 +66,14 @@ class RefreshScheduler(QtCore.QObject):
         for key, p in self.panels.items():
             if key in self.stale:
                 continue
-            if p.isVisible():
+            if on_screen(p):
                 p.set_step(t)
             else:
                 self.stale.add(key)     # brought up to date when shown
 
     def shown(self, key: str) -> None:
         if key in self.stale and key in self.panels:
+            self._refit.add(key)          # it may have been resized while hidden
             self._update(key)
 
     def stop(self) -> None:
@@ -68,5 +90,18 @@ class RefreshScheduler(QtCore.QObject):
         p = self.panels[key]
         self.stale.discard(key)
         p.step = self.step
+        before = _rows(p)
         p.set_view(self.view)
-        p.refit()
+        if key in self._refit or _rows(p) != before:
+            # only then (qtfixes.refit_plots): a refit repaints the whole view, 3-8 ms a
+            # keystroke on the hello preset, where the same plots only take new data
+            self._refit.discard(key)
+            p.refit()
+
+
+def _rows(panel) -> tuple:
+    """Which of a panel's plots are shown (the grid a refit fits again)."""
+    plots = getattr(panel, "plots", ())
+    message = getattr(panel, "message", None)
+    return (message is None or message.isHidden(), len(plots),
+            tuple(pl.isVisible() for pl in plots))

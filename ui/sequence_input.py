@@ -1,8 +1,10 @@
 """The sequence input dock: type text or numbers, load a file, or pick a task sample.
 
-The trace follows the input: typing re-traces after a short pause (or at once on Enter).
-A sequence the model cannot read is shown inline in red with the core's message, and the
-last good trace stays.
+The trace follows the input as it is typed, with no pause: the keys typed in one turn of
+the event loop are applied together, at the end of that turn. A trace that takes long runs
+in the background (:mod:`ui.tracejob`): the panels keep the last one and a line under the
+text says so until it is done. A sequence the model cannot read is shown inline in red with
+the core's message, and the last good trace stays.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from PySide6 import QtCore, QtWidgets
 
 from playground.errors import PlaygroundError
 
-DEBOUNCE_MS = 250
+BUSY_TEXT = ("A long trace runs in the background: the panels show the last sequence until "
+             "it is done.")
 
 
 class SequenceInput(QtWidgets.QWidget):
@@ -34,7 +37,18 @@ class SequenceInput(QtWidgets.QWidget):
         self.edit.setClearButtonEnabled(True)
         self.edit.textEdited.connect(self._edited)
         self.edit.returnPressed.connect(self.apply)
-        lay.addWidget(self.edit)
+        line = QtWidgets.QHBoxLayout()
+        line.addWidget(self.edit, 1)
+        self.busy = QtWidgets.QLabel("tracing…")   # beside the text it is about
+        self.busy.setObjectName("traceBusy")
+        self.busy.setToolTip(BUSY_TEXT)
+        self.busy.setStyleSheet("color:#7a5300;")
+        keep = self.busy.sizePolicy()
+        keep.setRetainSizeWhenHidden(True)   # shown and hidden without moving the text
+        self.busy.setSizePolicy(keep)
+        self.busy.hide()
+        line.addWidget(self.busy)
+        lay.addLayout(line)
         self.error = QtWidgets.QLabel()   # right under the text it is about
         self.error.setObjectName("inputError")
         self.error.setWordWrap(True)
@@ -55,11 +69,12 @@ class SequenceInput(QtWidgets.QWidget):
             row.addWidget(b)
         lay.addLayout(row)
         lay.addStretch(1)
-        self._timer = QtCore.QTimer(self)
+        self._timer = QtCore.QTimer(self)     # the end of this turn of the event loop
         self._timer.setSingleShot(True)
-        self._timer.setInterval(DEBOUNCE_MS)
+        self._timer.setInterval(0)
         self._timer.timeout.connect(self.apply)
         controller.inputError.connect(self.show_error)
+        controller.traceBusy.connect(self.busy.setVisible)
         controller.opened.connect(self._opened)
         controller.traceChanged.connect(self._trace_changed)
 
@@ -94,7 +109,8 @@ class SequenceInput(QtWidgets.QWidget):
 
     # -- view -> session ------------------------------------------------------------------
     def _edited(self, _text: str) -> None:
-        self._timer.start()
+        if not self._timer.isActive():
+            self._timer.start()
 
     def apply(self) -> bool:
         self._timer.stop()

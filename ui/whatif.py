@@ -1,7 +1,9 @@
 """What-if: clamp a gate or overwrite a state from the current step, and compare.
 
 Uses the core's :class:`playground.tracing.Intervention`; the session re-traces with it and
-keeps the original trace, which the panels draw faintly. One click restores.
+keeps the original trace, which the panels draw faintly. One click restores. A what-if
+that takes long is traced in the background (:mod:`ui.tracejob`): the state line says so
+and the panels keep the last trace until it is done.
 """
 
 from __future__ import annotations
@@ -67,6 +69,7 @@ class WhatIfPanel(QtWidgets.QWidget):
             ev.connect(self._refresh_targets)
         controller.opened.connect(self._refresh_state)
         controller.traceChanged.connect(self._refresh_state)
+        controller.traceBusy.connect(self._busy)
         self._refresh_targets()
 
     def _rec(self):
@@ -105,6 +108,14 @@ class WhatIfPanel(QtWidgets.QWidget):
         self.state.setText(f"<b>Active:</b> {iv.target} = {iv.value:g} at {iv.node} step "
                            f"{iv.step} ({units}, {span}).{loss}")
         self.restore_btn.setEnabled(True)
+
+    def _busy(self, on: bool) -> None:
+        pending = self.session.tracer.latest() if on else None
+        if pending is not None and pending.interventions:
+            self.state.setText("<b>Tracing the what-if…</b> the panels show the last trace "
+                               "until it is done.")
+        else:
+            self._refresh_state()
 
     def intervention(self) -> Intervention | None:
         rec = self._rec()

@@ -505,3 +505,36 @@ def guide_label() -> QtWidgets.QScrollArea:
     area.setFrameShape(QtWidgets.QFrame.Shape.NoFrame)
     area.setWidget(label)
     return area
+
+
+class Placeholder(QtWidgets.QWidget):
+    """What a dock shows until its widget can be made (the window paints before PyTorch
+    and pyqtgraph are loaded): the panels' white ground and one grey line of text. Its
+    size hints are small, so the docks keep the sizes the layout gives them."""
+
+    def __init__(self, text: str = "Loading PyTorch…", parent=None):
+        super().__init__(parent)
+        self._text = text
+        self.setAttribute(QtCore.Qt.WidgetAttribute.WA_OpaquePaintEvent)
+
+    def text(self) -> str:
+        return self._text
+
+    def setText(self, text: str) -> None:
+        self._text = text
+        self.update()
+
+    def sizeHint(self) -> QtCore.QSize:
+        return QtCore.QSize(120, 60)
+
+    def minimumSizeHint(self) -> QtCore.QSize:
+        return QtCore.QSize(10, 10)
+
+    def paintEvent(self, ev) -> None:
+        p = QtGui.QPainter(self)
+        p.fillRect(ev.rect(), QtGui.QColor("white"))
+        p.setPen(QtGui.QColor("#999"))
+        p.drawText(self.rect().adjusted(8, 8, -8, -8),
+                   int(QtCore.Qt.AlignmentFlag.AlignCenter | QtCore.Qt.TextFlag.TextWordWrap),
+                   self._text)
+        p.end()

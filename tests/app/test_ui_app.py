@@ -60,7 +60,9 @@ def assert_panels_at(win, ref, t):
     np.testing.assert_allclose(P["h"].bars.values, rec.h[0, t], rtol=1e-5, atol=1e-6)
     drawn = P["h"].bars.heights(P["h"].bars.curve)
     np.testing.assert_allclose(drawn, rec.h[0, t], rtol=1e-5, atol=1e-6)
+    win.docks["c"].raise_()    # tabbed behind h: brought up to date when its tab is shown
     np.testing.assert_allclose(P["c"].bars.values, rec.c[0, t], rtol=1e-5, atol=1e-6)
+    win.docks["h"].raise_()
     assert P["h"].heat.line.value() == t
     for r, k in enumerate("ifgo"):
         assert P["gates"].letters[r] == k

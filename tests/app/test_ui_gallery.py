@@ -46,8 +46,11 @@ def test_every_preset_opens_traces_and_steps(tmp_path, qtbot, presets):
                 t = min(win.timeline.step, view.rec.h.shape[1] - 1)  # encoder may be shorter
                 np.testing.assert_allclose(win.panels["h"].bars.values, view.rec.h[0, t],
                                            rtol=1e-6, err_msg=name)
-            if view.attn is not None:
+            if view.attn is not None:   # behind the Gates tab when there are gates: brought
+                win.docks["attention"].raise_()          # up to date when its tab is shown
                 assert win.panels["attention"].weights is not None, name
+                if view.rec is not None:
+                    win.docks["gates"].raise_()
             # typing something the data cannot read is shown inline, never raised
             win.seq_input.set_text("\u2603\u2603")
             assert win.seq_input.error.text(), name

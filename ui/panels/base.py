@@ -90,6 +90,25 @@ class Axis(pg.AxisItem):
             b = self._bounds = super().boundingRect()
         return QtCore.QRectF(b)
 
+    def setRange(self, mn: float, mx: float) -> None:
+        """pyqtgraph redraws an axis (~0.5 ms: ticks planned and drawn in Python) at every
+        range change of its view, also of the other coordinate: a new trace of another
+        length redrew the unit axes too. An unchanged range keeps the drawing."""
+        if self.picture is not None and self.range == [mn, mx]:
+            return
+        super().setRange(mn, mx)
+
+    _label: tuple | None = None
+
+    def setLabel(self, text=None, units=None, unitPrefix=None, **args) -> None:
+        """The same text again (panels name their axes at each new view) keeps the drawing."""
+        key = (text, units, unitPrefix, repr(sorted(args.items())), self.label.isVisible())
+        if self.picture is not None and key == self._label:
+            return
+        super().setLabel(text, units, unitPrefix, **args)
+        self._label = (text, units, unitPrefix, repr(sorted(args.items())),
+                       self.label.isVisible())
+
 
 class StepAxis(Axis):
     """A bottom axis of whole numbers (time steps, units): no ticks at 0.5 on short ranges."""
@@ -344,6 +363,7 @@ class Heatmap:
         self.plot = plot
         self.item = pg.ImageItem(axisOrder="row-major")
         self.item.setColorMap(cmap)
+        self.cmap = cmap
         self.item.setAutoDownsample(True)
         # drawn once into a device pixmap: moving the step line only blits it
         self.item.setCacheMode(QtWidgets.QGraphicsItem.CacheMode.DeviceCoordinateCache)
@@ -367,6 +387,9 @@ class Heatmap:
             panel.colorbars.append(self.bar)
 
     def set_colormap(self, cmap) -> None:
+        if cmap is self.cmap:   # the same: its colour bar and scale are not redrawn
+            return
+        self.cmap = cmap
         self.item.setColorMap(cmap)
         if self.bar is not None:
             self.bar.setColorMap(cmap)
@@ -376,8 +399,8 @@ class Heatmap:
         if levels is not None:
             self.levels = levels
         self.item.setImage(self.data, levels=self.levels, autoLevels=False)
-        if self.bar is not None:
-            self.bar.setLevels(self.levels)
+        if self.bar is not None and tuple(self.bar.levels()) != tuple(self.levels):
+            self.bar.setLevels(self.levels)     # (same levels: its axis is not redrawn)
         rows, cols = self.data.shape
         # cell (r, t) is centred on (t, r): ticks name steps and units
         self.item.setRect(QtCore.QRectF(-0.5, -0.5, cols, rows))
