@@ -96,8 +96,7 @@ def core_warming() -> bool:
     """Whether the core is compiling (or loading) its trace kernels in the background."""
     from playground.tracing import compiled
 
-    started, done = getattr(compiled, "_started", False), getattr(compiled, "_ready", None)
-    return bool(started) and done is not None and not done.is_set()
+    return compiled.warming()
 
 
 def weights_key(model) -> tuple:

@@ -83,6 +83,12 @@ def warm_up(block: bool = False) -> None:
         _ready.wait()
 
 
+def warming() -> bool:
+    """Whether the kernels are being compiled or loaded right now (traces meanwhile take
+    the torch path, and take longer than they will)."""
+    return _started and not _ready.is_set()
+
+
 def ready() -> bool:
     """Whether the kernels are compiled and may be called without a wait."""
     return _ready.is_set() and _failure is None
