@@ -113,24 +113,40 @@ class TrainingJob(QtCore.QObject):
         self.finished.emit(last)
 
 
-class _Call(QtCore.QObject):
+class ThreadCall(QtCore.QObject):
     """Runs ``fn()`` in its thread; ``done(generation, result)`` or ``failed(generation,
-    message)``."""
+    describe(exception))``, never an exception into Qt."""
 
     done = QtCore.Signal(int, object)
     failed = QtCore.Signal(int, str)
 
-    def __init__(self, fn, generation: int):
+    def __init__(self, fn, generation: int, describe=lambda e: f"cannot compute: {e}"):
         super().__init__()
-        self.fn = fn
-        self.generation = generation
+        self.fn, self.generation, self.describe = fn, generation, describe
 
     @QtCore.Slot()
     def run(self) -> None:
         try:
-            self.done.emit(self.generation, self.fn())
-        except (PlaygroundError, RuntimeError, ValueError, KeyError, MemoryError) as e:
-            self.failed.emit(self.generation, f"cannot compute: {e}")
+            result = self.fn()
+        except Exception as e:  # noqa: BLE001 - reported as a message, like any other error
+            self.failed.emit(self.generation, self.describe(e))
+        else:
+            self.done.emit(self.generation, result)
+
+    def start_in(self, name: str, done, failed, finished) -> QtCore.QThread:
+        """A started thread named ``name`` running this call; ``done``/``failed`` (slots of a
+        GUI-thread object, so queued there) get its result, ``finished`` the thread's end."""
+        thread = QtCore.QThread()
+        thread.setObjectName(name)
+        self.moveToThread(thread)
+        thread.started.connect(self.run)
+        self.done.connect(thread.quit)
+        self.failed.connect(thread.quit)
+        self.done.connect(done)
+        self.failed.connect(failed)
+        thread.finished.connect(finished)
+        thread.start()
+        return thread
 
 
 def jacobian_analysis(model, rec) -> dict:
@@ -152,7 +168,7 @@ class AnalysisJob(QtCore.QObject):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self._threads: list[tuple[QtCore.QThread, _Call, int]] = []
+        self._threads: list[tuple[QtCore.QThread, ThreadCall, int]] = []
         self._generation = 0
 
     @property
@@ -162,20 +178,10 @@ class AnalysisJob(QtCore.QObject):
     def start(self, model, rec) -> None:
         self._generation += 1
         gen = self._generation
-        thread = QtCore.QThread()
-        thread.setObjectName("analysis")
-        call = _Call(lambda: jacobian_analysis(model, rec), gen)
-        call.moveToThread(thread)
-        thread.started.connect(call.run)
-        call.done.connect(thread.quit)
-        call.failed.connect(thread.quit)
-        # bound methods of this GUI-thread object: queued into the GUI thread
-        call.done.connect(self._done)
-        call.failed.connect(self._failed)
-        thread.finished.connect(self._reap)
-        self._threads.append((thread, call, gen))
+        call = ThreadCall(lambda: jacobian_analysis(model, rec), gen)
         self.busy.emit(True)
-        thread.start()
+        thread = call.start_in("analysis", self._done, self._failed, self._reap)
+        self._threads.append((thread, call, gen))
 
     def cancel(self, wait: bool = False) -> None:
         """Drop the result of what runs now (and wait for its thread when closing)."""

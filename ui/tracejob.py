@@ -31,6 +31,8 @@ from PySide6 import QtCore
 
 from playground.errors import PlaygroundError
 
+from .jobs import ThreadCall
+
 BACKGROUND_S = 0.1       # an estimated trace longer than this runs off the GUI thread
 UNKNOWN_STEP_S = 1e-3    # seconds per step assumed before any trace was measured
 
@@ -192,27 +194,11 @@ def compute(req: TraceRequest, model, plain, threads: int | None = None) -> tupl
     return tr, original, ngram, seconds
 
 
-class _Worker(QtCore.QObject):
-    """Runs one :func:`compute` in its thread; ``done(generation, result)`` or
-    ``failed(generation, message)``, never an exception into Qt."""
-
-    done = QtCore.Signal(int, object)
-    failed = QtCore.Signal(int, str)
-
-    def __init__(self, fn, generation: int):
-        super().__init__()
-        self.fn, self.generation = fn, generation
-
-    @QtCore.Slot()
-    def run(self) -> None:
-        try:
-            result = self.fn()
-        except PlaygroundError as e:
-            self.failed.emit(self.generation, str(e))
-        except Exception as e:  # noqa: BLE001  (shown as the input's error, as any other)
-            self.failed.emit(self.generation, f"the trace failed: {type(e).__name__}: {e}")
-        else:
-            self.done.emit(self.generation, result)
+def _describe(e: Exception) -> str:
+    """A background trace's error as the input shows it."""
+    if isinstance(e, PlaygroundError):
+        return str(e)
+    return f"the trace failed: {type(e).__name__}: {e}"
 
 
 def worker_threads() -> int:
@@ -316,21 +302,11 @@ class TraceJob(QtCore.QObject):
         req, twin, plain = job
         if self._n_threads is None:
             self._n_threads = worker_threads()
-        thread = QtCore.QThread()
-        thread.setObjectName("trace")
         n = self._n_threads       # torch threads of this thread (OpenMP's are per thread)
-        worker = _Worker(lambda: compute(req, twin, plain, n), req.generation)
-        worker.moveToThread(thread)
-        thread.started.connect(worker.run)
-        worker.done.connect(thread.quit)
-        worker.failed.connect(thread.quit)
-        # bound methods of this GUI-thread object: queued into the GUI thread
-        worker.done.connect(self._done)
-        worker.failed.connect(self._failed)
-        thread.finished.connect(self._next)
+        worker = ThreadCall(lambda: compute(req, twin, plain, n), req.generation, _describe)
+        thread = worker.start_in("trace", self._done, self._failed, self._next)
         self._running = (thread, worker, job)
         self._threads.append(thread)
-        thread.start()
 
     def _done(self, generation: int, result) -> None:
         if self._running is None:
