@@ -122,7 +122,8 @@ def attention(mha: nn.MultiheadAttention, query: torch.Tensor, memory: torch.Ten
 
     ``softmax(Q K^T / sqrt(d_head) + mask) V``, heads concatenated, then ``W_o``.
     Returns ``(out (B, Tq, E), parts)`` where ``parts`` is None or a dict of
-    ``q, k, v (B, heads, T, d_head)`` and ``weights (B, heads, Tq, Tk)``.
+    ``q, k, v (B, heads, T, d_head)``, ``scores (B, heads, Tq, Tk)`` (q.k / sqrt(d_head)
+    before the softmax; -inf where the causal mask hides a key) and ``weights``.
     """
     B, Tq, E = query.shape
     Tk = memory.shape[1]
@@ -143,7 +144,7 @@ def attention(mha: nn.MultiheadAttention, query: torch.Tensor, memory: torch.Ten
             scores = scores.masked_fill(causal_mask(Tq, Tk, query.device), float("-inf"))
         weights = scores.softmax(-1)
         y = F.dropout(weights, p_drop, mha.training) @ v  # (B, h, Tq, d)
-        parts = {"q": q, "k": k, "v": v, "weights": weights}
+        parts = {"q": q, "k": k, "v": v, "scores": scores, "weights": weights}
     y = y.transpose(1, 2).reshape(B, Tq, E)
     return mha.out_proj(y), parts
 

@@ -87,6 +87,9 @@ class AttentionTrace:
 
     layer: int = 0
     direction: int = 0
+    scores: np.ndarray | None = None  # (B, heads, Tq, Tk) q.k/sqrt(d_head), -inf if masked
+    query_input: str = ""     # the input node whose steps the queries are ("" unknown)
+    key_input: str = ""       # the input node whose steps the keys are
 
     @property
     def num_heads(self) -> int:

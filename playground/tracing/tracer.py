@@ -198,9 +198,13 @@ def _trace(model, inputs, targets, mask, tbptt, interventions, path, base):  # n
         return _np(g) if g is not None else np.zeros(tuple(out.shape), _np(out).dtype)
 
     for i, (nid, kind, x, mem, out, parts) in enumerate(attn, pos):
+        q_from = _upstream_input(model.graph, nid, "seq")
+        k_from = _upstream_input(model.graph, nid, "memory") or q_from
         records.append(AttentionTrace(
             node=nid, kind=kind, x=_np(x), memory=_np(mem), q=_np(parts["q"]),
             k=_np(parts["k"]), v=_np(parts["v"]), weights=_np(parts["weights"]),
+            scores=_np(parts["scores"]) if "scores" in parts else None,
+            query_input=q_from, key_input=k_from,
             out=_np(out), dout=output_grad(i, out)))
     for i, (nid, kind, out) in enumerate(plain, pos + len(attn)):
         records.append(OutputTrace(node=nid, kind=kind, out=_np(out), dout=output_grad(i, out)))
@@ -281,3 +285,16 @@ def _trace_recurrent(nid, kind, layer, x, state, tbptt, interventions, path, bas
         return layer_in, None
     final = (torch.stack(hs), torch.stack(cs)) if kind == "lstm" else torch.stack(hs)
     return layer_in, final
+
+
+def _upstream_input(graph, node_id: str, port: str) -> str:
+    """The input node whose steps the ``port`` of ``node_id`` reads, step for step: up the
+    edges into ``seq`` ports ("" when there is none, as for a port with no edge)."""
+    seen = set()
+    src = graph.inputs_of(node_id).get(port)
+    while src is not None and src not in seen:
+        seen.add(src)
+        if graph.node(src).kind == "input":
+            return src
+        src = graph.inputs_of(src).get("seq")
+    return ""

@@ -104,9 +104,23 @@ def make_view(tr: Trace, base: Trace | None = None, rec_sel=None, attn_sel=None,
         v.top = np.argsort(-tr.probs[0], axis=-1, kind="stable")[:, :TOP_K]
     if attn is not None:
         Tq, Tk = attn.weights.shape[2:]
-        # self-attention: queries and keys are the input's steps; cross-attention reads
-        # another sequence, whose symbols the view does not have: its steps are numbered
-        v.query_labels = _labels(Tq, tokens)
+        # the steps named by the symbols of the input they come from (an encoder-decoder's
+        # keys are the source, its queries the decoder's input); numbered when unknown
+        v.query_labels = _input_labels(tr, attn.query_input, Tq, in_symbols) or \
+            _labels(Tq, tokens)
         same = attn.memory.shape == attn.x.shape and np.array_equal(attn.memory, attn.x)
-        v.key_labels = _labels(Tk, tokens) if same else [str(s) for s in range(Tk)]
+        v.key_labels = _input_labels(tr, attn.key_input, Tk, in_symbols) or \
+            (_labels(Tk, tokens) if same else [str(s) for s in range(Tk)])
     return v
+
+
+def _input_labels(tr: Trace, node: str, n: int, symbols) -> list[str]:
+    """The symbols of input ``node``'s first sequence ([] unless it is n token ids)."""
+    ids = tr.inputs.get(node) if node else None
+    if ids is None or not symbols:
+        return []
+    ids = np.asarray(ids)
+    if ids.ndim != 2 or ids.dtype.kind not in "iu" or ids.shape[1] != n or \
+            not ((ids[0] >= 0) & (ids[0] < len(symbols))).all():
+        return []
+    return [str(symbols[i]) for i in ids[0]]

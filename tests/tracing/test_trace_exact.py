@@ -361,6 +361,25 @@ def test_self_attention_matches_multihead_attention(heads, causal, dtype):
     close(tr.param_grads["layers.x.embedding.weight"], emb.weight.grad.numpy(), tol, "embedding")
     if causal:
         assert np.all(rec.weights[..., np.triu_indices(T, 1)[0], np.triu_indices(T, 1)[1]] == 0)
+    # Q, K, V and the scores before the softmax, from nn.MultiheadAttention's own weights
+    d = E // heads
+    Wq, Wk, Wv = mha.in_proj_weight.detach().chunk(3)
+    bq, bk, bv = mha.in_proj_bias.detach().chunk(3)
+    ed = e.detach()
+    split = lambda a: a.view(B, T, heads, d).transpose(1, 2).numpy()  # noqa: E731
+    q, k, v = (split(F.linear(ed, W, b)) for W, b in ((Wq, bq), (Wk, bk), (Wv, bv)))
+    close(rec.q, q, tol, "Q")
+    close(rec.k, k, tol, "K")
+    close(rec.v, v, tol, "V")
+    scores = np.einsum("bhtd,bhsd->bhts", q, k) / np.sqrt(d)
+    if causal:
+        hidden = np.triu(np.ones((T, T), bool), 1)
+        assert np.all(np.isneginf(rec.scores[..., hidden]))
+        scores[..., hidden] = -np.inf
+    close(np.where(np.isfinite(scores), rec.scores, 0), np.where(np.isfinite(scores), scores, 0),
+          tol, "scores q.k/sqrt(d)")
+    soft = np.exp(scores - scores.max(-1, keepdims=True))
+    close(soft / soft.sum(-1, keepdims=True), w.detach().numpy(), tol, "softmax(scores)")
 
 
 @pytest.mark.parametrize("heads", [1, 2])
