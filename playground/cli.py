@@ -45,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, help="seed for the model and the batches")
     t.add_argument("--save", action="store_true",
                    help="write the weights beside the file (a preset: into the current folder)")
+    t.add_argument("--save-weights", action="store_true",
+                   help="train from the seed's initialisation with the file's own settings on "
+                        "the CPU in one thread and write only the weights, with their training "
+                        "record, beside the file (a bundled preset's too): the bundled weights "
+                        "are made so, and the same command gives the same weights bit for bit")
     t.add_argument("--threads", type=int, help="CPU threads (default: 1 for models under a "
                    "million parameters, which run fastest that way, else PyTorch's default)")
     t.add_argument("--quiet", action="store_true", help="no progress line")
@@ -66,11 +71,13 @@ def _parser() -> argparse.ArgumentParser:
                         "kernel and torch loops, or the step-by-step unroll (default: auto)")
     e = sub.add_parser("export", help="write the model as a standalone PyTorch file")
     e.add_argument("file", help="experiment file or preset name")
-    e.add_argument("--out", required=True, help="output .py file (weights go beside as .pt)")
+    e.add_argument("--out", required=True, help="output .py file (weights go beside as .pt, "
+                   "the data set as NAME_data.pt)")
     g = sub.add_parser("generate", help="continue a prompt with the (trained) model")
     g.add_argument("file", help="experiment file or preset name")
     g.add_argument("--prompt", required=True,
-                   help="text for a token model; comma-separated numbers for a values model")
+                   help="text for a token model (the source for an encoder-decoder); "
+                        "comma-separated numbers for a values model")
     g.add_argument("--length", type=int, default=20, help="symbols or steps to generate")
     how = g.add_mutually_exclusive_group()
     how.add_argument("--greedy", action="store_true", help="always the most likely symbol")
@@ -116,7 +123,7 @@ def _error(message: str) -> None:
     print("error: " + " ".join(str(message).split()), file=sys.stderr)
 
 
-def _load(name: str):
+def _load(name: str, weights: bool = True):
     """The experiment ``name`` names and its path: a name is a file of that name here when
     there is one (what ``train NAME --save`` wrote), else the bundled preset. Each command
     says which file it read."""
@@ -125,7 +132,7 @@ def _load(name: str):
     here = Path(f"{name}.json")
     path = here if Path(name).suffix == "" and len(Path(name).parts) == 1 and here.exists() \
         else resolve(name)
-    return load(path), path
+    return load(path, weights=weights), path
 
 
 def cmd_presets(args) -> int:
@@ -170,9 +177,10 @@ def cmd_train(args) -> int:
     import torch
 
     from .files.experiment import PRESETS_DIR
+    from .files.trained import record_of
     from .train.trainer import Trainer, suggested_threads
 
-    exp, path = _load(args.file)
+    exp, path = _load(args.file, weights=not args.save_weights)
     if args.seed is not None:
         if args.seed < 0:
             raise UsageError("--seed must be >= 0")
@@ -181,30 +189,24 @@ def cmd_train(args) -> int:
         raise UsageError("--steps must be >= 0")
     if args.threads is not None and args.threads < 1:
         raise UsageError("--threads must be >= 1")
+    if args.save_weights:
+        return _save_weights(args, exp, path)
     exp = _with_training_flags(exp, args)
     dataset = exp.make_dataset()
-    model = exp.build_model()
+    # A bundled preset's weights are what training it makes, so it starts from the seed's
+    # initialisation; a file of your own goes on from the weights beside it.
+    bundled = path.resolve().parent == PRESETS_DIR
+    model = exp.build_model(weights=not bundled)
+    before = 0                                  # steps the weights had (None: not known)
+    if exp.weights is not None and not bundled:
+        before = None if exp.trained is None else exp.trained["steps"]
     trainer = Trainer(model, dataset, exp.train, device=args.device)
     if trainer.device.type == "cpu":
         torch.set_num_threads(args.threads or suggested_threads(model))
     total = exp.train.steps if args.steps is None else args.steps
-    last_print = [0.0]
-    tty = sys.stderr.isatty()
-
-    def progress(s):
-        now = time.perf_counter()
-        if args.quiet or (now - last_print[0] < 0.5 and s.step < total):
-            return
-        last_print[0] = now
-        val = "" if trainer.last_val_loss is None else f"  val {trainer.last_val_loss:.4g}"
-        line = (f"step {s.step}/{total}  loss {s.loss:.4g}{val}  |g| {s.grad_norm:.3g}  "
-                f"{s.steps_per_second:.0f} steps/s")
-        print(("\r" + line.ljust(79)) if tty else line, file=sys.stderr, end="" if tty else "\n",
-              flush=True)
-
-    trainer.add_callback("on_step_end", progress)
+    trainer.add_callback("on_step_end", _progress(args, total))
     last = trainer.run(total)
-    if tty and not args.quiet:
+    if sys.stderr.isatty() and not args.quiet:
         print(file=sys.stderr)
     if last is not None and last.status == "diverged":
         print(f"stopped: {last.error}", file=sys.stderr)
@@ -223,12 +225,56 @@ def cmd_train(args) -> int:
     }
     if args.save:
         target = path
-        if path.resolve().parent == PRESETS_DIR:  # never write into the bundled presets
+        if bundled:                             # never write into the bundled presets
             target = Path.cwd() / path.name
-        exp.save(target, model=trainer.model)
+        exp.save(target, model=trainer.model,
+                 trained=None if before is None else record_of(trainer, last, before))
         out["saved"] = str(target)
         print(f"saved {target} and its weights", file=sys.stderr)
     print(json.dumps(out))
+    return 0
+
+
+def _progress(args, total: int):
+    """An ``on_step_end`` callback that prints a progress line at most twice a second."""
+    last_print, val = [0.0], [None]
+    tty = sys.stderr.isatty()
+
+    def progress(s):
+        val[0] = val[0] if s.val_loss is None else s.val_loss
+        now = time.perf_counter()
+        if args.quiet or (now - last_print[0] < 0.5 and s.step < total):
+            return
+        last_print[0] = now
+        v = "" if val[0] is None else f"  val {val[0]:.4g}"
+        line = (f"step {s.step}/{total}  loss {s.loss:.4g}{v}  |g| {s.grad_norm:.3g}  "
+                f"{s.steps_per_second:.0f} steps/s")
+        print(("\r" + line.ljust(79)) if tty else line, file=sys.stderr, end="" if tty else "\n",
+              flush=True)
+
+    return progress
+
+
+def _save_weights(args, exp, path) -> int:
+    """``train FILE --save-weights``: the file's own recipe, reproducibly. Only the weights
+    file is written, never the JSON."""
+    from .files.experiment import save_weights
+    from .files.trained import describe, train_reproducibly
+
+    given = [f"--{a.replace('_', '-')}" for a in (*_TRAIN_FLAGS, "seed", "threads", "save")
+             if getattr(args, a) not in (None, False)]
+    if args.device not in (None, "cpu"):
+        given.append("--device")
+    if given:
+        raise UsageError(f"--save-weights trains with the file's own settings; drop "
+                         f"{', '.join(given)} (or change the file's train block)")
+    trainer, last, record = train_reproducibly(exp, _progress(args, exp.train.steps))
+    if sys.stderr.isatty() and not args.quiet:
+        print(file=sys.stderr)
+    wpath = save_weights(path, trainer.model, record)
+    print(f"saved {wpath} ({describe(record)})", file=sys.stderr)
+    print(json.dumps({"experiment": exp.name, "file": str(path), "saved": str(wpath),
+                      "elapsed_s": round(trainer.elapsed, 3), **record}))
     return 0
 
 
@@ -292,8 +338,9 @@ def cmd_trace(args) -> int:
 
 
 def cmd_generate(args) -> int:
-    """Print the continuation of ``--prompt`` on stdout (numbers comma-separated)."""
-    from .train import generate as G
+    """Print the continuation of ``--prompt`` on stdout (numbers comma-separated); an
+    encoder-decoder reads the prompt as its source."""
+    from .train.generate import generate
 
     if args.top_k is not None and (args.greedy or args.beam is not None):
         raise UsageError("--top-k goes with sampling (--temperature), not --greedy or --beam")
@@ -308,22 +355,21 @@ def cmd_generate(args) -> int:
     model = exp.build_model()
     if getattr(dataset, "vocab", None) is None:
         try:
-            context = [float(v) for v in args.prompt.replace(" ", "").split(",") if v]
+            numbers = [float(v) for v in args.prompt.replace(" ", "").split(",") if v]
         except ValueError:
             raise UsageError("--prompt: a values model takes comma-separated numbers, got "
                              f"{args.prompt!r}") from None
         if args.beam is not None or args.top_k is not None or args.temperature is not None:
             raise UsageError("a values model free-runs: --temperature, --top-k and --beam "
                              "are for token models")
-        if not context:
+        if not numbers:
             raise UsageError("--prompt: give at least one number")
-        out = G.free_run(model, np.asarray(context, np.float32)[:, None], args.length)
-        print(",".join(f"{v:.6g}" for v in out.reshape(-1)))
-    else:
-        print(G.generate_text(model, dataset, args.prompt, args.length,
-                              temperature=1.0 if args.temperature is None else args.temperature,
-                              greedy=args.greedy, seed=args.seed, top_k=args.top_k,
-                              beam=args.beam))
+    mode = "beam" if args.beam is not None else "greedy" if args.greedy or \
+        dataset.vocab is None else "sample"
+    made = generate(model, dataset, args.prompt, args.length, mode=mode, beam=args.beam,
+                    temperature=1.0 if args.temperature is None else args.temperature,
+                    top_k=args.top_k, seed=args.seed)
+    print(made.text)
     if exp.weights is None:
         print(f"note: {path.name} has no trained weights, so this came from an untrained "
               "model (train it with: main.py train FILE --save)", file=sys.stderr)
@@ -331,13 +377,14 @@ def cmd_generate(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .files.export import export_pytorch
+    from .files.export import export_dataset, export_pytorch
 
     exp, path = _load(args.file)
-    model = exp.build_model()
-    py, pt = export_pytorch(SimpleNamespace(model=model, dataset=exp.make_dataset()), args.out)
-    print(json.dumps({"file": str(py), "weights": str(pt), "trained": exp.weights is not None,
-                      "experiment": str(path)}))
+    model, dataset = exp.build_model(), exp.make_dataset()
+    py, pt = export_pytorch(SimpleNamespace(model=model, dataset=dataset), args.out)
+    data = export_dataset(model, dataset, py, exp.train)
+    print(json.dumps({"file": str(py), "weights": str(pt), "data": str(data),
+                      "trained": exp.weights is not None, "experiment": str(path)}))
     print(f"exported {path} ({'trained' if exp.weights is not None else 'untrained'} "
           "weights)", file=sys.stderr)
     return 0

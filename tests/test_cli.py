@@ -77,12 +77,13 @@ def test_train_save_then_trace_the_trained_model(tmp_path):
 
 
 def test_training_a_preset_by_name_saves_into_the_current_folder(tmp_path):
+    bundled = (ROOT / "presets" / "spell_one_to_many.weights.pt").read_bytes()
     r = cli("train", "spell_one_to_many", "--steps", 3, "--save", "--quiet", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout.strip().splitlines()[-1])["saved"] == str(
         tmp_path / "spell_one_to_many.json")
     assert (tmp_path / "spell_one_to_many.weights.pt").exists()
-    assert not (ROOT / "presets" / "spell_one_to_many.weights.pt").exists()
+    assert (ROOT / "presets" / "spell_one_to_many.weights.pt").read_bytes() == bundled
 
 
 def test_a_diverging_run_reports_it():
@@ -149,13 +150,46 @@ def test_a_file_with_several_problems_names_every_one(tmp_path):
     assert "2 problems" in line and "graph.nodes[0].kind" in line and "data: missing" in line
 
 
-def test_generate_free_runs_a_values_model_and_refuses_token_options():
-    r = cli("generate", "gru_sine", "--prompt", "0, 0.5, 0.8", "--length", 5)
-    assert r.returncode == 0, r.stderr
-    values = [float(v) for v in r.stdout.strip().split(",")]
-    assert len(values) == 5 and all(np.isfinite(values))
-    assert "no trained weights" in r.stderr
+def test_generate_free_runs_a_values_model_and_refuses_token_options(tmp_path):
+    untrained = tmp_path / "sine.json"      # the preset without its weights
+    untrained.write_bytes((ROOT / "presets" / "gru_sine.json").read_bytes())
+    for file, note in (("gru_sine", False), (untrained, True)):
+        r = cli("generate", file, "--prompt", "0, 0.5, 0.8", "--length", 5)
+        assert r.returncode == 0, r.stderr
+        values = [float(v) for v in r.stdout.strip().split(",")]
+        assert len(values) == 5 and all(np.isfinite(values))
+        assert ("no trained weights" in r.stderr) == note
     assert "for token models" in one_line_error(
         cli("generate", "gru_sine", "--prompt", "0,1", "--beam", 2), 2)
     assert "comma-separated numbers" in one_line_error(
         cli("generate", "gru_sine", "--prompt", "a,b"), 2)
+
+
+def test_generate_reads_the_prompt_as_an_encoder_decoders_source(tmp_path):
+    import torch
+
+    from playground.files.experiment import load, resolve
+
+    exp = load(resolve("reverse_attention"))
+    model, v = exp.build_model().eval(), exp.make_dataset().vocab
+    src, out = torch.tensor([v.encode("cabf").tolist()]), []
+    with torch.no_grad():   # the decoder's argmax on the growing prefix, to </s> or 9
+        while len(out) < 9 and (not out or out[-1] != v.index["</s>"]):
+            tgt = torch.tensor([[v.index["<s>"], *out]])
+            out.append(int(model({"src": src, "tgt": tgt})[0, -1].argmax()))
+    r = cli("generate", "reverse_attention", "--prompt", "cabf", "--length", 9, "--greedy")
+    assert r.returncode == 0 and r.stdout.strip() == "".join(v.decode(out)), r.stderr
+    r = cli("generate", "reverse_attention", "--prompt", "cabf", "--length", 9, "--beam", 3)
+    assert r.returncode == 0, r.stderr
+    beam = r.stdout.strip()
+    assert beam.endswith("</s>") or len(v.tokens(beam)) == 9
+    assert "symbol 'z' at position 2" in one_line_error(
+        cli("generate", "reverse_attention", "--prompt", "az"), 1)
+    assert "one answer per sequence" in one_line_error(
+        cli("generate", "classify_order", "--prompt", "ab"), 1)
+    r = cli("export", "reverse_attention", "--out", "rev.py", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    data = tmp_path / json.loads(r.stdout.splitlines()[-1])["data"]
+    assert data == tmp_path / "rev_data.pt"
+    loaded = torch.load(data, weights_only=True)
+    assert set(loaded["inputs"]) == {"src", "tgt"} and loaded["mask"].shape[1] == 7

@@ -12,6 +12,9 @@ and follow its signals; none of them builds, trains or traces on its own.
   (an invalid edit or sequence); ``""`` when they are current again.
 * ``traceBusy(on)``: a long trace runs in the background (:mod:`ui.tracejob`); the panels
   show the last one until it is done.
+* ``weightsChanged``: which weights the model has changed (:attr:`Controller.weights`, a
+  :class:`~playground.files.trained.WeightsChoice`: trained or the seed's untrained
+  initialisation; :meth:`Controller.use_trained` switches).
 
 The canvas's :class:`~playground.model.editing.GraphModel` (:attr:`graph_model`) is the one
 owner of the graph: the controller builds from it after every valid edit.
@@ -20,6 +23,7 @@ owner of the graph: the controller builds from it after every valid edit.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 
 import numpy as np
@@ -30,7 +34,9 @@ from playground.data.ngram import NGramModel
 from playground.data.sources import TextDataset
 from playground.errors import PlaygroundError
 from playground.files import experiment as X
-from playground.files.export import export_pytorch
+from playground.files import lessons
+from playground.files.export import export_dataset, export_pytorch
+from playground.files.trained import WeightsChoice
 from playground.model import registry
 from playground.model.build import build
 from playground.model.editing import GraphModel, carry_weights
@@ -38,7 +44,7 @@ from playground.model.spec import GraphSpec, chain
 from playground.tracing import RecurrentTrace
 from playground.tracing.views import TraceView, make_view
 
-from .jobs import AnalysisJob, TrainingJob
+from .jobs import AnalysisJob, GenerationJob, TrainingJob
 
 HELLO_TEXT = "hello hello hello hello hello hello hello hello "
 NEW_DATA = {"source": "text", "text": HELLO_TEXT, "level": "char", "window": 8}
@@ -65,6 +71,7 @@ class Controller(QtCore.QObject):
     inputError = QtCore.Signal(str)       # "" when the input is fine again
     staleChanged = QtCore.Signal(str)
     traceBusy = QtCore.Signal(bool)       # a trace runs in the background (panels: the last)
+    weightsChanged = QtCore.Signal()      # trained or untrained weights (self.weights)
     dirtyChanged = QtCore.Signal(bool)
     message = QtCore.Signal(str)
 
@@ -75,10 +82,14 @@ class Controller(QtCore.QObject):
         self.graph_model = graph_model if graph_model is not None else GraphModel()
         self.training = TrainingJob(self)
         self.analysis = AnalysisJob(self)
+        self.generation = GenerationJob(self)    # the Generate dock's
         self.name, self.description, self.look_at = "untitled", "", ""
+        self.lesson: tuple[lessons.LessonStep, ...] = ()    # the steps of what to look at
+        self.walk = lessons.LessonWalk()                    # the one shown (Show me)
         self.path: str | None = None
         self.dirty = False
         self.experiment = None
+        self.weights = WeightsChoice()        # which weights the model has
         self.model = None
         self.dataset = None
         self.train_config = None
@@ -119,7 +130,8 @@ class Controller(QtCore.QObject):
         if as_copy:
             exp.path = None
         self.load(exp.graph, model, dataset, exp, name=exp.name, description=exp.description,
-                   look_at=exp.what_to_look_at, path=None if as_copy else str(path))
+                   look_at=exp.what_to_look_at, lesson=exp.lesson,
+                   path=None if as_copy else str(path))
         return ""
 
     def open_default(self) -> None:
@@ -143,13 +155,17 @@ class Controller(QtCore.QObject):
                    look_at="")
 
     def load(self, graph, model, dataset, exp=None, *, name="untitled", description="",
-             look_at="", path=None) -> None:
+             look_at="", lesson=(), path=None) -> None:
         """Take an experiment made in code (a graph, its built model and a dataset)."""
         self.analysis.cancel()
+        self.generation.cancel()
         self.tracer.cancel()                  # a trace of the last one is never shown
         self.model, self.dataset, self.experiment = model, dataset, exp
+        self.weights = WeightsChoice.of(exp)
         self.train_config = exp.train if exp is not None else None
         self.name, self.description, self.look_at, self.path = name, description, look_at, path
+        self.lesson = tuple(lesson)
+        self.walk.reset(self.lesson)
         self.interventions, self.trace, self.base_trace, self.batch = (), None, None, None
         self.input_text, self.tokens = "", []
         self.rec_sel = self.attn_sel = None
@@ -163,6 +179,7 @@ class Controller(QtCore.QObject):
         if model is not None:
             self.use_batch(dataset.example(), emit=False)
         self.opened.emit()
+        self.weightsChanged.emit()
         self.dirtyChanged.emit(False)
 
     def _select_first(self, graph) -> None:
@@ -205,6 +222,8 @@ class Controller(QtCore.QObject):
         except PlaygroundError as e:
             return self._set_stale(f"the model cannot be built: {e}")
         self.model = model
+        self.weights = self.weights.after_edit(fresh)
+        self.weightsChanged.emit()
         self.interventions, self.base_trace = (), None
         ids = {n.id for n in graph.nodes}
         if self.rec_sel and self.rec_sel[0] not in ids:
@@ -229,12 +248,13 @@ class Controller(QtCore.QObject):
         def kinds(g):
             return sorted(n.kind for n in g.nodes if _style(n.kind) in ("recurrent",
                                                                          "attention"))
-        if old is None or kinds(old) == kinds(new) or not self.look_at:
+        if old is None or kinds(old) == kinds(new) or not (self.look_at or self.lesson):
             return
         labels = " + ".join(registry.label(k) for k in kinds(new)) or "no recurrent layer"
         self.description = (f"Edited from '{self.name}': the model is now {labels}. The "
                             "preset's lesson was about the original model.")
-        self.look_at = ""
+        self.look_at, self.lesson = "", ()
+        self.walk.reset(())
 
     def _set_stale(self, why: str) -> None:
         if why != self.stale:
@@ -261,9 +281,15 @@ class Controller(QtCore.QObject):
                                    description=self.description, what_to_look_at=self.look_at)
             exp.graph = self.model.graph.copy()
             exp.description, exp.what_to_look_at = self.description, self.look_at
+            exp.lesson = self.lesson
             if exp.name.endswith("(built-in)") or exp.name == "untitled":
                 exp.name = os.path.splitext(os.path.basename(path))[0]
-            exp.save(path, model=self.model)
+            state, record = self.weights.to_save(exp.seed)
+            if state is not None:        # the untrained are on view: the file keeps the trained
+                exp.weights, exp.trained = state, record
+                exp.save(path)
+            else:
+                exp.save(path, model=self.model, trained=record)
         except (PlaygroundError, OSError, ValueError) as e:
             return str(e)
         self.experiment, self.path, self.name = exp, str(path), exp.name
@@ -271,11 +297,13 @@ class Controller(QtCore.QObject):
         return ""
 
     def export(self, path: str) -> str:
-        """Write the model as a standalone PyTorch script and its weights."""
+        """Write the model as a standalone PyTorch script, its weights and the data set it
+        trains on (``NAME_data.pt``, the script's ``--train``)."""
         if self.model is None:
             return "there is no valid model to export yet"
         try:
-            export_pytorch(self.model, path)
+            py, _ = export_pytorch(self.model, path)
+            export_dataset(self.model, self.dataset, py, self.train_config)
         except (PlaygroundError, OSError, ValueError) as e:
             return str(e)
         return ""
@@ -429,6 +457,27 @@ class Controller(QtCore.QObject):
         self.rec_sel = (node, layer, direction)
         self.selectionChanged.emit()
 
+    def lesson_stop(self, i: int):
+        """Go to step ``i`` of the lesson (:attr:`walk`): select its layer and return
+        ``(step, t, span)``: the :class:`~playground.files.lessons.LessonStep`, the time step to
+        show and the steps to mark, counted in the sequence its layer reads; None without a
+        lesson."""
+        step = self.walk.go(i)
+        if step is None:
+            return None
+        node = step.layer
+        if node is not None and node not in (self.attn_sel, (self.rec_sel or ("",))[0]):
+            self.select_node(node)
+        n = self.trace.steps if self.trace is not None else 1
+        if node is not None and self.trace is not None:
+            try:
+                rec = self.trace.layer(node)
+                n = (rec.h if isinstance(rec, RecurrentTrace) else rec.weights[0, 0]).shape[-2]
+            except (KeyError, AttributeError, IndexError):
+                pass
+        t, span = step.steps_in(n)
+        return step, t, span
+
     def layer_choices(self) -> list[tuple[str, int, int, str]]:
         """Every recurrent record of the trace as (node, layer, direction, label)."""
         if self.trace is None:
@@ -457,6 +506,61 @@ class Controller(QtCore.QObject):
         self._view_cache = (key, view)
         return view
 
+    # -- generation ---------------------------------------------------------------------
+    def generation_setup(self) -> dict:
+        """What the Generate dock offers now: ``how`` the model generates
+        (:func:`playground.train.generate.how_it_generates`), ``problem`` (``""`` when it
+        can), a ``prompt`` and ``length`` suggested from the task's example, ``prompt_is``
+        (what the prompt is to the model) and ``classes`` (output classes, 0 for values)."""
+        from playground.train import generate as C
+
+        out = {"how": "", "problem": "", "prompt": "", "length": 20, "prompt_is": "",
+               "classes": 0}
+        if self.model is None or self.dataset is None:
+            out["problem"] = "build a valid model on the canvas to generate with it"
+            return out
+        try:
+            how = C.how_it_generates(self.model, self.dataset)
+            prompt, length = C.suggest(self.model, self.dataset)
+        except PlaygroundError as e:
+            out["problem"] = str(e)
+            return out
+        classes = self.dataset.classes
+        out.update(how=how, prompt=prompt, length=length, prompt_is=C.PROMPT_IS[how],
+                   classes=0 if classes is None else len(classes))
+        return out
+
+    @property
+    def trained(self) -> bool:
+        """Whether the model has learned anything: trained weights on view (:attr:`weights`),
+        or steps trained here."""
+        trainer = self.training.trainer
+        if trainer is not None and trainer.step > 0:
+            return True
+        choice = getattr(self, "weights", None)
+        if choice is not None and hasattr(choice, "shown"):
+            return bool(choice.shown or choice.edited)
+        return getattr(self.experiment, "weights", None) is not None
+
+    def generate(self, prompt: str, length: int, *, mode: str = "greedy",
+                 temperature: float = 1.0, top_k: int | None = None, beam: int = 3,
+                 seed: int | None = 0) -> str:
+        """Generate from ``prompt`` (:func:`playground.train.generate.generate`) on a copy
+        of the model, in a thread: :attr:`generation` emits ``ready(Generation)`` or
+        ``failed(message)``. Returns ``""`` when it started, else why it cannot."""
+        from playground.train import generate as C
+
+        if self.model is None or self.dataset is None:
+            return "there is no valid model to generate with: fix the canvas first"
+        problem = C.generation_problem(self.model, self.dataset)
+        if problem:
+            return problem
+        model, dataset = copy.deepcopy(self.model), self.dataset
+        self.generation.start(lambda: C.generate(
+            model, dataset, prompt, int(length), mode=mode, temperature=temperature,
+            top_k=top_k, beam=beam, seed=seed))
+        return ""
+
     # -- training and analysis ----------------------------------------------------------
     def start_training(self, steps: int, device: str = "cpu") -> str:
         """Train for ``steps`` more steps in the worker thread; ``""`` or the problem."""
@@ -475,12 +579,48 @@ class Controller(QtCore.QObject):
         self.trace, self.base_trace, self.interventions = tr, None, ()
         self.traceChanged.emit()
 
-    def _training_finished(self, _last) -> None:
+    def _training_finished(self, last) -> None:
         self.set_dirty(True)
+        trainer = self.training.trainer
+        if last is not None and trainer is not None and trainer.model is self.model \
+                and trainer.step:
+            self.weights = self.weights.after_training(trainer, last)
+            self.weightsChanged.emit()
         if self.model is not None:
             self.retrace()
         if self.stale.startswith("the model changed during training"):
             self._graph_edited()
+
+    def use_trained(self, on: bool) -> str:
+        """Show the trained weights (``on``) or the seed's untrained initialisation
+        (:meth:`Experiment.build_model` with ``weights=False``), retracing the input; ``""``
+        or the problem. What a save writes stays the trained weights."""
+        if bool(on) == self.weights.shown:
+            return ""
+        if self.training.running:
+            return "stop training first, then switch the weights"
+        if on and not self.weights.can_switch:
+            return "there are no trained weights to show: train the model first"
+        exp, graph = self.experiment, self.model.graph
+        try:
+            model = (build(graph, seed=0) if exp is None else
+                     dataclasses.replace(exp, graph=graph).build_model(weights=False))
+            if on:
+                model.load_state_dict(self.weights.state)
+        except (PlaygroundError, RuntimeError) as e:
+            return f"cannot switch the weights: {e}"
+        model.graph = graph
+        self.analysis.cancel()
+        self.tracer.cancel()
+        self.model, self.weights = model, self.weights.switched(on)
+        self.interventions, self.base_trace = (), None
+        self.training.forget()
+        self.weightsChanged.emit()
+        self.modelChanged.emit()
+        self.retrace()
+        self.message.emit(f"showing {self.weights.label()}" if on else
+                          "showing the untrained weights (the seed's initialisation)")
+        return ""
 
     def analyse(self) -> bool:
         """Jacobian norms and singular values of the selected layer, off the GUI thread
@@ -493,5 +633,6 @@ class Controller(QtCore.QObject):
 
     def shutdown(self) -> None:
         self.analysis.cancel(wait=True)
+        self.generation.cancel(wait=True)
         self.tracer.cancel(wait=True)
         self.training.shutdown()

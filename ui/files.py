@@ -72,10 +72,18 @@ class FileActions:
 
         if not self.maybe_save():
             return False
-        dlg = GalleryDialog(self.window)
-        if dlg.exec() and dlg.chosen:
-            return self.open_path(dlg.chosen, as_copy=True, ask=False)
-        return False
+        dlg = GalleryDialog(self.window, {k: d.windowTitle()
+                                          for k, d in self.window.docks.items()})
+        return bool(dlg.exec()) and self.open_chosen(dlg)
+
+    def open_chosen(self, dlg) -> bool:
+        """Open the preset chosen in the gallery ``dlg``; after Show me, show the first
+        step of its lesson."""
+        if not dlg.chosen or not self.open_path(dlg.chosen, as_copy=True, ask=False):
+            return False
+        if dlg.show_me:
+            self.window.walker.show(0)
+        return True
 
     def open_path(self, path, as_copy: bool = False, ask: bool = True) -> bool:
         """Open an experiment file (``as_copy``: a preset, saved elsewhere)."""
@@ -89,7 +97,7 @@ class FileActions:
         if not as_copy:
             self._add_recent(str(path))
         c = self.controller
-        self.window.statusBar().showMessage(f"opened {c.name}", 15_000)
+        self.window.statusBar().showMessage(f"opened {c.name} ({c.weights.label()})", 15_000)
         return True
 
     # -- saving ---------------------------------------------------------------------------
@@ -118,7 +126,10 @@ class FileActions:
         return True
 
     def export(self) -> bool:
-        """File > Export as PyTorch: a standalone script and its weights."""
+        """File > Export as PyTorch: a standalone script, its weights and the data set (the
+        script's ``--train NAME_data.pt``)."""
+        from playground.files.export import data_path
+
         path = self.ask_path("Export as a PyTorch script", True, "Python (*.py)")
         if not path:
             return False
@@ -126,7 +137,11 @@ class FileActions:
         if problem:
             self.show_error("Cannot export", problem)
             return False
-        self.window.statusBar().showMessage(f"exported {path} and its weights", 8000)
+        data = data_path(path)
+        script = data.with_name(data.name.removesuffix("_data.pt") + ".py")
+        self.window.statusBar().showMessage(
+            f"exported {script}, its weights and the data set {data.name} (train on it: "
+            f"python {script.name} --train {data.name})", 12_000)
         return True
 
     # -- questions ------------------------------------------------------------------------

@@ -5,7 +5,8 @@ one), runs it in a :class:`~ui.worker.TrainingRunner` thread and hands the windo
 snapshots at 5 Hz (``progress``) and the newest live trace (``trace``): the GUI thread then
 holds the worker's GIL as little as it can. :class:`AnalysisJob` computes step Jacobian
 norms and singular values in a thread of its own, with ``busy`` while it works; a result
-for a layer or model that is no longer shown is dropped.
+for a layer or model that is no longer shown is dropped. :class:`GenerationJob` runs the
+Generate dock's generation the same way, on a copy of the model.
 """
 
 from __future__ import annotations
@@ -188,6 +189,57 @@ class AnalysisJob(QtCore.QObject):
         self._generation += 1
         if wait:
             for t, _, _ in list(self._threads):
+                t.quit()
+                t.wait(10_000)
+            self._threads.clear()
+        self.busy.emit(False)
+
+    # queued into the GUI thread (this object lives there)
+    def _done(self, gen: int, result) -> None:
+        if gen == self._generation:
+            self.busy.emit(False)
+            self.ready.emit(result)
+
+    def _failed(self, gen: int, msg: str) -> None:
+        if gen == self._generation:
+            self.busy.emit(False)
+            self.failed.emit(msg)
+
+    def _reap(self) -> None:
+        self._threads = [x for x in self._threads if not x[0].isFinished()]
+
+
+class GenerationJob(QtCore.QObject):
+    """Generation from a prompt (:func:`playground.train.generate.generate`) in a thread
+    of its own, on a copy of the model (training and edits go on meanwhile); ``busy`` while
+    it works. The result of a call that a newer one (or :meth:`cancel`) replaced is dropped."""
+
+    busy = QtCore.Signal(bool)
+    ready = QtCore.Signal(object)      # a Generation
+    failed = QtCore.Signal(str)
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self._threads: list[tuple[QtCore.QThread, ThreadCall]] = []
+        self._generation = 0
+
+    @property
+    def running(self) -> bool:
+        return any(t.isRunning() for t, _ in self._threads)
+
+    def start(self, fn) -> None:
+        """Run ``fn() -> Generation`` in a thread; the newest call wins."""
+        self._generation += 1
+        call = ThreadCall(fn, self._generation, describe=lambda e: f"cannot generate: {e}")
+        self.busy.emit(True)
+        self._threads.append((call.start_in("generation", self._done, self._failed,
+                                            self._reap), call))
+
+    def cancel(self, wait: bool = False) -> None:
+        """Drop the result of what runs now (and wait for its thread when closing)."""
+        self._generation += 1
+        if wait:
+            for t, _ in list(self._threads):
                 t.quit()
                 t.wait(10_000)
             self._threads.clear()

@@ -16,7 +16,6 @@ widgets. ``MainWindow(settings)`` does both at once (tests, benchmarks).
 
 from __future__ import annotations
 
-import html
 import json
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from playground.timeline import FORWARD, Timeline
 
 from . import qtfixes
 from .canvas import CanvasView
+from .lesson import LessonView, preview_steps
 from .menus import NEEDS_CORE, build_menus
 from .refresh import RefreshScheduler
 from .step_controls import TimelineView
@@ -40,7 +40,7 @@ from .widgets import Placeholder, guide_label, scrolling
 CORE_MODULES = ("torch", "playground.tracing", "pyqtgraph", "ui.controller",
                 "ui.files", "ui.panels.analysis", "ui.panels.attention", "ui.panels.equation",
                 "ui.panels.io", "ui.panels.recurrent", "ui.panels.training",
-                "ui.sequence_input", "ui.training_panel", "ui.whatif")
+                "ui.sequence_input", "ui.training_panel", "ui.whatif", "ui.panels.generate")
 # the default preset (playground.files.experiment.DEFAULT_PRESET, which imports torch), for
 # the canvas to show before the core is loaded; a test checks that they agree
 DEFAULT_PREVIEW = Path(__file__).resolve().parents[1] / "presets" / "hello_rnn.json"
@@ -48,7 +48,7 @@ DEFAULT_PREVIEW = Path(__file__).resolve().parents[1] / "presets" / "hello_rnn.j
 CANVAS_EDITS = ("delete", "copy", "paste", "duplicate", "select_all")
 LOADING = "Loading PyTorch…"
 
-LAYOUT_VERSION = 4
+LAYOUT_VERSION = 5
 A = QtCore.Qt.DockWidgetArea
 L, R, T, B = (A.LeftDockWidgetArea, A.RightDockWidgetArea, A.TopDockWidgetArea,
               A.BottomDockWidgetArea)
@@ -62,6 +62,7 @@ DOCKS = (
     ("guide", "What to look at", L, ("below", "input_box"), ""),
     ("training", "Training", L, ("below", "guide"), ""),
     ("whatif", "What-if", L, ("tab", "training"), ""),
+    ("generate", "Generate", L, ("tab", "training"), "continue a prompt with the model"),
     ("palette", "Layers", L, ("tab", "training"), "drag a layer onto the canvas"),
     ("properties", "Properties", L, ("tab", "training"), "the selected node's parameters"),
     ("h", "Hidden state h", R, None, ""),
@@ -101,7 +102,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.controls = TimelineView(self.timeline)
         self.layer_combo = self.controls.add_layer_choice()
         self.guide = guide_label()
-        self._preview_texts = ("Sequence Playground", "", "")
+        self.lesson_view = LessonView(self.guide)      # the guide dock: text and Show me
+        self.walker = None                # attach_core: shows a lesson's steps
+        self._preview_texts = ("Sequence Playground", "", "", ())
         self._later: list[str] = []       # docks whose widget is made after the first trace
         self._later_timer = QtCore.QTimer(self)
         self._later_timer.setSingleShot(True)
@@ -120,7 +123,7 @@ class MainWindow(QtWidgets.QMainWindow):
 
     # -- construction ---------------------------------------------------------------------
     def _widget(self, key: str) -> QtWidgets.QWidget:
-        named = {"controls": self.controls, "canvas": self.canvas, "guide": self.guide,
+        named = {"controls": self.controls, "canvas": self.canvas, "guide": self.lesson_view,
                  "palette": self.canvas.palette_widget,
                  "properties": self.canvas.properties_widget}
         return named.get(key) or Placeholder(LOADING)
@@ -161,6 +164,7 @@ class MainWindow(QtWidgets.QMainWindow):
             graph = graph_from_dict(data["graph"])
             texts = tuple(str(data.get(k, "")) for k in ("name", "description",
                                                           "what_to_look_at"))
+            texts += (preview_steps(data.get("lesson")),)
         except (OSError, ValueError, KeyError, TypeError, AttributeError, PlaygroundError):
             return
         self.canvas.set_graph(graph)
@@ -177,6 +181,7 @@ class MainWindow(QtWidgets.QMainWindow):
             return
         from .controller import Controller
         from .files import FileActions
+        from .lesson import LessonWalker
         from .panels.training import TrainingPlotsPanel
         from .sequence_input import SequenceInput
         from .training_panel import TrainingPanel
@@ -206,6 +211,9 @@ class MainWindow(QtWidgets.QMainWindow):
         self.canvas.nodeSelected.connect(lambda nid: nid and c.select_node(nid))
         self.layer_combo.chosen.connect(lambda sel: c.select_layer(*sel))
         self.training.message.connect(lambda m: self.statusBar().showMessage(m, 10_000))
+        self.walker = LessonWalker(self)
+        self.lesson_view.showRequested.connect(self.walker.show)
+        self.lesson_view.ready = True
         self._set_loading(False)
         if self._later:
             self._later_timer.start(0)
@@ -227,6 +235,12 @@ class MainWindow(QtWidgets.QMainWindow):
         if key == "whatif":
             self.whatif = WhatIfPanel(c, self.timeline)
             self._set_widget(key, self.whatif)
+            return
+        if key == "generate":
+            from .panels.generate import GeneratePanel
+
+            self.generate_panel = GeneratePanel(c)
+            self._set_widget(key, self.generate_panel)
             return
         make = {"h": lambda: StatePanel("h"), "c": lambda: StatePanel("c"),
                 "gates": GatesPanel, "gradient": GradientPanel, "attention": AttentionPanel,
@@ -252,6 +266,19 @@ class MainWindow(QtWidgets.QMainWindow):
             self._make(self._later.pop(0))
         if self._later:
             self._later_timer.start(0)
+
+    def dock_widget(self, key: str, show: bool = False) -> QtWidgets.QWidget:
+        """The widget of dock ``key``, made now if it was left for later; ``show``: the
+        dock is shown, raised (its tab chosen) and its panel brought up to date."""
+        if key in self._later:
+            self._later.remove(key)
+            self._make(key)
+        d = self.docks[key]
+        if show:
+            d.show()
+            d.raise_()
+            self.refresher.shown(key)
+        return d.widget()
 
     def _set_widget(self, key: str, widget: QtWidgets.QWidget) -> None:
         old = self.docks[key].widget()
@@ -332,6 +359,8 @@ class MainWindow(QtWidgets.QMainWindow):
         """A new experiment: the step, direction and playback start afresh, then every view
         redraws from it (each panel sets its own ranges from the new data)."""
         self.controls.stop()
+        if self.walker is not None:
+            self.walker.forget()          # the docks as before the last lesson's walk
         self.timeline.direction = FORWARD
         self.timeline.step = 0
         self._refresh(reset=True)
@@ -353,15 +382,10 @@ class MainWindow(QtWidgets.QMainWindow):
 
     def _update_title(self, *_) -> None:
         c = self.controller
-        name, description, look_at = (self._preview_texts if c is None else
-                                      (c.name, c.description, c.look_at))
-        parts = [f"<b>{html.escape(name)}</b>"]
-        if description:
-            parts.append(html.escape(description))
-        if look_at:
-            parts.append(f"<b>Look at:</b> {html.escape(look_at)}")
-        self.guide.widget().setText("<p style='margin:0 0 6px 0'>" +
-                                    "</p><p style='margin:0 0 6px 0'>".join(parts) + "</p>")
+        name, description, look_at, lesson = (self._preview_texts if c is None else
+                                              (c.name, c.description, c.look_at, c.lesson))
+        self.lesson_view.set_texts(name, description, look_at, lesson,
+                                   {k: d.windowTitle() for k, d in self.docks.items()})
         dirty = c is not None and c.dirty
         self.setWindowTitle(f"{name}{'*' if dirty else ''} — Sequence Playground")
 

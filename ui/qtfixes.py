@@ -73,3 +73,36 @@ def refit_plots(view: pg.GraphicsLayoutWidget) -> None:
         view.ci.layout.activate()     # now rather than at the next layout pass
         view.resizeEvent(None)
         view.viewport().update()      # items the refit moved leave no trail on screen
+
+
+def fast_image_downsampling() -> None:
+    """Average an image's blocks of pixels (``ImageItem(autoDownsample=True)``) by adding
+    strided slices, not with numpy's ``mean`` over a short inner axis.
+
+    pyqtgraph 0.13-0.14: a gate heatmap of 1000 steps x 256 units drawn ~330 pixels wide
+    spends 1.2 ms of its 1.7 ms redraw in ``mean`` over blocks of 3 (numpy reduces each
+    block of 3 separately); the sum of 3 slices takes 0.12 ms. The same values up to float
+    rounding; blocks of more than 16 (where ``mean`` is fast) and NaN-omitting or integer
+    images keep pyqtgraph's code. Test:
+    ``test_ui_panels.py::test_fast_image_downsampling_averages_like_pyqtgraph``."""
+    import numpy as np
+    import pyqtgraph.functions as fn
+
+    plain = getattr(fn.downsample, "plain", fn.downsample)
+
+    def downsample(data, n, axis=0, xvals="subsample", *, nanPolicy="propagate"):
+        if hasattr(axis, "__len__") or not 1 < n <= 16 or nanPolicy != "propagate" or \
+                getattr(data, "dtype", None) not in (np.float32, np.float64):
+            return plain(data, n, axis, xvals, nanPolicy=nanPolicy)
+        blocks = data.shape[axis] // n
+        sl = [slice(None)] * data.ndim
+        sl[axis] = slice(0, blocks * n, n)
+        out = np.array(data[tuple(sl)], copy=True)
+        for j in range(1, n):
+            sl[axis] = slice(j, blocks * n, n)
+            out += data[tuple(sl)]
+        out *= out.dtype.type(1.0 / n)
+        return out
+
+    downsample.plain = plain
+    fn.downsample = downsample

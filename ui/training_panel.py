@@ -1,4 +1,5 @@
-"""The training dock: start / pause / stop, device, steps, progress with speed and ETA.
+"""The training dock: which weights the model has (trained or untrained, one click to switch),
+start / pause / stop, device, steps, progress with speed and ETA.
 
 The controller's :class:`~ui.jobs.TrainingJob` trains in a worker thread and hands over
 snapshots at 5 Hz; this dock only shows them (and the curves draw them).
@@ -24,6 +25,19 @@ class TrainingPanel(QtWidgets.QWidget):
         self.curves = curves                   # TrainingPlotsPanel
         lay = QtWidgets.QVBoxLayout(self)
         lay.setContentsMargins(6, 4, 6, 4)
+        top = QtWidgets.QHBoxLayout()
+        self.weights_btn = QtWidgets.QCheckBox("Trained weights")
+        self.weights_btn.setObjectName("trainedWeights")
+        self.weights_btn.setToolTip(
+            "checked: the model has its trained weights; unchecked: the untrained weights the "
+            "seed gives, so a lesson's before and after can both be seen (saving keeps the "
+            "trained weights)")
+        self.weights_state = QtWidgets.QLabel()
+        self.weights_state.setObjectName("weightsState")
+        self.weights_state.setWordWrap(True)
+        top.addWidget(self.weights_btn)
+        top.addWidget(self.weights_state, 1)
+        lay.addLayout(top)
         row = QtWidgets.QHBoxLayout()
         self.start_btn = QtWidgets.QPushButton("Train")
         self.start_btn.setObjectName("trainButton")
@@ -64,6 +78,8 @@ class TrainingPanel(QtWidgets.QWidget):
         self.start_btn.clicked.connect(lambda: self.start())
         self.pause_btn.toggled.connect(self._pause_toggled)
         self.stop_btn.clicked.connect(self.job.stop)
+        self.weights_btn.toggled.connect(self._weights_toggled)
+        controller.weightsChanged.connect(self._show_weights)
         self.job.started.connect(lambda: self._set_running(True))
         self.job.progress.connect(self._on_progress)
         self.job.failed.connect(self._show_error)
@@ -101,6 +117,22 @@ class TrainingPanel(QtWidgets.QWidget):
             self.pause_btn.blockSignals(True)
             self.pause_btn.setChecked(False)
             self.pause_btn.blockSignals(False)
+        self._show_weights()
+
+    def _show_weights(self) -> None:
+        """The weights the model has, in words, and the switch between trained and not."""
+        w = self.controller.weights
+        self.weights_btn.blockSignals(True)
+        self.weights_btn.setChecked(w.shown)
+        self.weights_btn.blockSignals(False)
+        self.weights_btn.setEnabled(w.can_switch and not self.running)
+        self.weights_state.setText(w.label())
+
+    def _weights_toggled(self, on: bool) -> None:
+        problem = self.controller.use_trained(on)
+        if problem:
+            self._show_error(problem)
+            self._show_weights()
 
     # -- actions --------------------------------------------------------------------------
     def start(self, steps: int | None = None) -> bool:
@@ -132,7 +164,8 @@ class TrainingPanel(QtWidgets.QWidget):
     # -- from the job ---------------------------------------------------------------------
     def _on_progress(self, snaps) -> None:
         for sn in snaps:
-            self.curves.add(sn.step, sn.loss, sn.val_loss, sn.grad_norm, sn.grad_norm_clipped)
+            self.curves.add(sn.step, sn.loss, sn.val_loss, sn.grad_norm, sn.grad_norm_clipped,
+                            sn.lr)
         self.curves.redraw()
         last = snaps[-1]
         self.progress.setValue(min(last.step, self.job.target_step))

@@ -124,6 +124,10 @@ class Dataset:
     output_size: int = 1                     # what the head must produce per step
     roles: tuple[str, ...] = ("x",)
     language_model: bool = False             # next-symbol prediction on a text (n-gram baseline)
+    # generation (playground.train.generate): what the model reads and writes past a prompt
+    start_symbol: str | None = None          # seq2seq: the decoder's first input
+    end_symbol: str | None = None            # an output that ends the sequence
+    blank_symbol: str | None = None          # one_to_many: the input of every later step
     validation_size: int = 64
 
     def __init__(self, seed: int = 0):

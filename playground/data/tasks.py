@@ -265,6 +265,8 @@ class SpellTask(WordListTask):
 
     shape = "one_to_many"
     output = "classes"
+    end_symbol = "."
+    blank_symbol = "_"
 
     def setup(self):
         self.words = self.params["words"].split()

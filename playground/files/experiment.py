@@ -26,11 +26,13 @@ from ..errors import FileFormatError, GraphError, PlaygroundError
 from ..model.build import build
 from ..model.spec import GraphSpec, graph_from_dict
 from ..train.config import TrainConfig
+from . import lessons
+from .trained import check_record
 
 SCHEMA_VERSION = 1
 WEIGHTS_SUFFIX = ".weights.pt"
 _TEXT_FIELDS = ("name", "description", "what_to_look_at", "outcome")
-_FIELDS = ("version", *_TEXT_FIELDS, "seed", "graph", "data", "train")
+_FIELDS = ("version", *_TEXT_FIELDS, "lesson", "seed", "graph", "data", "train")
 
 
 @dataclass
@@ -38,8 +40,12 @@ class Experiment:
     """Everything needed to rebuild a run: ``graph`` (a GraphSpec with canvas positions),
     ``data`` (the object :func:`playground.data.config.make_dataset` takes), ``train`` settings and
     ``seed`` (model initialisation and batch order; it overrides ``train.seed``), plus the
-    texts shown to a student. ``outcome`` states what full training reaches.
-    ``weights`` (a state dict) and ``path`` are not part of the JSON."""
+    texts shown to a student. ``outcome`` states what full training reaches; ``lesson``
+    the steps of what to look at (:mod:`.lessons`; a file without one shows its
+    ``what_to_look_at`` paragraph).
+    ``weights`` (a state dict), ``trained`` (their training record,
+    :mod:`playground.files.trained`; None when not known) and ``path`` are not part of the
+    JSON: the weights and their record live in ``NAME.weights.pt``."""
 
     name: str
     graph: GraphSpec
@@ -49,18 +55,23 @@ class Experiment:
     description: str = ""
     what_to_look_at: str = ""
     outcome: str = ""
+    lesson: tuple[lessons.LessonStep, ...] = ()
     version: int = SCHEMA_VERSION
     weights: dict[str, torch.Tensor] | None = field(default=None, compare=False, repr=False)
+    trained: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     path: Path | None = field(default=None, compare=False)
 
     # -- plain data ---------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         train = self.train.to_dict()
         train.pop("seed")
-        return {"version": self.version, "name": self.name, "description": self.description,
-                "what_to_look_at": self.what_to_look_at, "outcome": self.outcome,
-                "seed": self.seed, "graph": self.graph.to_dict(), "data": _copy(self.data),
-                "train": train}
+        out = {"version": self.version, "name": self.name, "description": self.description}
+        if self.what_to_look_at or not self.lesson:   # a lesson replaces the paragraph
+            out["what_to_look_at"] = self.what_to_look_at
+        if self.lesson:
+            out["lesson"] = [s.to_dict() for s in self.lesson]
+        return {**out, "outcome": self.outcome, "seed": self.seed,
+                "graph": self.graph.to_dict(), "data": _copy(self.data), "train": train}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
@@ -104,12 +115,15 @@ class Experiment:
             problems.append(FileFormatError(f"must be an object, got "
                                             f"{type(data['data']).__name__}", "data"))
         train = part(lambda: _train(data))
+        lesson = part(lambda: lessons.parse(data.get("lesson"), "lesson"))
+        if lesson and graph is not None:
+            part(lambda: lessons.check(lesson, graph, "lesson"))
         if len(problems) == 1:
             raise problems[0]
         if problems:
             raise FileFormatError(f"{len(problems)} problems: " + "; ".join(map(str, problems)))
         return cls(graph=graph, data=_copy(data["data"]),
-                   train=dataclasses.replace(train, seed=seed), seed=seed,
+                   train=dataclasses.replace(train, seed=seed), seed=seed, lesson=lesson,
                    version=SCHEMA_VERSION, **texts)
 
     def __post_init__(self) -> None:
@@ -144,21 +158,29 @@ class Experiment:
         return None if self.path is None else weights_path(self.path)
 
     # -- files --------------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike | None = None, model=None) -> Path:
+    def save(self, path: str | os.PathLike | None = None, model=None,
+             trained: dict[str, Any] | None = None) -> Path:
         """Write the JSON (atomically) and, when there are weights (``model``'s, else
-        ``self.weights``), ``NAME.weights.pt`` beside it. Without weights, a weights file
-        left beside from before is removed, since it belongs to the old experiment."""
+        ``self.weights``), ``NAME.weights.pt`` beside it, with ``trained`` (their training
+        record) when given. ``model`` without ``trained``: its training is not known, so no
+        record is kept. Without weights, a weights file left beside from before is removed,
+        since it belongs to the old experiment."""
         path = Path(path) if path is not None else self.path
         if path is None:
             raise FileFormatError("no file name to save to")
         if model is not None:
             self.weights = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+            self.trained = None
+        if trained is not None:
+            self.trained = check_record(trained, str(path))
         wpath = weights_path(path)
         # Both files are written in full first; only then are they moved into place (weights,
         # then JSON), so a failed write (disk full) leaves the old pair as it was.
         tmp_json = _write_temp(path, self.to_json().encode("utf-8"))
         try:
-            tmp_w = _write_temp(wpath, None, self.weights) if self.weights is not None else None
+            payload = self.weights if self.trained is None else {"state": self.weights,
+                                                                 "trained": self.trained}
+            tmp_w = _write_temp(wpath, None, payload) if self.weights is not None else None
         except BaseException:
             os.unlink(tmp_json)
             raise
@@ -182,6 +204,17 @@ def weights_path(path: str | os.PathLike) -> Path:
     p = Path(path)
     stem = p.name[:-5] if p.name.endswith(".json") else p.name
     return p.with_name(stem + WEIGHTS_SUFFIX)
+
+
+def save_weights(path: str | os.PathLike, model, trained: dict[str, Any] | None = None) -> Path:
+    """Write only ``model``'s weights, with ``trained`` (their record) when given, beside the
+    experiment file ``path`` (atomically); the JSON is left as it is. Returns the file."""
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    wpath = weights_path(path)
+    payload = state if trained is None else {"state": state,
+                                             "trained": check_record(trained, str(wpath))}
+    os.replace(_write_temp(wpath, None, payload), wpath)
+    return wpath
 
 
 def save(experiment: Experiment, path: str | os.PathLike | None = None, model=None) -> Path:
@@ -212,28 +245,41 @@ def load(path: str | os.PathLike, weights: bool = True) -> Experiment:
     exp.make_dataset()  # checks the data object now, with its field paths
     wpath = weights_path(path)
     if weights and wpath.exists():
-        state = read_weights(wpath)
+        state, record = read_weights_file(wpath)
         try:
             model = exp.build_model(weights=False)
         except GraphError:
             model = None  # the graph has problems to fix first; weights are checked on build
         if model is not None:
             _load_into(model, state, str(wpath))
-        exp.weights = state
+        exp.weights, exp.trained = state, record
     return exp
 
 
 def read_weights(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     """A state dict from ``path``, read safely (``weights_only=True``), or FileFormatError."""
+    return read_weights_file(path)[0]
+
+
+def read_weights_file(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict | None]:
+    """The state dict in a weights file and its training record (None in a file without
+    one), read safely (``weights_only=True``); FileFormatError when it is neither a state
+    dict nor ``{"state": ..., "trained": ...}``."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # any unreadable or unsafe content
         raise FileFormatError(f"cannot read the weights: {str(e).splitlines()[0][:200]}",
                               file=str(path)) from None
+    record = None
+    if isinstance(state, dict) and "state" in state and isinstance(state["state"], dict) \
+            and set(state) <= {"state", "trained"}:
+        state, record = state["state"], state.get("trained")
+        if record is not None:
+            record = check_record(record, str(path))
     if not isinstance(state, dict) or not all(
             isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
         raise FileFormatError("not a state dict (names to tensors)", file=str(path))
-    return state
+    return state, record
 
 
 def _load_into(model, state: dict[str, torch.Tensor], where: str) -> None:

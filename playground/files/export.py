@@ -4,7 +4,8 @@
 layers, in the same order, under the same state-dict keys as the playground's
 :class:`~playground.model.build.SequenceModel`, a short training loop (which also runs under
 ``torchrun``), and ``OUT.pt``: the trained weights as a state dict that loads with
-``torch.load(..., weights_only=True)``.
+``torch.load(..., weights_only=True)``. :func:`export_dataset` writes ``OUT_data.pt``, the
+sequences the playground's trainer draws, for the script's ``--train``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import keyword
 import re
 from pathlib import Path
 
+import numpy as np
 import torch
 
 _MAIN = '''
@@ -145,8 +147,10 @@ Plain PyTorch, no playground import. The weights are the state dict beside this 
 
     python {title}.py                              load the weights, print the size
     python {title}.py --run INPUTS.pt OUTPUTS.pt   outputs for saved inputs
-    python {title}.py --train DATA.pt --steps 200  train on {{"inputs", "targets", "mask"}}
-    torchrun --nproc_per_node=4 {title}.py --train DATA.pt   the same, data-parallel
+    python {title}.py --train {title}_data.pt --steps 200
+        train on the data set exported beside this file ({{"inputs", "targets", "mask"}}:
+        the sequences the playground trained on; any such file works)
+    torchrun --nproc_per_node=4 {title}.py --train {title}_data.pt   the same, data-parallel
 
 Inputs: token ids (B, T) int64 or values (B, T, F), one per input node {inputs};
 outputs (B, T, {info.width[info.output]}) ({model.head_output}).
@@ -224,3 +228,63 @@ def export_pytorch(model_or_experiment, path) -> tuple[Path, Path]:
     tmp_py.replace(path)
     tmp_pt.replace(weights)
     return path, weights
+
+
+MAX_SEQUENCES = 20_000   # an exported data set's size at most (sequences)
+
+
+def data_path(path) -> Path:
+    """``dir/NAME.py`` -> ``dir/NAME_data.pt``: the data set beside an exported script."""
+    path = Path(path)
+    path = path if path.suffix == ".py" else path.with_suffix(".py")
+    return path.with_name(path.stem + "_data.pt")
+
+
+def _pad(parts: list[torch.Tensor]) -> torch.Tensor:
+    """Batches ``(B, T_i, ...)`` as one ``(sum B, max T_i, ...)``, zeros after each end."""
+    T = max(p.shape[1] for p in parts)
+    out = parts[0].new_zeros((sum(p.shape[0] for p in parts), T, *parts[0].shape[2:]))
+    row = 0
+    for p in parts:
+        out[row:row + p.shape[0], :p.shape[1]] = p
+        row += p.shape[0]
+    return out
+
+
+def dataset_tensors(model, dataset, config=None, max_sequences: int = MAX_SEQUENCES) -> dict:
+    """The sequences the playground's :class:`~playground.train.Trainer` trains ``model`` on:
+    ``config.steps`` batches of ``config.batch_size`` drawn from
+    ``numpy.random.default_rng(config.seed)`` (whole batches, about ``max_sequences`` at most),
+    padded to one length with the mask 0 there. ``{"inputs": {input node: (N, T) int64 |
+    (N, T, F) float32}, "targets": (N, T) int64 | (N, T, C) float32, "mask": (N, T)
+    float32}``."""
+    from ..data.bind import bind_inputs
+    from ..train.config import TrainConfig
+
+    cfg = config or TrainConfig()
+    rng = np.random.default_rng(cfg.seed)
+    batches = max(1, min(int(cfg.steps), -(-int(max_sequences) // int(cfg.batch_size))))
+    inputs: dict[str, list[torch.Tensor]] = {}
+    targets, mask = [], []
+    for _ in range(batches):
+        b = dataset.sample(cfg.batch_size, rng)
+        for nid, x in bind_inputs(model, b).items():
+            x = x.detach().cpu()
+            inputs.setdefault(nid, []).append(x if not x.dtype.is_floating_point
+                                              else x.float())
+        y = torch.as_tensor(np.asarray(b.targets))
+        targets.append(y.float() if y.dtype.is_floating_point else y.long())
+        mask.append(torch.as_tensor(np.asarray(b.mask), dtype=torch.float32))
+    return {"inputs": {nid: _pad(xs) for nid, xs in inputs.items()},
+            "targets": _pad(targets), "mask": _pad(mask)}
+
+
+def export_dataset(model, dataset, path, config=None) -> Path:
+    """Write :func:`dataset_tensors` as ``NAME_data.pt`` beside the script ``path`` (loads
+    with ``torch.load(..., weights_only=True)``); returns its path."""
+    out = data_path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    torch.save(dataset_tensors(model, dataset, config), tmp)
+    tmp.replace(out)
+    return out

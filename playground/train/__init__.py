@@ -2,7 +2,8 @@
 
 Owns the settings (:mod:`.config`), the trainer with callbacks (:mod:`.trainer`), the
 held-out evaluation (:mod:`.evaluate`) and generation from a trained model
-(:mod:`.generate`).
+(:mod:`.generate`: a prompt read as the task reads it; :mod:`.decoding`: greedy, sampled,
+beam and encoder-decoder decoding, free-running, on ids and arrays).
 
 May import: :mod:`playground.errors`, :mod:`playground.model`, :mod:`playground.data`,
 :mod:`playground.tracing` (the trainer's live trace). Never ``files`` or ``cli``.

@@ -1,190 +1,254 @@
-"""Generation: sampling text from a prompt, free-running a series.
+"""Generation: what a model writes from a prompt, read the way its task reads input.
 
-Text: from a prompt, repeat ``p = softmax(z_T / temperature)``, pick the next symbol
-(``argmax p`` when greedy, else a draw from ``p``, or from its ``top_k`` most likely
-symbols) and feed it back as the next input. Beam search keeps the ``width`` continuations
-of highest total log-probability at every step instead of one.
-Time series: feed each prediction ``y_t`` back as the input ``x_{t+1}``.
+The one door for the app's Generate dock and ``main.py generate``. :func:`how_it_generates`
+says how a model and its task generate (or raises, naming why they cannot),
+:func:`suggest` a prompt and length from the task's example, and :func:`generate` returns a
+:class:`Generation`:
 
-Models that are a plain stack of recurrent layers (input -> RNN/LSTM/GRU... -> linear)
-run one step at a time with their state carried over
-(:meth:`~playground.model.build.SequenceModel.run` with ``carry``, also used by truncated
-BPTT in :mod:`playground.train.trainer`); any other graph is re-run on the whole prefix at
-each step, which gives the same result, just slower.
+* ``"continue"``, a language model (next-symbol prediction): the prompt is continued, each
+  symbol fed back as the next input;
+* ``"first"``, one-to-many: the prompt is the first input, every later step reads the
+  task's blank, until the end symbol;
+* ``"source"``, an encoder-decoder: the prompt is the source; the decoder starts from the
+  start symbol and stops at the end symbol;
+* ``"values"``, a values model free-runs past the numbers of the prompt (in the data's
+  units), beside the truth where the prompt is the start of the task's example.
+
+Greedy, sampling (temperature, top-k) and beam search work for every token kind; a values
+model has only its one forecast.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-import torch
 
 from ..errors import SequenceError
-from ..model.build import SequenceModel
-from ..model.inputs import check_inputs
+from . import decoding as G
+from .decoding import (  # noqa: F401 - the model-level functions, also importable from here
+    beam_ids,
+    decode_beam,
+    decode_ids,
+    free_run,
+    generate_ids,
+    sampling_probs,
+)
+
+MODES = ("greedy", "sample", "beam")
+PROMPT_IS = {"continue": "the text to continue", "first": "the first input",
+             "source": "the source the encoder reads", "values": "the values to continue"}
 
 
-class _Stepper:
-    """Feeds a growing sequence to a model; incremental when the graph allows it."""
+@dataclass(frozen=True)
+class Generation:
+    """A prompt and what the model made of it. ``prompt``/``continuation``/``truth`` are
+    symbols (tuples of str) or values ``(T, F)`` in the data's units (``kind == "values"``);
+    ``truth`` is what the task says follows, where it knows (else None)."""
 
-    def __init__(self, model: SequenceModel):
-        self.model = model
-        self.nid = model.input_ids[0]
-        self.incremental = model.window_problem() is None
-        self.states: dict = {}
-        self.prefix: torch.Tensor | None = None
+    how: str                     # "continue" | "first" | "source" | "values"
+    prompt: tuple | np.ndarray
+    continuation: tuple | np.ndarray
+    truth: tuple | np.ndarray | None
+    text: str                    # the continuation as text (numbers comma-separated)
+    prompt_text: str
+    input_text: str              # the sequence to step through, as the sequence input reads it
+    ended: bool = False          # stopped at the task's end symbol
+    score: float | None = None   # beam search: the total log-probability
 
-    def feed(self, x: torch.Tensor) -> torch.Tensor:
-        """Append ``x (1, W, ...)``; return the output at the last step ``(C,)``."""
-        if self.incremental:
-            out, self.states = self.model.run({self.nid: x}, carry=self.states)
-            return out[0, -1]
-        self.prefix = x if self.prefix is None else torch.cat([self.prefix, x], 1)
-        return self.model({self.nid: self.prefix})[0, -1]
-
-
-def sampling_probs(logits, temperature: float, top_k: int | None = None) -> np.ndarray:
-    """The distribution a draw takes: ``softmax(z / temperature)`` over the ``top_k`` largest
-    logits (all when None), zero elsewhere."""
-    z = np.asarray(logits, dtype=np.float64) / temperature
-    if top_k is not None and top_k < len(z):
-        cut = np.partition(z, -top_k)[-top_k]
-        z = np.where(z >= cut, z, -np.inf)
-    p = np.exp(z - z.max())
-    return p / p.sum()
+    @property
+    def kind(self) -> str:
+        return "values" if self.how == "values" else "tokens"
 
 
-def _pick(logits: torch.Tensor, temperature: float, greedy: bool,
-          rng: np.random.Generator, top_k: int | None = None) -> int:
-    if greedy or temperature <= 0:
-        return int(torch.argmax(logits))
-    p = sampling_probs(logits.double().cpu().numpy(), temperature, top_k)
-    return int(rng.choice(len(p), p=p))
+def how_it_generates(model, dataset) -> str:
+    """``"continue"``, ``"first"``, ``"source"`` or ``"values"`` (see the module doc); a
+    :class:`SequenceError` that says why when the model and task cannot generate."""
+    shape, ids = dataset.shape, list(model.input_ids)
+    if shape in ("many_to_one", "one_to_one") and dataset.output == "classes":
+        raise SequenceError(f"this task gives one answer per sequence ({shape.replace('_', '-')})"
+                            ", so there is no sequence to continue; generation needs a model "
+                            "that writes a sequence (next-symbol prediction, one-to-many, an "
+                            "encoder-decoder, or forecasting values)")
+    if dataset.output == "values":
+        if len(ids) != 1 or model.head_output != "identity":
+            raise SequenceError("free-running needs a one-input model with a values head")
+        C = model.graph.node(model.output_id).params["out_features"]
+        F = dataset.input_features or 1
+        if shape not in ("many_to_many", "many_to_one") or C != F:
+            raise SequenceError(f"this task's outputs ({C} value(s) per step) are not its next "
+                                f"input ({F} value(s)), so they cannot be fed back to forecast")
+        return "values"
+    if dataset.vocab is None or model.head_output != "softmax":
+        raise SequenceError("generation needs a task with a vocabulary and a softmax head")
+    if shape == "seq2seq":
+        roles = tuple(dataset.roles)
+        if dataset.start_symbol is None or len(roles) != 2 or sorted(ids) != sorted(roles):
+            raise SequenceError("an encoder-decoder generates with a start symbol and input "
+                                f"nodes named {' and '.join(roles)}")
+        return "source"
+    if len(ids) != 1:
+        raise SequenceError(f"this model has {len(ids)} inputs but the task is not an "
+                            "encoder-decoder")
+    if shape == "one_to_many":
+        if dataset.blank_symbol not in dataset.vocab:
+            raise SequenceError("a one-to-many task needs a blank symbol for the later inputs")
+        return "first"
+    if not dataset.language_model:
+        raise SequenceError("this task's output at a step is not the next input (it is not "
+                            "next-symbol prediction), so it cannot be fed back to generate")
+    missing = [s for s in dataset.classes if s not in dataset.vocab]
+    if missing:
+        raise SequenceError(f"the output symbol {missing[0]!r} is not an input symbol, so it "
+                            "cannot be fed back")
+    return "continue"
 
 
-def _check_options(length: int, temperature: float, top_k, beam) -> None:
-    if isinstance(length, bool) or not isinstance(length, int) or length < 0:
-        raise SequenceError(f"the length must be a whole number >= 0, got {length!r}")
-    if not np.isfinite(temperature) or temperature < 0:
-        raise SequenceError(f"the temperature must be a number >= 0, got {temperature!r}")
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int)
-                              or top_k < 1):
-        raise SequenceError(f"top-k must be a whole number >= 1, got {top_k!r}")
-    if beam is not None and (isinstance(beam, bool) or not isinstance(beam, int) or beam < 1):
-        raise SequenceError(f"the beam width must be a whole number >= 1, got {beam!r}")
-
-
-@torch.no_grad()
-def beam_ids(model: SequenceModel, prompt_ids, length: int, width: int,
-             to_input=None) -> tuple[list[int], float]:
-    """The ``length`` class ids continuing ``prompt_ids`` that beam search of ``width``
-    finds, and their total log-probability. All beams run as one batch on the whole prefix
-    at each step."""
-    if len(model.input_ids) != 1:
-        raise SequenceError("generation needs a model with one input")
-    _check_options(length, 1.0, None, width)
-    nid = model.input_ids[0]
-    x = check_inputs(model, np.asarray(prompt_ids, dtype=np.int64).reshape(1, -1))[nid]
-    feed = (lambda c: c) if to_input is None else to_input
-    was = model.training
-    model.eval()
+def generation_problem(model, dataset) -> str | None:
+    """Why ``model`` cannot generate on ``dataset``'s task, or None."""
     try:
-        beams = [([], 0.0)]   # (generated ids, total log-probability)
-        for _ in range(length):
-            tails = torch.tensor([[feed(c) for c in ids] for ids, _ in beams],
-                                 dtype=torch.long, device=x.device).view(len(beams), -1)
-            prefix = torch.cat([x.expand(len(beams), -1), tails], 1)
-            logp = torch.log_softmax(model({nid: prefix})[:, -1].double(), -1).cpu().numpy()
-            scored = [(score + logp[b, c], b, c) for b, (_, score) in enumerate(beams)
-                      for c in range(logp.shape[1])]
-            scored.sort(key=lambda s: -s[0])
-            beams = [(beams[b][0] + [c], sc) for sc, b, c in scored[:width]]
-        ids, score = beams[0]
-        return ids, float(score)
-    finally:
-        model.train(was)
+        how_it_generates(model, dataset)
+    except SequenceError as e:
+        return str(e)
+    return None
 
 
-@torch.no_grad()
-def generate_ids(model: SequenceModel, prompt_ids, length: int, *, temperature: float = 1.0,
-                 greedy: bool = False, seed: int | None = None, top_k: int | None = None,
-                 to_input=None) -> list[int]:
-    """``length`` class ids continuing ``prompt_ids`` (a one-input token model).
-    ``to_input`` maps an output class to the input id fed back (identity by default)."""
-    if len(model.input_ids) != 1:
-        raise SequenceError("generation needs a model with one input")
-    _check_options(length, temperature, top_k, None)
-    ids = check_inputs(model, np.asarray(prompt_ids, dtype=np.int64).reshape(1, -1))
-    x = ids[model.input_ids[0]]  # (1, T)
-    rng = np.random.default_rng(seed)
-    was = model.training
-    model.eval()
+def format_values(values: np.ndarray, digits: int = 6) -> str:
+    """``(T, F)`` values as the sequence input reads them: ``a,b,c`` for one feature,
+    ``a, b; c, d`` (steps split by ``;``) for several."""
+    values = np.asarray(values).reshape(len(values), -1)
+    if values.shape[1] == 1:
+        return ",".join(f"{v:.{digits}g}" for v in values[:, 0])
+    return "; ".join(", ".join(f"{v:.{digits}g}" for v in step) for step in values)
+
+
+def _units(dataset, values: np.ndarray) -> np.ndarray:
+    denorm = getattr(dataset, "denormalize", None)
+    return np.asarray(denorm(values) if callable(denorm) else values, np.float64)
+
+
+def suggest(model, dataset) -> tuple[str, int]:
+    """A prompt and length from the task's example: the start of the text, the first input,
+    the source, or the first half of the values (the rest is the truth to compare with)."""
+    how = how_it_generates(model, dataset)
+    ex = dataset.example()
+    if how == "values":
+        x = _units(dataset, ex.inputs["x"][0])                        # (T, F)
+        k = max(1, len(x) // 2)
+        return format_values(x[:k], 4), len(x) - k + 1
+    if how == "source":
+        src = ex.inputs[dataset.roles[0]][0]
+        return dataset.vocab.join(src), 2 * int(ex.mask.shape[1])
+    symbols = dataset.step_labels(ex)
+    if how == "first":
+        return symbols[0], 2 * int(ex.mask.shape[1])
+    k = max(1, -(-len(symbols) // 4))
+    return dataset.vocab.join(symbols[:k]), len(symbols) + 1 - k
+
+
+def _read(dataset, how: str, prompt: str):
+    """(input ids the model reads, the prompt's symbols, the truth or None)."""
+    if not prompt.strip():
+        raise SequenceError("the prompt is empty; type at least one symbol")
     try:
-        stepper = _Stepper(model)
-        logits = stepper.feed(x)
-        out: list[int] = []
-        for _ in range(length):
-            c = _pick(logits, temperature, greedy, rng, top_k)
-            out.append(c)
-            nxt = c if to_input is None else to_input(c)
-            logits = stepper.feed(torch.tensor([[nxt]], device=x.device))
-        return out
-    finally:
-        model.train(was)
+        if how == "continue":
+            ids = dataset.vocab.encode(prompt)
+            return ids, tuple(dataset.vocab.tokens(prompt)), None
+        batch = dataset.encode_input(prompt)
+    except SequenceError as e:
+        raise SequenceError(f"prompt: {e}") from None
+    y, m = batch.targets[0], batch.mask[0]
+    truth = tuple(dataset.classes.decode(y[m > 0]))
+    if how == "first":
+        ids = dataset.vocab.encode(prompt.strip())
+        return ids, tuple(dataset.vocab.decode(ids)), truth
+    src = batch.inputs[dataset.roles[0]][0]
+    return src, tuple(dataset.vocab.decode(src)), truth
 
 
-def generate_text(model: SequenceModel, dataset, prompt: str, length: int, *,
+def _check_mode(mode: str, beam) -> None:
+    if mode not in MODES:
+        raise SequenceError(f"the mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if mode == "beam" and beam is None:
+        raise SequenceError("beam search needs a width")
+
+
+def generate(model, dataset, prompt: str, length: int, *, mode: str = "greedy",
+             temperature: float = 1.0, top_k: int | None = None, beam: int | None = 3,
+             seed: int | None = None) -> Generation:
+    """What ``model`` makes of ``prompt`` in up to ``length`` steps (see the module doc):
+    ``mode`` greedy, sample (at ``temperature``, from the ``top_k`` most likely) or beam (of
+    width ``beam``). Raises :class:`SequenceError` naming a bad prompt (the symbol and its
+    position) or why this model cannot generate."""
+    _check_mode(mode, beam)
+    how = how_it_generates(model, dataset)
+    if how == "values":
+        return _free_run(model, dataset, prompt, length, mode)
+    ids, prompt_symbols, truth = _read(dataset, how, prompt)
+    vocab, classes = dataset.vocab, dataset.classes
+    end_id = classes.index.get(dataset.end_symbol) if dataset.end_symbol else None
+    if how == "first":
+        blank = vocab.index[dataset.blank_symbol]
+
+        def to_input(_c: int) -> int:
+            return blank
+    elif classes == vocab:
+        to_input = None
+    else:
+        def to_input(c: int) -> int:
+            return vocab.index[classes.symbols[c]]
+    greedy, score = mode == "greedy", None
+    if how == "source":
+        roles = dict(start_id=vocab.index[dataset.start_symbol], end_id=end_id,
+                     src=dataset.roles[0], tgt=dataset.roles[1], to_input=to_input)
+        if mode == "beam":
+            out, score = G.decode_beam(model, ids, length, beam, **roles)
+        else:
+            out = G.decode_ids(model, ids, length, temperature=temperature, greedy=greedy,
+                               seed=seed, top_k=top_k, **roles)
+    elif mode == "beam":
+        out, score = G.beam_ids(model, ids, length, beam, to_input=to_input, end_id=end_id)
+    else:
+        out = G.generate_ids(model, ids, length, temperature=temperature, greedy=greedy,
+                             seed=seed, top_k=top_k, to_input=to_input, end_id=end_id)
+    symbols = tuple(classes.decode(out))
+    prompt_text = vocab.join(list(prompt_symbols))
+    stepped = vocab.join([*prompt_symbols, *symbols]) if how == "continue" else prompt_text
+    return Generation(how, prompt_symbols, symbols, truth, classes.join(list(symbols)),
+                      prompt_text, stepped, ended=end_id is not None and end_id in out,
+                      score=score)
+
+
+def _free_run(model, dataset, prompt: str, length: int, mode: str) -> Generation:
+    if mode != "greedy":
+        raise SequenceError("a values model free-runs, each prediction fed back as the next "
+                            "input: sampling and beam search are for token models")
+    try:
+        x = dataset.encode_input(prompt).inputs["x"][0]                  # (T, F), model units
+    except SequenceError as e:
+        raise SequenceError(f"prompt: {e}") from None
+    out = G.free_run(model, x, length)                                   # (N, F)
+    ex = dataset.example()
+    ex_x, ex_y = ex.inputs["x"][0], np.asarray(ex.targets[0]).reshape(len(ex.mask[0]), -1)
+    truth = None
+    T = len(x)
+    scale = max(1.0, float(np.abs(ex_x).max(initial=0.0)))
+    if T <= len(ex_x) and np.allclose(x, ex_x[:T], rtol=1e-3, atol=1e-3 * scale):
+        truth = _units(dataset, ex_y[T - 1:T - 1 + length])            # y_t is x_{t+1}
+    prompt_values, values = _units(dataset, x), _units(dataset, out)
+    return Generation("values", prompt_values, values, truth, format_values(values),
+                      format_values(prompt_values),
+                      format_values(np.concatenate([prompt_values, values])))
+
+
+def generate_text(model, dataset, prompt: str, length: int, *,
                   temperature: float = 1.0, greedy: bool = False,
                   seed: int | None = None, top_k: int | None = None,
                   beam: int | None = None) -> str:
-    """Continue ``prompt`` by ``length`` symbols of the dataset's vocabulary, as text
-    (characters side by side, words with spaces). Greedy, sampled at ``temperature``
-    (from the ``top_k`` most likely symbols), or the best of a beam search of width
-    ``beam``."""
-    vocab = dataset.vocab
-    if vocab is None:
-        raise SequenceError("this task has no vocabulary; use free_run for numeric series")
-    if not prompt:
-        raise SequenceError("the prompt is empty; type at least one symbol")
-    try:
-        ids = np.asarray(vocab.encode(prompt), dtype=np.int64)
-    except SequenceError as e:
-        raise SequenceError(f"prompt: {e}") from None
-    out_vocab = dataset.target_vocab or vocab
-    to_input = None
-    if dataset.target_vocab is not None:
-        def to_input(c: int) -> int:
-            return int(vocab.encode([out_vocab.decode([c])[0]])[0])
-    if beam is not None:
-        ids_out = beam_ids(model, ids, length, beam, to_input=to_input)[0]
-    else:
-        ids_out = generate_ids(model, ids, length, temperature=temperature, greedy=greedy,
-                               seed=seed, top_k=top_k, to_input=to_input)
-    return out_vocab.join(out_vocab.decode(ids_out))
-
-
-@torch.no_grad()
-def free_run(model: SequenceModel, context, steps: int) -> np.ndarray:
-    """Predict ``steps`` values past ``context`` ``(T, F)`` (or ``(T,)``), feeding each
-    prediction back as the next input; returns ``(steps, F)``. The head must output as many
-    values per step as the input has features."""
-    if len(model.input_ids) != 1 or model.head_output != "identity":
-        raise SequenceError("free-running prediction needs a one-input model with a values head")
-    nid = model.input_ids[0]
-    x = check_inputs(model, {nid: np.asarray(context, dtype=np.float32)})[nid]  # (1, T, F)
-    F_ = x.shape[-1]
-    C = model.graph.node(model.output_id).params["out_features"]
-    if C != F_:
-        raise SequenceError(f"the head predicts {C} value(s) per step but the input has {F_} "
-                            "feature(s); free-running feeds predictions back as inputs")
-    was = model.training
-    model.eval()
-    try:
-        stepper = _Stepper(model)
-        y = stepper.feed(x)
-        out = []
-        for _ in range(steps):
-            out.append(y)
-            y = stepper.feed(y.view(1, 1, F_))
-        return torch.stack(out).cpu().numpy() if out else np.zeros((0, F_), np.float32)
-    finally:
-        model.train(was)
+    """Continue ``prompt`` by up to ``length`` symbols, as text (characters side by side,
+    words with spaces): greedy, sampled at ``temperature`` (from the ``top_k`` most likely
+    symbols), or the best of a beam search of width ``beam``. An encoder-decoder reads the
+    prompt as its source. See :func:`generate`."""
+    mode = "beam" if beam is not None else "greedy" if greedy else "sample"
+    return generate(model, dataset, prompt, length, mode=mode, temperature=temperature,
+                    top_k=top_k, beam=beam or 1, seed=seed).text

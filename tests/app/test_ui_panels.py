@@ -108,6 +108,48 @@ def test_attention_heads_and_query_row(qtbot):
     np.testing.assert_allclose(a.weights[0, 0, 3, 4:], 0.0)   # causal: the future is masked
 
 
+def test_attention_shows_scores_before_the_softmax_and_q_k_v(qtbot, tmp_path):
+    model = token_model("gru", hidden=4, extra=(("attn", "self_attention", {"num_heads": 2}),))
+    tr = token_trace(model, T=6)
+    a = next(r for r in tr.layers if hasattr(r, "weights"))
+    mha = model.layers["attn"].attn
+    x = torch.as_tensor(a.x)                                # what the layer read
+    Wq, Wk, Wv = mha.in_proj_weight.detach().chunk(3)
+    bq, bk, bv = mha.in_proj_bias.detach().chunk(3)
+    split = lambda t: t.view(1, 6, 2, 2).transpose(1, 2)[0].numpy()  # noqa: E731
+    q, k, v = (split(torch.nn.functional.linear(x, W, b)) for W, b in
+               ((Wq, bq), (Wk, bk), (Wv, bv)))
+    scores = q @ k.transpose(0, 2, 1) / np.sqrt(2.0)        # (heads, query, key)
+    p = AttentionPanel()
+    qtbot.addWidget(p)
+    p.set_view(make_view(tr, attn_sel=a.node))
+    p.show_box.setCurrentIndex(p.show_box.findData("scores"))
+    future = np.triu(np.ones((6, 6), bool), 1)
+    for h in range(2):
+        shown = p.heats[h].data
+        np.testing.assert_allclose(shown[~future], scores[h][~future], rtol=1e-5, atol=1e-6)
+        assert np.isnan(shown[future]).all()                # masked: drawn blank
+        # the softmax of what is shown gives the weights
+        e = np.exp(np.where(future, -np.inf, shown) - np.nanmax(shown, axis=1, keepdims=True))
+        np.testing.assert_allclose(e / e.sum(1, keepdims=True), a.weights[0, h], rtol=1e-5,
+                                   atol=1e-6)
+    assert "score=" in p._hovers[1][1](1.0, 3.0) and "masked" in p._hovers[0][1](5.0, 1.0)
+    assert p.heats[0].levels[0] < 0 < p.heats[0].levels[1]       # a diverging scale
+    for key, want in (("q", q), ("k", k), ("v", v)):
+        p.mark(None, key)                                   # a lesson step shows it
+        assert p.show_key() == key
+        for h in range(2):
+            np.testing.assert_allclose(p.heats[h].data, want[h], rtol=1e-5, atol=1e-6)
+        assert p.plots[0].getAxis("bottom").labelText == "dimension"
+        assert not p.rows[0].isVisible() if key != "q" else p.rows[0].isVisible()
+    out = tmp_path / "v.csv"
+    p.export(str(out))
+    lines = out.read_text().splitlines()
+    assert lines[0] == "head,key,v0,v1" and len(lines) == 1 + 2 * 6
+    p.show_box.setCurrentIndex(p.show_box.findData("weights"))
+    np.testing.assert_allclose(p.heats[1].data, a.weights[0, 1])
+
+
 def test_equation_numbers_come_from_the_gru_trace(qtbot):
     tr = token_trace(token_model("gru"))
     rec = tr.layer("cell")
@@ -156,7 +198,31 @@ def test_training_curves_grow_and_skip_nonpositive_on_log_axes(qtbot):
     _, gc = p.gc.getOriginalDataset()
     assert np.isnan(gc[0]) and gc[1] == 1.0        # 0 cannot be drawn on a log axis
     names, data = p.table()
-    assert names[0] == "step" and data.shape == (400, 5)
+    assert names[0] == "step" and data.shape == (400, 6)
+
+
+def test_training_curves_draw_the_rate_a_step_schedule_gives(qtbot):
+    """The rate curve is the trainer's rate at each step, as torch's StepLR sets it."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "train"))
+    from test_schedule import TextTask, model, torch_rates
+
+    from playground.train import TrainConfig, Trainer
+
+    cfg = TrainConfig(lr=0.02, steps=30, batch_size=4, val_every=0, schedule="step",
+                      step_every=7, step_factor=0.5)
+    p = TrainingPlotsPanel()
+    qtbot.addWidget(p)
+    tr = Trainer(model(), TextTask(), cfg)
+    tr.add_callback("on_step_end", lambda sn: p.add(sn.step, sn.loss, sn.val_loss, sn.grad_norm,
+                                                    sn.grad_norm_clipped, sn.lr))
+    tr.run()
+    p.redraw()
+    x, y = p.rate.getOriginalDataset()
+    np.testing.assert_allclose(y, torch_rates(0.02, 30, "step", 0, 7, 0.5), rtol=1e-9)
+    assert "learning rate" in p.caption.text() and p.rate_plot.isVisible()
 
 
 def test_token_strip_highlights_the_current_symbol():
@@ -296,3 +362,105 @@ def test_rich_lines_reuse_a_layout_only_for_numbers_of_the_same_shape(qtbot):
              for x, y, p, k, c in fresh._ops]
         drawn = "".join(p for _, _, p, k, _ in w._ops if k is not None)
         assert a in drawn and b in drawn
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fast_image_downsampling_averages_like_pyqtgraph(dtype):
+    import pyqtgraph.functions as fn
+
+    import ui.panels.base  # noqa: F401  (installs it)
+
+    assert fn.downsample is not fn.downsample.plain
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(37, 1003)).astype(dtype)
+    for n in (2, 3, 7, 16, 17, 40):
+        for axis in (0, 1):
+            got = fn.downsample(a, n, axis=axis)
+            blocks = a.shape[axis] // n
+            cut = np.take(a, np.arange(blocks * n), axis=axis)
+            shape = list(a.shape)
+            shape[axis:axis + 1] = [blocks, n]
+            want = cut.reshape(shape).mean(axis=axis + 1)       # plain numpy, by blocks
+            assert got.dtype == a.dtype and got.shape == want.shape
+            np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                                       atol=1e-6 if dtype == np.float32 else 1e-13)
+            np.testing.assert_allclose(got, fn.downsample.plain(a, n, axis=axis),
+                                       rtol=1e-5, atol=1e-6)
+    with_nan = a.copy()
+    with_nan[3, 5] = np.nan
+    np.testing.assert_array_equal(np.isnan(fn.downsample(with_nan, 3, axis=1)),
+                                  np.isnan(fn.downsample.plain(with_nan, 3, axis=1)))
+    ints = rng.integers(0, 9, size=(4, 30))
+    np.testing.assert_array_equal(fn.downsample(ints, 3, axis=1),
+                                  fn.downsample.plain(ints, 3, axis=1))
+
+
+def test_lstm_gradient_panel_draws_dl_dc_beside_dl_dh(qtbot, tmp_path):
+    """||dL/dc_t|| and dL/dc against an unrolled nn.LSTMCell whose c_t keep their grad."""
+    model = token_model("lstm", hidden=5)
+    rng = np.random.default_rng(3)
+    x = torch.as_tensor(rng.integers(0, 4, (1, 9)))
+    y = torch.as_tensor(rng.integers(0, 4, (1, 9)))
+    tr = trace(model, x, y)
+    lstm = model.layers["cell"].rnn
+    cell = torch.nn.LSTMCell(4, 5)
+    with torch.no_grad():
+        for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"):
+            getattr(cell, n).copy_(getattr(lstm, n + "_l0"))
+    head = model.layers["head"]
+    h = c = torch.zeros(1, 5)
+    cs, logits = [], []
+    for t in range(9):
+        h, c = cell(torch.nn.functional.one_hot(x[:, t], 4).float(), (h, c))
+        c.retain_grad()
+        cs.append(c)
+        logits.append(head(h))
+    loss = torch.nn.functional.cross_entropy(torch.stack(logits, 1).transpose(1, 2), y)
+    loss.backward()
+    dc = torch.cat([c.grad for c in cs]).numpy()                    # (T, H)
+    p = GradientPanel()
+    qtbot.addWidget(p)
+    rec = tr.layer("cell")
+    p.set_view(make_view(tr, None, (rec.node, rec.layer, rec.direction)))
+    assert p.c_plot.isVisible() and "dL/dc" in p.norm_plot.titleLabel.text
+    np.testing.assert_allclose(p.c_heat.data, dc.T, rtol=1e-4, atol=1e-7)
+    _, drawn = p.c_curve.getData()
+    np.testing.assert_allclose(10 ** drawn, np.linalg.norm(dc, axis=1), rtol=1e-4)  # log axis
+    p.set_step(4)
+    assert p.c_dot.value == pytest.approx(float(np.linalg.norm(dc[4])), rel=1e-4)
+    assert "||dL/dc_t||" in p._hover_norm(4.0, 0.0)
+    assert "||dL/dc||" in p.caption.text()
+    out = tmp_path / "g.csv"
+    p.export(str(out))
+    assert "c_norm" in out.read_text().splitlines()[0].split(",")
+    gru = token_model("gru")                     # no cell state: no dc row, no dc curve
+    tr2 = token_trace(gru)
+    r2 = tr2.layer("cell")
+    p.set_view(make_view(tr2, None, (r2.node, r2.layer, r2.direction)))
+    assert not p.c_plot.isVisible() and (p.c_curve.getData()[0] is None or
+        len(p.c_curve.getData()[0]) == 0)
+    assert "dL/dc" not in p.norm_plot.titleLabel.text
+
+
+def test_encoder_decoder_attention_names_keys_by_the_source_and_queries_by_the_decoder(qtbot):
+    from playground.data import bind_inputs
+    from playground.files import experiment as X
+
+    exp = X.load(X.resolve("reverse_attention"))
+    model, ds = exp.build_model(), exp.make_dataset()
+    b = ds.example()
+    tr = trace(model, bind_inputs(model, b), b.targets, b.mask)
+    a = next(r for r in tr.layers if hasattr(r, "weights"))
+    src = [ds.vocab.symbols[i] for i in np.asarray(b.inputs["src"])[0]]
+    tgt = [ds.vocab.symbols[i] for i in np.asarray(b.inputs["tgt"])[0]]
+    assert src != tgt
+    p = AttentionPanel()
+    qtbot.addWidget(p)
+    p.set_view(make_view(tr, attn_sel=a.node, in_symbols=ds.vocab.symbols))
+    for key in ("weights", "scores"):
+        p.show_box.setCurrentIndex(p.show_box.findData(key))
+        bottom = [s for _, s in p.plots[0].getAxis("bottom")._tickLevels[0]]
+        left = [s for _, s in p.plots[0].getAxis("left")._tickLevels[0]]
+        assert bottom == src and left == tgt
+    p.show_box.setCurrentIndex(p.show_box.findData("k"))      # keys: the source's steps
+    assert [s for _, s in p.plots[0].getAxis("left")._tickLevels[0]] == src

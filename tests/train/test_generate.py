@@ -9,7 +9,8 @@ from playground.errors import SequenceError
 from playground.model.build import build
 from playground.model.spec import chain
 from playground.train import TrainConfig, Trainer
-from playground.train.generate import _pick, _Stepper, free_run, generate_ids, generate_text
+from playground.train.decoding import _pick, _Stepper
+from playground.train.generate import free_run, generate_ids, generate_text
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -16,11 +16,12 @@ from PySide6 import QtCore, QtGui, QtSvg, QtWidgets
 
 from playground.tracing.views import TraceView  # noqa: F401  (what set_view takes)
 
-from ..qtfixes import refit_plots
+from ..qtfixes import fast_image_downsampling, refit_plots
 from ..widgets import LiveText
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=False, background="w",
                     foreground="#222")
+fast_image_downsampling()
 
 STATE_CMAP = pg.colormap.get("CET-D1")      # diverging, for tanh states and gradients
 GATE_CMAP = pg.colormap.get("viridis")      # sequential, for gates in [0, 1]
@@ -30,10 +31,112 @@ BAR_PEN = pg.mkPen("#1f77b4", width=1)
 BAR_BRUSH = pg.mkBrush(31, 119, 180, 170)
 GHOST_PEN = pg.mkPen(120, 120, 120, 150, width=1, style=QtCore.Qt.PenStyle.DashLine)
 CURVE_PEN = pg.mkPen("#1f77b4", width=2)
+# what a lesson step points at (Panel.mark): a colour no colour map and no curve uses
+MARK_PEN = pg.mkPen("#d500f9", width=2)
+MARK_FRAME_PEN = pg.mkPen("#d500f9", width=3)
+MARK_BRUSH = pg.mkBrush(213, 0, 249, 40)
+TIME_AXIS = "time step t"   # a bottom axis of time steps: add_plot lists its plot for mark()
 
 
 def fmt(v: float) -> str:
     return f"{v:.4g}"
+
+
+def time_extent(plot: pg.PlotItem, n: int) -> int:
+    """How many steps the time axis of ``plot`` spans for a sequence of ``n`` steps.
+
+    A new view (after :meth:`Panel.reset`, as when an experiment opens) fits ``n`` exactly.
+    A sequence that grows past the axis gets room to grow on: ``n`` plus 3 steps or 5%; one
+    that shrinks keeps the axis while it fills most of it. Typing at the end of a text then
+    neither rescales the plots at every key nor re-plans their axes (~1 ms each, a dozen
+    axes at once). A single step (or the 1 x 1 blank of a panel showing a message) is drawn
+    as it is and leaves the extent as it was."""
+    if n <= 1:
+        return max(n, 1)
+    e = getattr(plot, "_time_extent", None)
+    room = max(3, int(np.ceil(0.05 * n)))
+    if e is None or n < e - 2 * room:
+        e = n
+    elif n > e:
+        e = n + room
+    plot._time_extent = e
+    return e
+
+
+def nice_ceil(v: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 x 10^k at or above ``v`` (> 0)."""
+    if not np.isfinite(v) or v <= 0:
+        return 1.0
+    k = np.floor(np.log10(v))
+    for m in (1.0, 2.0, 2.5, 5.0, 10.0):
+        if m * 10 ** k >= v * (1 - 1e-12):
+            return float(m * 10 ** k)
+    return float(10 ** (k + 1))
+
+
+def steady_top(plot: pg.PlotItem, top: float) -> float:
+    """The top of a value axis that starts at 0: a round number at or above ``top``, kept
+    while ``top`` stays within it and above a third of it (an axis re-planned at every
+    keystroke costs a millisecond and makes the plot jump)."""
+    cur = getattr(plot, "_steady_top", None)
+    if cur is None or not top <= cur <= 3 * top:
+        cur = nice_ceil(top)
+    plot._steady_top = cur
+    return cur
+
+
+def show_range(plot: pg.PlotItem, x: tuple, y: tuple, padding: float = 0.0,
+               limits: bool = False) -> None:
+    """Set the view to ``x`` by ``y`` (and, with ``limits``, keep panning within them)
+    unless it shows exactly that already: an unchanged view keeps its axes' drawings."""
+    if limits and getattr(plot, "_limits", None) != (x, y):
+        plot.setLimits(xMin=x[0], xMax=x[1], yMin=y[0], yMax=y[1])
+        plot._limits = (x, y)
+    def padded(r):
+        lo, hi = float(r[0]), float(r[1])
+        if hi == lo:
+            return [lo - 0.5, hi + 0.5]
+        d = (hi - lo) * padding
+        return [lo - d, hi + d]
+
+    want = [padded(x), padded(y)]
+    if [[float(a), float(b)] for a, b in plot.vb.viewRange()] != want:
+        plot.setRange(xRange=want[0], yRange=want[1], padding=0)
+
+
+ROUND_STEPS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+
+
+def steady_levels(plot: pg.PlotItem, a: np.ndarray | None, floor: float = 1e-6) -> tuple:
+    """:func:`symmetric_levels` rounded up to 1, 1.2, 1.5, 2, ... 8 x 10^k and kept while
+    the largest value stays within 25% below them: the colour bar's scale is then not
+    re-planned (~1 ms) at every keystroke, and colours mean the same from key to key."""
+    m = symmetric_levels(a, floor)[1]
+    cur = getattr(plot, "_steady_m", None)
+    if cur is None or not m <= cur <= 1.25 * m:
+        k = np.floor(np.log10(m))
+        cur = next((f * 10 ** k for f in ROUND_STEPS if f * 10 ** k >= m * (1 - 1e-9)),
+                   10 ** (k + 1))
+        cur = float(cur)
+    plot._steady_m = cur
+    return (-cur, cur)
+
+
+def axis_label(plot: pg.PlotItem, name: str, text: str) -> None:
+    """Name an axis of ``plot``. (``PlotItem.setLabel`` also shows the axis again, which
+    re-plans its drawing even when nothing changed.)"""
+    axis = plot.getAxis(name)
+    axis.setLabel(text)
+    if not axis.isVisible():
+        plot.showAxis(name)
+
+
+def set_title(plot: pg.PlotItem, text: str, size: str = "9pt") -> None:
+    """The plot's title; the same title again costs nothing (pyqtgraph relays it out)."""
+    if getattr(plot, "_title", None) == (text, size):
+        return
+    plot.setTitle(text, size=size)
+    plot._title = (text, size)
 
 
 def decade_labels(axis: pg.AxisItem) -> None:
@@ -97,6 +200,12 @@ class Axis(pg.AxisItem):
         if self.picture is not None and self.range == [mn, mx]:
             return
         super().setRange(mn, mx)
+
+    def setTicks(self, ticks) -> None:
+        """The same ticks again (a new trace of the same vocabulary) keep the drawing."""
+        if self.picture is not None and ticks == self._tickLevels:
+            return
+        super().setTicks(ticks)
 
     _label: tuple | None = None
 
@@ -179,6 +288,11 @@ class Panel(QtWidgets.QWidget):
         self.plots: list[pg.PlotItem] = []
         self.bars_items: list = []
         self.colorbars: list[pg.ColorBarItem] = []
+        # for mark(): the plots with time along "x" (or "y"), the plots of each quantity
+        self.time_plots: list[tuple[pg.PlotItem, str]] = []
+        self.quantity_plots: dict[str, list[pg.PlotItem]] = {}
+        self.marked: tuple | None = None     # (span, quantity) of the last mark()
+        self._mark_items: list[MarkBand] = []
         self.layout_widget.scene().sigMouseMoved.connect(self._on_mouse)
 
     # -- subclass API --------------------------------------------------------------------
@@ -191,6 +305,31 @@ class Panel(QtWidgets.QWidget):
     def table(self) -> tuple[list[str], np.ndarray]:
         """Column names and a 2-D array: the data this panel shows (for CSV)."""
         return [], np.zeros((0, 0))
+
+    # -- lesson marks ---------------------------------------------------------------------
+    marks: tuple[str, ...] = ()   # what mark() points at (playground.files.lessons.PANELS)
+
+    def time_axes(self) -> list[tuple[pg.PlotItem, str]]:
+        """The plots that draw time steps now, with the axis time runs along."""
+        return list(self.time_plots)
+
+    def mark(self, span: tuple[int, int] | None, quantity: str | None = None) -> None:
+        """Point at what a lesson step asks to look at: steps ``span[0]..span[1]`` as a
+        band on every plot of time, and a frame around the plots of ``quantity`` (a gate
+        letter, ``h``, ``dh``...: :attr:`marks`). Replaces the last mark."""
+        self.clear_mark()
+        self.marked = (span, quantity)
+        if span is not None:
+            for plot, axis in self.time_axes():
+                self._mark_items.append(MarkBand(plot, span[0], span[1], axis))
+        for plot in self.quantity_plots.get(quantity or "", ()):
+            self._mark_items.append(MarkBand(plot))
+
+    def clear_mark(self) -> None:
+        for it in self._mark_items:
+            it.remove()
+        self._mark_items = []
+        self.marked = None
 
     # -- helpers -------------------------------------------------------------------------
     def set_stale(self, why: str) -> None:
@@ -215,6 +354,9 @@ class Panel(QtWidgets.QWidget):
                 p.vb.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)
         for b in self.bars_items:
             b.forget()
+        self.clear_mark()
+        for p in self.plots:
+            p._time_extent = p._steady_top = p._limits = p._steady_m = None
         self.caption.setText("")
         self.hover_label.setText("hover for values")
 
@@ -237,11 +379,13 @@ class Panel(QtWidgets.QWidget):
         kw.setdefault("axisItems", {"bottom": StepAxis("bottom"), "left": Axis("left")})
         p = self.layout_widget.addPlot(row=row, col=col, **kw)
         if title:
-            p.setTitle(title, size="9pt")
+            set_title(p, title)
         if left:
             p.setLabel("left", left)
         if bottom:
             p.setLabel("bottom", bottom)
+        if bottom == TIME_AXIS:
+            self.time_plots.append((p, "x"))
         p.setMenuEnabled(False)
         p.hideButtons()
         self.plots.append(p)
@@ -352,6 +496,51 @@ class StepLine(QtWidgets.QGraphicsLineItem):
         return self.pos().x()
 
 
+class MarkBand(QtWidgets.QGraphicsRectItem):
+    """A lesson's mark on a plot (:meth:`Panel.mark`): steps ``lo..hi`` as a translucent
+    band along ``axis`` (``x``, or ``y`` where time runs down, as attention's queries),
+    three times as long as the visible range across it; without steps, a frame just inside
+    the view. Like :class:`StepLine` it is a C++ item in units of a thousandth of the
+    visible range, following range changes (data units overflow Qt's device coordinates
+    on tiny ranges)."""
+
+    def __init__(self, plot: pg.PlotItem, lo: int | None = None, hi: int | None = None,
+                 axis: str = "x"):
+        super().__init__()
+        self._plot, self._lo, self._hi, self._axis = plot, lo, hi, axis
+        if lo is None:
+            self.setPen(MARK_FRAME_PEN)
+        else:
+            self.setPen(MARK_PEN)
+            self.setBrush(MARK_BRUSH)
+        self.setZValue(20)
+        plot.addItem(self, ignoreBounds=True)
+        plot.vb.sigRangeChanged.connect(self._fit)
+        self._fit()
+
+    def _fit(self, *_) -> None:
+        (x0, x1), (y0, y1) = (tuple(map(float, r)) for r in self._plot.vb.viewRange())
+        sx, sy = max(x1 - x0, 1e-30) / 1000.0, max(y1 - y0, 1e-30) / 1000.0
+        self.setTransform(QtGui.QTransform.fromScale(sx, sy))
+        if self._lo is None:     # the frame: 3 thousandths inside the view
+            self.setRect(QtCore.QRectF(x0 / sx + 3, y0 / sy + 3, 994, 994))
+            return
+        a, b = self._lo - 0.5, self._hi + 0.5
+        if self._axis == "x":
+            self.setRect(QtCore.QRectF(a / sx, y0 / sy - 1000, (b - a) / sx, 3000))
+        else:
+            self.setRect(QtCore.QRectF(x0 / sx - 1000, a / sy, 3000, (b - a) / sy))
+
+    def span(self) -> tuple[float, float] | None:
+        """The marked steps (for tests), None for a frame."""
+        return None if self._lo is None else (self._lo, self._hi)
+
+    def remove(self) -> None:
+        if self.scene() is not None:
+            self._plot.vb.sigRangeChanged.disconnect(self._fit)
+            self._plot.removeItem(self)
+
+
 class Heatmap:
     """An ImageItem in a plot with fixed levels, a current-step line and hover values.
 
@@ -404,8 +593,8 @@ class Heatmap:
         rows, cols = self.data.shape
         # cell (r, t) is centred on (t, r): ticks name steps and units
         self.item.setRect(QtCore.QRectF(-0.5, -0.5, cols, rows))
-        self.plot.setLimits(xMin=-0.5, xMax=cols - 0.5, yMin=-0.5, yMax=rows - 0.5)
-        self.plot.setRange(xRange=(-0.5, cols - 0.5), yRange=(-0.5, rows - 0.5), padding=0)
+        show_range(self.plot, (-0.5, time_extent(self.plot, cols) - 0.5), (-0.5, rows - 0.5),
+                   limits=True)
 
     def set_cuts(self, steps) -> None:
         for ln in self.cut_lines:

@@ -114,8 +114,8 @@ class EquationPanel(Panel):
     def set_view(self, view: TraceView | None) -> None:
         super().set_view(view)
         self.rec = view.rec if view else None
-        if self.rec is not None:
-            self.unit.setRange(0, self.rec.hidden_size - 1)
+        if self.rec is not None and self.unit.maximum() != self.rec.hidden_size - 1:
+            self.unit.setRange(0, self.rec.hidden_size - 1)   # (the same range: no relayout)
         self.set_step(self.step)
 
     def set_unit(self, u: int) -> None:

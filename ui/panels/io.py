@@ -20,8 +20,12 @@ from .base import (
     StepLine,
     TickLabels,
     TraceView,
+    axis_label,
     cache_static,
     hairline,
+    set_title,
+    steady_top,
+    time_extent,
 )
 
 TOKEN_WINDOW = 40  # tokens shown either side of the current one
@@ -174,6 +178,10 @@ class OutputPanel(Panel):
         self.shown: list[tuple[str, float, float]] = []   # (symbol, p_net, p_ngram)
         self.names = TickLabels(p, TOP_K)
 
+    def time_axes(self):
+        """Time runs along x only while values are drawn over time (not the top classes)."""
+        return [(self.plot, "x")] if self.mode == "values" else []
+
     def set_view(self, view: TraceView | None) -> None:
         super().set_view(view)
         tr = view.trace if view else None
@@ -199,22 +207,25 @@ class OutputPanel(Panel):
                 self.legend.removeItem(self._base_sample)
                 if order:
                     self.legend.addItem(self._base_sample, f"{order}-gram baseline")
-            self.plot.setLogMode(y=False)
+            if self.plot.getAxis("left").logMode:
+                self.plot.setLogMode(y=False)
             self.plot.setYRange(0, 1, padding=0.02)
             self.plot.setXRange(-0.7, min(TOP_K, C) - 0.3, padding=0)
-            self.plot.setLabel("left", "probability")
-            self.plot.setLabel("bottom", "")
-            self.plot.setTitle(f"Top {min(TOP_K, C)} next symbols at step t", size="9pt")
+            axis_label(self.plot, "left", "probability")
+            axis_label(self.plot, "bottom", "")
+            set_title(self.plot, f"Top {min(TOP_K, C)} next symbols at step t")
             self.line.setVisible(False)
             self.legend.setVisible(True)
-            self.names.show(True)
+            if not self.names.active:       # (taking the axis over again re-plans it)
+                self.names.show(True)
         else:
             self.mode = "values"
             self.outputs = tr.outputs[0]
-            self.plot.setTitle("Prediction (solid) vs target (dashed) over time", size="9pt")
-            self.plot.setLabel("left", "value")
-            self.plot.setLabel("bottom", "time step t")
-            self.names.show(False)
+            set_title(self.plot, "Prediction (solid) vs target (dashed) over time")
+            axis_label(self.plot, "left", "value")
+            axis_label(self.plot, "bottom", "time step t")
+            if self.names.active:
+                self.names.show(False)
             for it in (self.net, self.base, self.orig):
                 it.set([], [])
             self.legend.setVisible(False)
@@ -238,7 +249,8 @@ class OutputPanel(Panel):
                      self.targets is not None else np.inf)
             hi = max(float(np.nanmax(self.outputs)), float(np.nanmax(tg)) if
                      self.targets is not None else -np.inf)
-            self.plot.setRange(xRange=(0, len(x) - 1), yRange=(lo, hi), padding=0.05)
+            self.plot.setRange(xRange=(0, time_extent(self.plot, len(x)) - 1), yRange=(lo, hi),
+                               padding=0.05)
         self.set_step(self.step)
 
     def set_step(self, t: int) -> None:
@@ -352,8 +364,9 @@ class LossPanel(Panel):
         self.ghost.setData(x, b, connect="finite") if b is not None else self.ghost.setData([], [])
         tops = [np.nanmax(a) for a in (self.loss, b) if a is not None and np.isfinite(a).any()]
         top = max(tops) if tops else 1.0
-        self.plot.setRange(xRange=(-0.5, len(x) - 0.5), yRange=(0, max(top, 1e-6)),
-                           padding=0.04)
+        # a round top, kept while the loss fits it: the axis is not re-planned per key
+        self.plot.setRange(xRange=(-0.5, time_extent(self.plot, len(x)) - 0.5),
+                           yRange=(0, steady_top(self.plot, max(top, 1e-6))), padding=0.04)
         base = view.base
         extra = f" (original {base.loss:.4f})" if base is not None and base.loss is not None \
             else ""

@@ -19,10 +19,13 @@ from .base import (
     Panel,
     StepLine,
     TraceView,
+    axis_label,
     cache_static,
     decade_labels,  # noqa: I001
+    set_title,
     state_levels,
-    symmetric_levels,
+    steady_levels,
+    time_extent,
 )
 
 MAX_GATES = 4
@@ -48,6 +51,7 @@ class StatePanel(Panel):
         bp = self.add_plot(1, 0, f"{key}_t at the current step", key, "unit")
         self.bars = Bars(self, bp, name="unit", value_name=f"{key}_t")
         self.bar_plot = bp
+        self.marks, self.quantity_plots[key] = (key,), [hp, bp]
         self.layout_widget.ci.layout.setRowStretchFactor(0, 3)
         self.layout_widget.ci.layout.setRowStretchFactor(1, 2)
         self.array: np.ndarray | None = None     # (T, H)
@@ -74,7 +78,7 @@ class StatePanel(Panel):
         if self.key == "h":
             levels = state_levels(rec.kind, rec.nonlinearity, self.array)
         else:
-            levels = symmetric_levels(self.array, 1.0)
+            levels = steady_levels(self.heat.plot, self.array, 1.0)
         # ReLU states are >= 0: a sequential map (0 dark), not a diverging one centred on 0
         self.heat.set_colormap(GATE_CMAP if levels[0] >= 0 else STATE_CMAP)
         self.caption.setText(f"{self.title} of {rec.label} ({rec.kind.upper()}, "
@@ -104,6 +108,7 @@ class GatesPanel(Panel):
     candidates in [-1, 1]) beside its units x time heatmap."""
 
     title = "Gates"
+    marks = tuple(GATE_LABELS)     # every gate letter of every cell
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -117,6 +122,7 @@ class GatesPanel(Panel):
             self.heats.append(Heatmap(self, hp, GATE_CMAP, (0.0, 1.0), value_name="gate"))
             self.bars.append(Bars(self, bp, value_name="gate"))
             self.rows.append((hp, bp))
+            self.time_plots.append((hp, "x"))
         lay = self.layout_widget.ci.layout
         lay.setColumnStretchFactor(0, 3)
         lay.setColumnStretchFactor(1, 2)
@@ -128,6 +134,7 @@ class GatesPanel(Panel):
         super().set_view(view)
         rec = view.rec if view else None
         self.letters = list(rec.gates) if rec is not None else []
+        self.quantity_plots = {k: list(self.rows[r]) for r, k in enumerate(self.letters)}
         self.arrays = {k: rec.gates[k][0] for k in self.letters}
         base = view.base_rec if view else None
         self.ghosts = {k: base.gates[k][0] for k in self.letters} if base is not None else {}
@@ -148,14 +155,23 @@ class GatesPanel(Panel):
             bp.setVisible(show)
             if not show:
                 continue
+            # the time steps and units are numbered under the lowest gate only: the rows
+            # share both, and each axis drawn costs a millisecond a trace
+            last = r == len(self.letters) - 1
+            for p in (hp, bp):
+                if p.getAxis("bottom").isVisible() != last:
+                    p.showAxis("bottom", last)
+            if last:
+                axis_label(hp, "bottom", "time step t")
+                axis_label(bp, "bottom", "unit")
             k = self.letters[r]
             levels = (0.0, 1.0) if k in SIGMOID_GATES else (-1.0, 1.0)
             cmap = GATE_CMAP if k in SIGMOID_GATES else STATE_CMAP
             self.heats[r].set_colormap(cmap)
             self.heats[r].value_name = k
             self.bars[r].value_name = f"{k}_t"
-            hp.setTitle(f"{k}: {GATE_LABELS[k]}", size="9pt")
-            bp.setTitle(f"{k}_t", size="9pt")
+            set_title(hp, f"{k}: {GATE_LABELS[k]}")
+            set_title(bp, f"{k}_t")
             bp.setYRange(*levels, padding=0.02)
             self.heats[r].set(self.arrays[k].T, levels)
         self.set_step(self.step)
@@ -177,15 +193,22 @@ class GatesPanel(Panel):
         return names, np.column_stack([np.arange(T)] + [self.arrays[k] for k in self.letters])
 
 
+C_PEN = pg.mkPen("#ff7f0e", width=2)
+NORM_TITLE = "||dL/dh_t||  (log scale)"
+BOTH_TITLE = "||dL/dh_t||, ||dL/dc_t|| (orange); log scale"
+
+
 class GradientPanel(Panel):
     """What BPTT delivers: ||dL/dh_t|| over t on a log scale (vanishing or exploding
-    gradients) and dL/dh as a units x time heatmap; dashed lines where truncated BPTT cuts."""
+    gradients) and dL/dh as a units x time heatmap; for an LSTM also ||dL/dc_t|| and dL/dc,
+    the gradient along the additive cell path; dashed lines where truncated BPTT cuts."""
 
     title = "Gradient dL/dh"
+    marks = ("dh", "dc")
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        np_ = self.add_plot(0, 0, "||dL/dh_t||  (log scale)", "norm", "time step t")
+        np_ = self.add_plot(0, 0, NORM_TITLE, "norm", "time step t")
         np_.setLogMode(y=True)
         decade_labels(np_.getAxis("left"))
         np_.getAxis("left").enableAutoSIPrefix(False)
@@ -194,15 +217,26 @@ class GradientPanel(Panel):
         self.curve = pg.PlotDataItem(pen=CURVE_PEN, skipFiniteCheck=True)
         self.ghost = pg.PlotDataItem(pen=GHOST_PEN, skipFiniteCheck=True)
         self.dot = Dot(np_, log=True)
-        for it in (self.ghost, self.curve):
+        self.c_curve = pg.PlotDataItem(pen=C_PEN, skipFiniteCheck=True)
+        self.c_dot = Dot(np_, log=True)
+        self.c_dot.item.setBrush(pg.mkBrush("#ff7f0e"))
+        for it in (self.ghost, self.c_curve, self.curve):
             np_.addItem(it)
-        cache_static(self.curve, self.ghost)
+        cache_static(self.curve, self.ghost, self.c_curve)
         self.norm_line = StepLine(np_)
         self.add_hover(np_, self._hover_norm)
         hp = self.add_plot(1, 0, "dL/dh  (units × time)", "unit", "time step t")
         self.heat = Heatmap(self, hp, STATE_CMAP, value_name="dL/dh")
+        cp = self.add_plot(2, 0, "dL/dc  (units × time): the cell path", "unit", "time step t")
+        self.c_heat = Heatmap(self, cp, STATE_CMAP, value_name="dL/dc")
+        self.c_plot = cp
+        cp.setVisible(False)
+        self.quantity_plots["dh"] = [np_, hp]
+        self.quantity_plots["dc"] = [np_, cp]
         self.norms: np.ndarray | None = None
+        self.c_norms: np.ndarray | None = None      # (T,) ||dL/dc_t||, LSTM layers only
         self.dh: np.ndarray | None = None
+        self.dc: np.ndarray | None = None
         self.cut_lines: list[StepLine] = []
 
     def set_view(self, view: TraceView | None) -> None:
@@ -222,20 +256,39 @@ class GradientPanel(Panel):
             self.show_message(why)
             self.curve.setData([], [])
             self.ghost.setData([], [])
+            self.c_curve.setData([], [])
             self.dot.clear()
+            self.c_dot.clear()
             self.heat.set(np.zeros((1, 1)))
+            self.c_norms = self.dc = None
             return
         self.show_message("")
         self.norms = view.dh_norm
+        self.dc = None if rec.dc is None else rec.dc[0]
+        self.c_norms = None if self.dc is None else view.dc_norm
+        lstm = self.c_norms is not None
         T = len(self.norms)
         x = np.arange(T, dtype=np.float64)
         self.curve.setData(x, _positive(self.norms), connect="finite")
-        pos = self.norms[self.norms > 0]
+        if lstm:
+            self.c_curve.setData(x, _positive(self.c_norms), connect="finite")
+        else:
+            self.c_curve.setData([], [])
+        set_title(self.norm_plot, BOTH_TITLE if lstm else NORM_TITLE)
+        if self.c_plot.isVisible() != lstm:
+            self.c_plot.setVisible(lstm)
+            self.refit()
+        if lstm:
+            self.c_heat.set(self.dc.T, steady_levels(self.c_plot, self.dc))
+        else:
+            self.c_dot.clear()
+        both = self.norms if not lstm else np.concatenate([self.norms, self.c_norms])
+        pos = both[both > 0]
         if len(pos):
             # whole decades: the log axis then labels decades, not crowded minor ticks
             lo, hi = np.floor(np.log10(pos.min())), np.ceil(np.log10(pos.max()))
-            self.norm_plot.setRange(xRange=(-0.5, T - 0.5), yRange=(lo, max(hi, lo + 1)),
-                                    padding=0.02)
+            self.norm_plot.setRange(xRange=(-0.5, time_extent(self.norm_plot, T) - 0.5),
+                                    yRange=(lo, max(hi, lo + 1)), padding=0.02)
         if view.base_dh_norm is not None:
             self.ghost.setData(x, _positive(view.base_dh_norm), connect="finite")
         else:
@@ -243,14 +296,20 @@ class GradientPanel(Panel):
         cuts = np.flatnonzero(rec.cut)
         for s in cuts[:200]:
             self.cut_lines.append(StepLine(self.norm_plot, float(s) - 0.5, CUT_PEN))
-        self.heat.set(self.dh.T, symmetric_levels(self.dh))
+        self.heat.set(self.dh.T, steady_levels(self.heat.plot, self.dh))
         self.heat.set_cuts(cuts)
-        nz = self.norms[self.norms > 0]
-        ratio = nz[0] / nz[-1] if len(nz) else float("nan")
+        if lstm:
+            self.c_heat.set_cuts(cuts)
+
+        def ratio(a):
+            nz = a[a > 0]
+            return nz[0] / nz[-1] if len(nz) else float("nan")
+
         cut_txt = f"; truncated BPTT cuts every {view.trace.tbptt} steps (dashed)" \
             if len(cuts) else ""
+        c_txt = f"; ||dL/dc|| {ratio(self.c_norms):.3g}" if lstm else ""
         self.caption.setText(f"Gradient reaching {rec.label}: first / last nonzero norm = "
-                             f"{ratio:.3g}{cut_txt}")
+                             f"{ratio(self.norms):.3g}{c_txt}{cut_txt}")
         self.set_step(self.step)
 
     def set_step(self, t: int) -> None:
@@ -261,18 +320,26 @@ class GradientPanel(Panel):
         self.norm_line.setValue(t)
         self.dot.set(t, self.norms[t])
         self.heat.set_step(t)
+        if self.c_norms is not None:
+            self.c_dot.set(t, self.c_norms[t])
+            self.c_heat.set_step(t)
 
     def _hover_norm(self, x: float, y: float) -> str | None:
         if self.norms is None:
             return None
         t = int(round(x))
         if 0 <= t < len(self.norms):
-            return f"t={t}: ||dL/dh_t||={self.norms[t]:.6g}"
+            c = f", ||dL/dc_t||={self.c_norms[t]:.6g}" if self.c_norms is not None else ""
+            return f"t={t}: ||dL/dh_t||={self.norms[t]:.6g}{c}"
         return None
 
     def table(self):
         if self.dh is None:
             return [], np.zeros((0, 0))
         T, H = self.dh.shape
-        return ["t", "norm"] + [f"dh[{u}]" for u in range(H)], \
-            np.column_stack([np.arange(T), self.norms, self.dh])
+        names = ["t", "norm"] + [f"dh[{u}]" for u in range(H)]
+        cols = [np.arange(T), self.norms, self.dh]
+        if self.c_norms is not None:
+            names += ["c_norm"] + [f"dc[{u}]" for u in range(H)]
+            cols += [self.c_norms, self.dc]
+        return names, np.column_stack(cols)

@@ -1,4 +1,5 @@
-"""Training curves: loss (and validation loss), gradient norm before and after clipping."""
+"""Training curves: loss (and validation loss), gradient norm before and after clipping,
+and the learning rate its schedule gives at each step."""
 
 from __future__ import annotations
 
@@ -30,12 +31,14 @@ class _Series:
 
 
 class TrainingPlotsPanel(Panel):
-    """Loss per training step (with validation loss where measured) and the gradient norm
-    before and after clipping, both on log scales. Rows arrive with :meth:`add`; the window
+    """Loss per training step (with validation loss where measured), the gradient norm
+    before and after clipping, both on log scales, and the learning rate (warm-up, steps,
+    cosine: what the schedule set at that step). Rows arrive with :meth:`add`; the window
     calls :meth:`redraw` at most ~30 times a second."""
 
     title = "Training curves"
-    COLS = ("step", "loss", "val_loss", "grad_norm", "grad_norm_clipped")
+    marks = ("loss", "grad_norm", "lr")
+    COLS = ("step", "loss", "val_loss", "grad_norm", "grad_norm_clipped", "lr")
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -57,10 +60,20 @@ class TrainingPlotsPanel(Panel):
         gp.showGrid(y=True, alpha=0.25)
         self.gn = gp.plot(pen=pg.mkPen("#d62728", width=1), name="before clipping")
         self.gc = gp.plot(pen=pg.mkPen("#2ca02c", width=2), name="after clipping")
-        for c in (self.loss, self.gn, self.gc):
+        rp = self.add_plot(2, 0, "learning rate", "rate",
+                           "training step", auto=True)
+        rp.showGrid(y=True, alpha=0.25)
+        rp.getAxis("left").enableAutoSIPrefix(False)
+        self.rate = rp.plot(pen=pg.mkPen("#9467bd", width=2), name="learning rate")
+        rp.setXLink(lp)
+        lay = self.layout_widget.ci.layout
+        for row, stretch in ((0, 3), (1, 2), (2, 1)):
+            lay.setRowStretchFactor(row, stretch)
+        for c in (self.loss, self.gn, self.gc, self.rate):
             c.setDownsampling(auto=True, method="peak")
             c.setClipToView(True)
-        self.loss_plot, self.grad_plot = lp, gp
+        self.loss_plot, self.grad_plot, self.rate_plot = lp, gp, rp
+        self.quantity_plots = {"loss": [lp], "grad_norm": [gp], "lr": [rp]}
         self.add_hover(lp, self._hover)
         self.add_hover(gp, self._hover)
         self.series = _Series(len(self.COLS))
@@ -73,11 +86,13 @@ class TrainingPlotsPanel(Panel):
         self.redraw()
         self.caption.setText("not trained yet: press Train")
 
-    def add(self, step: int, loss: float, val_loss, grad_norm, grad_norm_clipped) -> None:
+    def add(self, step: int, loss: float, val_loss, grad_norm, grad_norm_clipped,
+            lr=None) -> None:
         nan = float("nan")
         self.series.append([step, loss, nan if val_loss is None else val_loss,
                             nan if grad_norm is None else grad_norm,
-                            nan if grad_norm_clipped is None else grad_norm_clipped])
+                            nan if grad_norm_clipped is None else grad_norm_clipped,
+                            nan if lr is None else lr])
         self._dirty = True
 
     def redraw(self) -> None:
@@ -86,7 +101,7 @@ class TrainingPlotsPanel(Panel):
         self._dirty = False
         d = self.series.data
         if not len(d):
-            for c in (self.loss, self.val, self.gn, self.gc):
+            for c in (self.loss, self.val, self.gn, self.gc, self.rate):
                 c.setData([], [])
             return
         s = d[:, 0].copy()
@@ -96,12 +111,15 @@ class TrainingPlotsPanel(Panel):
         self.val.setData(s[v], pos(d[v, 2]))
         self.gn.setData(s, pos(d[:, 3]), connect="finite")
         self.gc.setData(s, pos(d[:, 4]), connect="finite")
+        self.rate.setData(s, d[:, 5], connect="finite")
         last = d[-1]
         txt = f"step {int(last[0])}: loss {last[1]:.4f}"
         if np.isfinite(d[:, 2]).any():
             txt += f", validation {d[v, 2][-1]:.4f}"
         if np.isfinite(last[3]):
             txt += f", grad norm {last[3]:.3g} -> {last[4]:.3g}"
+        if np.isfinite(last[5]):
+            txt += f", learning rate {last[5]:.3g}"
         self.caption.setText(txt)
 
     @property
@@ -114,7 +132,7 @@ class TrainingPlotsPanel(Panel):
             return None
         i = int(np.clip(np.searchsorted(d[:, 0], x), 0, len(d) - 1))
         r = d[i]
-        return f"step {int(r[0])}: loss={r[1]:.6g} grad={r[3]:.6g}/{r[4]:.6g}"
+        return f"step {int(r[0])}: loss={r[1]:.6g} grad={r[3]:.6g}/{r[4]:.6g} lr={r[5]:.6g}"
 
     def table(self):
         return list(self.COLS), self.series.data.copy()
