@@ -261,6 +261,21 @@ class Controller(QtCore.QObject):
             self.stale = why
             self.staleChanged.emit(why)
 
+    def set_training(self, **changes) -> str:
+        """Change training settings (``lr``, ``schedule``, ``warmup``, ``step_every``,
+        ``step_factor``...): ``""`` or what is wrong. They are saved with the experiment and
+        the next Train uses them, also when it continues an earlier run."""
+        if self.train_config is None:
+            return "open an experiment first"
+        try:
+            cfg = dataclasses.replace(self.train_config, **changes)
+        except (PlaygroundError, TypeError, ValueError) as e:
+            return str(e)
+        if cfg != self.train_config:
+            self.train_config = cfg
+            self.set_dirty()
+        return ""
+
     def set_dirty(self, dirty: bool = True) -> None:
         if dirty != self.dirty:
             self.dirty = dirty
@@ -282,6 +297,8 @@ class Controller(QtCore.QObject):
             exp.graph = self.model.graph.copy()
             exp.description, exp.what_to_look_at = self.description, self.look_at
             exp.lesson = self.lesson
+            if self.train_config is not None:   # as the Training dock set it
+                exp.train = self.train_config
             if exp.name.endswith("(built-in)") or exp.name == "untitled":
                 exp.name = os.path.splitext(os.path.basename(path))[0]
             state, record = self.weights.to_save(exp.seed)

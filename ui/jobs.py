@@ -65,6 +65,8 @@ class TrainingJob(QtCore.QObject):
             if self.trainer is None or self.trainer.model is not model or \
                     str(self.trainer.device.type) != device:
                 self.trainer = Trainer(model, dataset, config or TrainConfig(), device=device)
+            elif config is not None:     # the rate and schedule as the dock has them now
+                self.trainer.set_schedule(config)
             if batch is not None:
                 self.trainer.request_trace(batch)
         except (PlaygroundError, ValueError, RuntimeError) as e:

@@ -60,6 +60,7 @@ class TrainingPanel(QtWidgets.QWidget):
         self.steps.setSuffix(" steps")
         form.addRow("Device", self.device)
         form.addRow("Run for", self.steps)
+        self._rate_form(form)
         lay.addLayout(form)
         self.progress = QtWidgets.QProgressBar()
         self.progress.setFormat("step %v of %m")
@@ -88,6 +89,82 @@ class TrainingPanel(QtWidgets.QWidget):
         controller.modelChanged.connect(self.reset)
         self._set_running(False)
 
+    def _rate_form(self, form: QtWidgets.QFormLayout) -> None:
+        """Learning rate and schedule: written to the experiment, used by the next Train."""
+        self.lr = QtWidgets.QDoubleSpinBox()
+        self.lr.setObjectName("learningRate")
+        self.lr.setDecimals(6)
+        self.lr.setRange(1e-6, 10.0)
+        self.lr.setStepType(QtWidgets.QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
+        self.lr.setToolTip("the base learning rate; the schedule scales it at each step")
+        self.schedule = QtWidgets.QComboBox()
+        self.schedule.setObjectName("lrSchedule")
+        for key, text in (("constant", "constant"), ("step", "step (x factor every N steps)"),
+                          ("cosine", "cosine (down to 0 at the last step)")):
+            self.schedule.addItem(text, key)
+        self.schedule.setToolTip("how the learning rate changes over the run; the Training "
+                                 "curves panel draws the rate of each step")
+        self.warmup = QtWidgets.QSpinBox()
+        self.warmup.setRange(0, 10_000_000)
+        self.warmup.setSuffix(" steps")
+        self.warmup.setToolTip("linear warm-up: the rate rises from lr/N to lr over N steps "
+                               "(0: none)")
+        self.step_every = QtWidgets.QSpinBox()
+        self.step_every.setRange(1, 10_000_000)
+        self.step_every.setPrefix("every ")
+        self.step_every.setSuffix(" steps")
+        self.step_factor = QtWidgets.QDoubleSpinBox()
+        self.step_factor.setDecimals(3)
+        self.step_factor.setRange(0.001, 1.0)
+        self.step_factor.setSingleStep(0.05)
+        self.step_factor.setPrefix("x ")
+        cut = QtWidgets.QHBoxLayout()
+        cut.addWidget(self.step_every)
+        cut.addWidget(self.step_factor)
+        for w in (self.step_every, self.step_factor):
+            w.setToolTip("the step schedule multiplies the rate by the factor every N steps")
+        form.addRow("Learning rate", self.lr)
+        form.addRow("Schedule", self.schedule)
+        form.addRow("Warm-up", self.warmup)
+        form.addRow("Cut", cut)
+        self._rate_widgets = (self.lr, self.schedule, self.warmup, self.step_every,
+                              self.step_factor)
+        for w in (self.lr, self.step_factor):
+            w.valueChanged.connect(lambda _: self._rate_edited())
+        for w in (self.warmup, self.step_every):
+            w.valueChanged.connect(lambda _: self._rate_edited())
+        self.schedule.currentIndexChanged.connect(lambda _: self._rate_edited())
+
+    def _show_rate(self) -> None:
+        """The experiment's rate settings in the form (without writing them back)."""
+        cfg = self.controller.train_config
+        for w in self._rate_widgets:
+            w.blockSignals(True)
+        if cfg is not None:
+            self.lr.setValue(float(cfg.lr))
+            self.schedule.setCurrentIndex(max(0, self.schedule.findData(cfg.schedule)))
+            self.warmup.setValue(int(cfg.warmup))
+            self.step_every.setValue(int(cfg.step_every))
+            self.step_factor.setValue(float(cfg.step_factor))
+        for w in self._rate_widgets:
+            w.blockSignals(False)
+            w.setEnabled(cfg is not None and not self.running)
+        self._cut_enabled()
+
+    def _cut_enabled(self) -> None:
+        on = self.schedule.isEnabled() and self.schedule.currentData() == "step"
+        self.step_every.setEnabled(on)
+        self.step_factor.setEnabled(on)
+
+    def _rate_edited(self) -> None:
+        self._cut_enabled()
+        problem = self.controller.set_training(
+            lr=float(self.lr.value()), schedule=self.schedule.currentData(),
+            warmup=int(self.warmup.value()), step_every=int(self.step_every.value()),
+            step_factor=float(self.step_factor.value()))
+        self.error.setText(problem)
+        self.error.setVisible(bool(problem))
+
     # -- state ----------------------------------------------------------------------------
     @property
     def running(self) -> bool:
@@ -102,6 +179,7 @@ class TrainingPanel(QtWidgets.QWidget):
         self.steps.setValue(int(cfg.steps) if cfg is not None else 500)
         self.progress.setRange(0, self.steps.value())
         self.progress.setValue(0)
+        self._show_rate()
         self.status.setText("ready: press Train" if self.controller.model is not None else
                             "build a valid model on the canvas to train it")
         self.start_btn.setEnabled(self.controller.model is not None)
@@ -113,6 +191,9 @@ class TrainingPanel(QtWidgets.QWidget):
         self.stop_btn.setEnabled(on)
         self.device.setEnabled(not on)
         self.steps.setEnabled(not on)
+        for w in self._rate_widgets:
+            w.setEnabled(not on and self.controller.train_config is not None)
+        self._cut_enabled()
         if not on:
             self.pause_btn.blockSignals(True)
             self.pause_btn.setChecked(False)

@@ -17,7 +17,7 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -190,6 +190,14 @@ class Trainer:
         """Set the base learning rate (the schedule, if any, scales it from the next step)."""
         self.base_lr = float(lr)
         self._apply_lr()
+
+    RATE_FIELDS = ("lr", "schedule", "warmup", "step_every", "step_factor")
+
+    def set_schedule(self, config) -> None:
+        """Take the learning rate and its schedule (``RATE_FIELDS``) from ``config`` and go on
+        from the current step with them; every other setting stays as the trainer began."""
+        self.config = replace(self.config, **{k: getattr(config, k) for k in self.RATE_FIELDS})
+        self.set_lr(config.lr)
 
     def lr_now(self) -> float:
         """The rate the next optimiser step takes: the base rate times the schedule's factor."""
