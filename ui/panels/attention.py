@@ -58,7 +58,8 @@ class AttentionPanel(Panel):
     def __init__(self, parent=None):
         super().__init__(parent)
         row = QtWidgets.QHBoxLayout()
-        row.addWidget(QtWidgets.QLabel("show"))
+        self.show_label = QtWidgets.QLabel("show")
+        row.addWidget(self.show_label)
         self.show_box = QtWidgets.QComboBox()
         for key, text, *_ in SHOWS:
             self.show_box.addItem(text, key)
@@ -123,6 +124,8 @@ class AttentionPanel(Panel):
         a = view.attn if view else None
         self.attn = a
         self.weights = None if a is None else a.weights[0]
+        for w in (self.show_label, self.show_box):   # nothing to choose without attention
+            w.setVisible(a is not None)
         self._draw()
         if a is None:
             none = view is None or not view.has_attention

@@ -285,10 +285,11 @@ class GradientPanel(Panel):
         both = self.norms if not lstm else np.concatenate([self.norms, self.c_norms])
         pos = both[both > 0]
         if len(pos):
-            # whole decades: the log axis then labels decades, not crowded minor ticks
+            # whole decades: the log axis then labels decades, not crowded minor ticks (with
+            # room around them: pyqtgraph drops a label that would stick out of its axis)
             lo, hi = np.floor(np.log10(pos.min())), np.ceil(np.log10(pos.max()))
             self.norm_plot.setRange(xRange=(-0.5, time_extent(self.norm_plot, T) - 0.5),
-                                    yRange=(lo, max(hi, lo + 1)), padding=0.02)
+                                    yRange=(lo, max(hi, lo + 1)), padding=0.08)
         if view.base_dh_norm is not None:
             self.ghost.setData(x, _positive(view.base_dh_norm), connect="finite")
         else:
