@@ -109,11 +109,11 @@ ROUND_STEPS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
 
 def steady_levels(plot: pg.PlotItem, a: np.ndarray | None, floor: float = 1e-6) -> tuple:
     """:func:`symmetric_levels` rounded up to 1, 1.2, 1.5, 2, ... 8 x 10^k and kept while
-    the largest value stays within 25% below them: the colour bar's scale is then not
+    the largest value stays within 40% below them: the colour bar's scale is then not
     re-planned (~1 ms) at every keystroke, and colours mean the same from key to key."""
     m = symmetric_levels(a, floor)[1]
     cur = getattr(plot, "_steady_m", None)
-    if cur is None or not m <= cur <= 1.25 * m:
+    if cur is None or not m <= cur <= 1.6 * m:
         k = np.floor(np.log10(m))
         cur = next((f * 10 ** k for f in ROUND_STEPS if f * 10 ** k >= m * (1 - 1e-9)),
                    10 ** (k + 1))
@@ -129,6 +129,27 @@ def axis_label(plot: pg.PlotItem, name: str, text: str) -> None:
     axis.setLabel(text)
     if not axis.isVisible():
         plot.showAxis(name)
+
+
+def set_curve(item: pg.PlotDataItem, x: np.ndarray, y: np.ndarray | None, **kw) -> None:
+    """``item.setData(x, y, **kw)`` unless it draws exactly that already (``y`` None: no
+    data). A what-if's ghost curve is the same trace's again: redrawing its path and its
+    cached picture costs a millisecond for nothing."""
+    if y is None or not len(y):
+        key = None
+    else:
+        key = (np.asarray(x, np.float64), np.asarray(y, np.float64), repr(sorted(kw.items())))
+    old = getattr(item, "_shown_data", None)
+    if key is None and old is None and getattr(item, "_shown_set", False):
+        return
+    if key is not None and old is not None and old[2] == key[2] and \
+            np.array_equal(old[0], key[0]) and np.array_equal(old[1], key[1], equal_nan=True):
+        return
+    if key is None:
+        item.setData([], [])
+    else:
+        item.setData(key[0], key[1], **kw)
+    item._shown_data, item._shown_set = key, True
 
 
 def set_title(plot: pg.PlotItem, text: str, size: str = "9pt") -> None:
@@ -356,7 +377,7 @@ class Panel(QtWidgets.QWidget):
             b.forget()
         self.clear_mark()
         for p in self.plots:
-            p._time_extent = p._steady_top = p._limits = p._steady_m = None
+            p._time_extent = p._steady_top = p._limits = p._steady_m = p._decades = None
         self.caption.setText("")
         self.hover_label.setText("hover for values")
 

@@ -23,6 +23,7 @@ from .base import (
     axis_label,
     cache_static,
     hairline,
+    set_curve,
     set_title,
     steady_top,
     time_extent,
@@ -351,17 +352,17 @@ class LossPanel(Panel):
         if self.loss is None:
             self.caption.setText("no loss: this input has no targets")
             for c in (self.curve, self.ghost):
-                c.setData([], [])
+                set_curve(c, [], None)
             self.dot.clear()
             return
         x = np.arange(len(self.loss), dtype=np.float64)
-        self.curve.setData(x, self.loss, connect="finite")
+        set_curve(self.curve, x, self.loss, connect="finite")
         # a lone loss-carrying step (many-to-one: the last) would be a curve of one point
         self.curve.setSymbol("o" if np.isfinite(self.loss).sum() <= 3 else None)
         self.curve.setSymbolSize(6)
         self.curve.setSymbolBrush("#1f77b4")
         b = view.base_step_loss
-        self.ghost.setData(x, b, connect="finite") if b is not None else self.ghost.setData([], [])
+        set_curve(self.ghost, x, b, connect="finite")
         tops = [np.nanmax(a) for a in (self.loss, b) if a is not None and np.isfinite(a).any()]
         top = max(tops) if tops else 1.0
         # a round top, kept while the loss fits it: the axis is not re-planned per key

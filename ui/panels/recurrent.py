@@ -22,6 +22,7 @@ from .base import (
     axis_label,
     cache_static,
     decade_labels,  # noqa: I001
+    set_curve,
     set_title,
     state_levels,
     steady_levels,
@@ -212,6 +213,7 @@ class GradientPanel(Panel):
         np_.setLogMode(y=True)
         decade_labels(np_.getAxis("left"))
         np_.getAxis("left").enableAutoSIPrefix(False)
+        np_.getAxis("left").setWidth(52)   # fixed: labels of other decades move nothing
         np_.showGrid(y=True, alpha=0.25)
         self.norm_plot = np_
         self.curve = pg.PlotDataItem(pen=CURVE_PEN, skipFiniteCheck=True)
@@ -254,9 +256,8 @@ class GradientPanel(Panel):
                    "No gradient: this input has no targets.")
             self.caption.setText(why)
             self.show_message(why)
-            self.curve.setData([], [])
-            self.ghost.setData([], [])
-            self.c_curve.setData([], [])
+            for c in (self.curve, self.ghost, self.c_curve):
+                set_curve(c, [], None)
             self.dot.clear()
             self.c_dot.clear()
             self.heat.set(np.zeros((1, 1)))
@@ -269,11 +270,8 @@ class GradientPanel(Panel):
         lstm = self.c_norms is not None
         T = len(self.norms)
         x = np.arange(T, dtype=np.float64)
-        self.curve.setData(x, _positive(self.norms), connect="finite")
-        if lstm:
-            self.c_curve.setData(x, _positive(self.c_norms), connect="finite")
-        else:
-            self.c_curve.setData([], [])
+        set_curve(self.curve, x, _positive(self.norms), connect="finite")
+        set_curve(self.c_curve, x, _positive(self.c_norms) if lstm else None, connect="finite")
         set_title(self.norm_plot, BOTH_TITLE if lstm else NORM_TITLE)
         if self.c_plot.isVisible() != lstm:
             self.c_plot.setVisible(lstm)
@@ -288,12 +286,17 @@ class GradientPanel(Panel):
             # whole decades: the log axis then labels decades, not crowded minor ticks (with
             # room around them: pyqtgraph drops a label that would stick out of its axis)
             lo, hi = np.floor(np.log10(pos.min())), np.ceil(np.log10(pos.max()))
+            hi = max(hi, lo + 1)
+            cur = getattr(self.norm_plot, "_decades", None)   # kept while the norms fit it
+            if cur is not None and cur[0] <= lo and hi <= cur[1] <= cur[0] + (hi - lo) + 2:
+                lo, hi = cur
+            elif cur is not None:       # it moved: a decade of room below, where gradients go
+                lo -= 1
+            self.norm_plot._decades = (lo, hi)
             self.norm_plot.setRange(xRange=(-0.5, time_extent(self.norm_plot, T) - 0.5),
-                                    yRange=(lo, max(hi, lo + 1)), padding=0.08)
-        if view.base_dh_norm is not None:
-            self.ghost.setData(x, _positive(view.base_dh_norm), connect="finite")
-        else:
-            self.ghost.setData([], [])
+                                    yRange=(lo, hi), padding=0.08)
+        ghost = view.base_dh_norm
+        set_curve(self.ghost, x, None if ghost is None else _positive(ghost), connect="finite")
         cuts = np.flatnonzero(rec.cut)
         for s in cuts[:200]:
             self.cut_lines.append(StepLine(self.norm_plot, float(s) - 0.5, CUT_PEN))
