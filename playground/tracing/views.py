@@ -95,10 +95,10 @@ def make_view(tr: Trace, base: Trace | None = None, rec_sel=None, attn_sel=None,
                   in_symbols=None if in_symbols is None else list(in_symbols),
                   ngram=ngram, ngram_order=ngram_order, interventions=tuple(interventions))
     if rec is not None and rec.dh is not None:
-        v.dh_norm = norm64(rec.dh[0])
-        v.dc_norm = None if rec.dc is None else norm64(rec.dc[0])
+        v.dh_norm = _norm_of(rec, "dh")
+        v.dc_norm = None if rec.dc is None else _norm_of(rec, "dc")
     if base_rec is not None and base_rec.dh is not None:
-        v.base_dh_norm = norm64(base_rec.dh[0])
+        v.base_dh_norm = _norm_of(base_rec, "dh")
     v.step_loss, v.base_step_loss = step_loss(tr), step_loss(base)
     if tr.probs is not None:
         v.top = np.argsort(-tr.probs[0], axis=-1, kind="stable")[:, :TOP_K]
@@ -112,6 +112,17 @@ def make_view(tr: Trace, base: Trace | None = None, rec_sel=None, attn_sel=None,
         v.key_labels = _input_labels(tr, attn.key_input, Tk, in_symbols) or \
             (_labels(Tk, tokens) if same else [str(s) for s in range(Tk)])
     return v
+
+
+def _norm_of(rec, name: str) -> np.ndarray:
+    """||rec.<name>[0, t]|| over t, worked out once per record: a what-if's base and a view
+    of another layer ask for norms a view of the same trace already made. (A record's
+    arrays are never changed once traced.)"""
+    cache = rec.__dict__.setdefault("_norms", {})
+    if name not in cache:
+        cache[name] = norm64(getattr(rec, name)[0])
+        cache[name].setflags(write=False)
+    return cache[name]
 
 
 def _input_labels(tr: Trace, node: str, n: int, symbols) -> list[str]:
