@@ -22,9 +22,7 @@ owner of the graph: the controller builds from it after every valid edit.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
-import os
 
 import numpy as np
 from PySide6 import QtCore
@@ -35,7 +33,6 @@ from playground.data.sources import TextDataset
 from playground.errors import PlaygroundError
 from playground.files import experiment as X
 from playground.files import lessons
-from playground.files.export import export_dataset, export_pytorch
 from playground.files.trained import WeightsChoice
 from playground.model import registry
 from playground.model.build import build
@@ -44,10 +41,8 @@ from playground.model.spec import GraphSpec, chain
 from playground.tracing import RecurrentTrace
 from playground.tracing.views import TraceView, make_view
 
+from .controller_parts import HELLO_TEXT, FilesMixin, GenerationMixin, TrainingMixin
 from .jobs import AnalysisJob, GenerationJob, TrainingJob
-
-HELLO_TEXT = "hello hello hello hello hello hello hello hello "
-NEW_DATA = {"source": "text", "text": HELLO_TEXT, "level": "char", "window": 8}
 
 
 def _structure(graph: GraphSpec) -> tuple:
@@ -61,7 +56,7 @@ def _style(kind: str) -> str | None:
     return None if decl is None else decl.trace
 
 
-class Controller(QtCore.QObject):
+class Controller(FilesMixin, GenerationMixin, TrainingMixin, QtCore.QObject):
     """The open experiment; see the module docstring."""
 
     opened = QtCore.Signal()
@@ -281,50 +276,6 @@ class Controller(QtCore.QObject):
             self.dirty = dirty
             self.dirtyChanged.emit(dirty)
 
-    # -- saving -------------------------------------------------------------------------
-    def save(self, path: str) -> str:
-        """Write the experiment (graph as on the canvas, weights as trained); ``""`` or the
-        problem."""
-        if self.training.running:
-            return "stop training first, then save"
-        if self.model is None:
-            return "there is no valid model to save yet: fix the canvas first"
-        exp = self.experiment
-        try:
-            if exp is None:
-                exp = X.Experiment(name=self.name, graph=self.model.graph, data=NEW_DATA,
-                                   description=self.description, what_to_look_at=self.look_at)
-            exp.graph = self.model.graph.copy()
-            exp.description, exp.what_to_look_at = self.description, self.look_at
-            exp.lesson = self.lesson
-            if self.train_config is not None:   # as the Training dock set it
-                exp.train = self.train_config
-            if exp.name.endswith("(built-in)") or exp.name == "untitled":
-                exp.name = os.path.splitext(os.path.basename(path))[0]
-            state, record = self.weights.to_save(exp.seed)
-            if state is not None:        # the untrained are on view: the file keeps the trained
-                exp.weights, exp.trained = state, record
-                exp.save(path)
-            else:
-                exp.save(path, model=self.model, trained=record)
-        except (PlaygroundError, OSError, ValueError) as e:
-            return str(e)
-        self.experiment, self.path, self.name = exp, str(path), exp.name
-        self.set_dirty(False)
-        return ""
-
-    def export(self, path: str) -> str:
-        """Write the model as a standalone PyTorch script, its weights and the data set it
-        trains on (``NAME_data.pt``, the script's ``--train``)."""
-        if self.model is None:
-            return "there is no valid model to export yet"
-        try:
-            py, _ = export_pytorch(self.model, path)
-            export_dataset(self.model, self.dataset, py, self.train_config)
-        except (PlaygroundError, OSError, ValueError) as e:
-            return str(e)
-        return ""
-
     # -- input --------------------------------------------------------------------------
     def set_input_text(self, text: str) -> bool:
         """Encode a typed sequence and trace it (in the background when that takes long);
@@ -474,27 +425,6 @@ class Controller(QtCore.QObject):
         self.rec_sel = (node, layer, direction)
         self.selectionChanged.emit()
 
-    def lesson_stop(self, i: int):
-        """Go to step ``i`` of the lesson (:attr:`walk`): select its layer and return
-        ``(step, t, span)``: the :class:`~playground.files.lessons.LessonStep`, the time step to
-        show and the steps to mark, counted in the sequence its layer reads; None without a
-        lesson."""
-        step = self.walk.go(i)
-        if step is None:
-            return None
-        node = step.layer
-        if node is not None and node not in (self.attn_sel, (self.rec_sel or ("",))[0]):
-            self.select_node(node)
-        n = self.trace.steps if self.trace is not None else 1
-        if node is not None and self.trace is not None:
-            try:
-                rec = self.trace.layer(node)
-                n = (rec.h if isinstance(rec, RecurrentTrace) else rec.weights[0, 0]).shape[-2]
-            except (KeyError, AttributeError, IndexError):
-                pass
-        t, span = step.steps_in(n)
-        return step, t, span
-
     def layer_choices(self) -> list[tuple[str, int, int, str]]:
         """Every recurrent record of the trace as (node, layer, direction, label)."""
         if self.trace is None:
@@ -522,131 +452,6 @@ class Controller(QtCore.QObject):
                          interventions=self.interventions)
         self._view_cache = (key, view)
         return view
-
-    # -- generation ---------------------------------------------------------------------
-    def generation_setup(self) -> dict:
-        """What the Generate dock offers now: ``how`` the model generates
-        (:func:`playground.train.generate.how_it_generates`), ``problem`` (``""`` when it
-        can), a ``prompt`` and ``length`` suggested from the task's example, ``prompt_is``
-        (what the prompt is to the model) and ``classes`` (output classes, 0 for values)."""
-        from playground.train import generate as C
-
-        out = {"how": "", "problem": "", "prompt": "", "length": 20, "prompt_is": "",
-               "classes": 0}
-        if self.model is None or self.dataset is None:
-            out["problem"] = "build a valid model on the canvas to generate with it"
-            return out
-        try:
-            how = C.how_it_generates(self.model, self.dataset)
-            prompt, length = C.suggest(self.model, self.dataset)
-        except PlaygroundError as e:
-            out["problem"] = str(e)
-            return out
-        classes = self.dataset.classes
-        out.update(how=how, prompt=prompt, length=length, prompt_is=C.PROMPT_IS[how],
-                   classes=0 if classes is None else len(classes))
-        return out
-
-    @property
-    def trained(self) -> bool:
-        """Whether the model has learned anything: trained weights on view (:attr:`weights`),
-        or steps trained here."""
-        trainer = self.training.trainer
-        if trainer is not None and trainer.step > 0:
-            return True
-        choice = getattr(self, "weights", None)
-        if choice is not None and hasattr(choice, "shown"):
-            return bool(choice.shown or choice.edited)
-        return getattr(self.experiment, "weights", None) is not None
-
-    def generate(self, prompt: str, length: int, *, mode: str = "greedy",
-                 temperature: float = 1.0, top_k: int | None = None, beam: int = 3,
-                 seed: int | None = 0) -> str:
-        """Generate from ``prompt`` (:func:`playground.train.generate.generate`) on a copy
-        of the model, in a thread: :attr:`generation` emits ``ready(Generation)`` or
-        ``failed(message)``. Returns ``""`` when it started, else why it cannot."""
-        from playground.train import generate as C
-
-        if self.model is None or self.dataset is None:
-            return "there is no valid model to generate with: fix the canvas first"
-        problem = C.generation_problem(self.model, self.dataset)
-        if problem:
-            return problem
-        model, dataset = copy.deepcopy(self.model), self.dataset
-        self.generation.start(lambda: C.generate(
-            model, dataset, prompt, int(length), mode=mode, temperature=temperature,
-            top_k=top_k, beam=beam, seed=seed))
-        return ""
-
-    # -- training and analysis ----------------------------------------------------------
-    def start_training(self, steps: int, device: str = "cpu") -> str:
-        """Train for ``steps`` more steps in the worker thread; ``""`` or the problem."""
-        if self.model is None or self.dataset is None:
-            return "there is no valid model to train: fix the canvas first"
-        self.clear_whatif()
-        self.analysis.cancel()
-        pending = self.tracer.cancel()        # an input still being traced: the trainer
-        if pending is not None and pending.model is self.model:   # traces it instead
-            self.batch, self.tokens, self.input_text = pending.batch, pending.tokens, \
-                pending.text
-        return self.training.start(self.model, self.dataset, self.train_config, steps,
-                                   device, self.batch)
-
-    def _training_trace(self, tr) -> None:
-        self.trace, self.base_trace, self.interventions = tr, None, ()
-        self.traceChanged.emit()
-
-    def _training_finished(self, last) -> None:
-        self.set_dirty(True)
-        trainer = self.training.trainer
-        if last is not None and trainer is not None and trainer.model is self.model \
-                and trainer.step:
-            self.weights = self.weights.after_training(trainer, last)
-            self.weightsChanged.emit()
-        if self.model is not None:
-            self.retrace()
-        if self.stale.startswith("the model changed during training"):
-            self._graph_edited()
-
-    def use_trained(self, on: bool) -> str:
-        """Show the trained weights (``on``) or the seed's untrained initialisation
-        (:meth:`Experiment.build_model` with ``weights=False``), retracing the input; ``""``
-        or the problem. What a save writes stays the trained weights."""
-        if bool(on) == self.weights.shown:
-            return ""
-        if self.training.running:
-            return "stop training first, then switch the weights"
-        if on and not self.weights.can_switch:
-            return "there are no trained weights to show: train the model first"
-        exp, graph = self.experiment, self.model.graph
-        try:
-            model = (build(graph, seed=0) if exp is None else
-                     dataclasses.replace(exp, graph=graph).build_model(weights=False))
-            if on:
-                model.load_state_dict(self.weights.state)
-        except (PlaygroundError, RuntimeError) as e:
-            return f"cannot switch the weights: {e}"
-        model.graph = graph
-        self.analysis.cancel()
-        self.tracer.cancel()
-        self.model, self.weights = model, self.weights.switched(on)
-        self.interventions, self.base_trace = (), None
-        self.training.forget()
-        self.weightsChanged.emit()
-        self.modelChanged.emit()
-        self.retrace()
-        self.message.emit(f"showing {self.weights.label()}" if on else
-                          "showing the untrained weights (the seed's initialisation)")
-        return ""
-
-    def analyse(self) -> bool:
-        """Jacobian norms and singular values of the selected layer, off the GUI thread
-        (``analysis.ready`` / ``analysis.busy`` follow); False when there is nothing."""
-        v = self.view()
-        if v is None or v.rec is None or self.training.running:
-            return False
-        self.analysis.start(copy.deepcopy(self.model).cpu(), v.rec)
-        return True
 
     def shutdown(self) -> None:
         self.analysis.cancel(wait=True)

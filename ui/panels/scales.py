@@ -1,0 +1,236 @@
+"""Ranges, levels and axes that stay put: what keeps a new trace from re-planning every
+axis (pyqtgraph draws axes in Python, ~1 ms each), and the axis classes the panels use."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6 import QtCore
+
+
+def time_extent(plot: pg.PlotItem, n: int) -> int:
+    """How many steps the time axis of ``plot`` spans for a sequence of ``n`` steps.
+
+    A new view (after :meth:`Panel.reset`, as when an experiment opens) fits ``n`` exactly.
+    A sequence that grows past the axis gets room to grow on: ``n`` plus 3 steps or 5%; one
+    that shrinks keeps the axis while it fills most of it. Typing at the end of a text then
+    neither rescales the plots at every key nor re-plans their axes (~1 ms each, a dozen
+    axes at once). A single step (or the 1 x 1 blank of a panel showing a message) is drawn
+    as it is and leaves the extent as it was."""
+    if n <= 1:
+        return max(n, 1)
+    e = getattr(plot, "_time_extent", None)
+    room = max(3, int(np.ceil(0.05 * n)))
+    if e is None or n < e - 2 * room:
+        e = n
+    elif n > e:
+        e = n + room
+    plot._time_extent = e
+    return e
+
+
+def nice_ceil(v: float) -> float:
+    """The smallest of 1, 2, 2.5, 5 x 10^k at or above ``v`` (> 0)."""
+    if not np.isfinite(v) or v <= 0:
+        return 1.0
+    k = np.floor(np.log10(v))
+    for m in (1.0, 2.0, 2.5, 5.0, 10.0):
+        if m * 10 ** k >= v * (1 - 1e-12):
+            return float(m * 10 ** k)
+    return float(10 ** (k + 1))
+
+
+def steady_top(plot: pg.PlotItem, top: float) -> float:
+    """The top of a value axis that starts at 0: a round number at or above ``top``, kept
+    while ``top`` stays within it and above a third of it (an axis re-planned at every
+    keystroke costs a millisecond and makes the plot jump)."""
+    cur = getattr(plot, "_steady_top", None)
+    if cur is None or not top <= cur <= 3 * top:
+        cur = nice_ceil(top)
+    plot._steady_top = cur
+    return cur
+
+
+def show_range(plot: pg.PlotItem, x: tuple, y: tuple, padding: float = 0.0,
+               limits: bool = False) -> None:
+    """Set the view to ``x`` by ``y`` (and, with ``limits``, keep panning within them)
+    unless it shows exactly that already: an unchanged view keeps its axes' drawings."""
+    if limits and getattr(plot, "_limits", None) != (x, y):
+        plot.setLimits(xMin=x[0], xMax=x[1], yMin=y[0], yMax=y[1])
+        plot._limits = (x, y)
+    def padded(r):
+        lo, hi = float(r[0]), float(r[1])
+        if hi == lo:
+            return [lo - 0.5, hi + 0.5]
+        d = (hi - lo) * padding
+        return [lo - d, hi + d]
+
+    want = [padded(x), padded(y)]
+    if [[float(a), float(b)] for a, b in plot.vb.viewRange()] != want:
+        plot.setRange(xRange=want[0], yRange=want[1], padding=0)
+
+
+ROUND_STEPS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
+
+
+def steady_levels(plot: pg.PlotItem, a: np.ndarray | None, floor: float = 1e-6) -> tuple:
+    """:func:`symmetric_levels` rounded up to 1, 1.2, 1.5, 2, ... 8 x 10^k and kept while
+    the largest value stays within 40% below them: the colour bar's scale is then not
+    re-planned (~1 ms) at every keystroke, and colours mean the same from key to key."""
+    m = symmetric_levels(a, floor)[1]
+    cur = getattr(plot, "_steady_m", None)
+    if cur is None or not m <= cur <= 1.6 * m:
+        k = np.floor(np.log10(m))
+        cur = next((f * 10 ** k for f in ROUND_STEPS if f * 10 ** k >= m * (1 - 1e-9)),
+                   10 ** (k + 1))
+        cur = float(cur)
+    plot._steady_m = cur
+    return (-cur, cur)
+
+
+def axis_label(plot: pg.PlotItem, name: str, text: str) -> None:
+    """Name an axis of ``plot``. (``PlotItem.setLabel`` also shows the axis again, which
+    re-plans its drawing even when nothing changed.)"""
+    axis = plot.getAxis(name)
+    axis.setLabel(text)
+    if not axis.isVisible():
+        plot.showAxis(name)
+
+
+def set_curve(item: pg.PlotDataItem, x: np.ndarray, y: np.ndarray | None, **kw) -> None:
+    """``item.setData(x, y, **kw)`` unless it draws exactly that already (``y`` None: no
+    data). A what-if's ghost curve is the same trace's again: redrawing its path and its
+    cached picture costs a millisecond for nothing."""
+    if y is None or not len(y):
+        key = None
+    else:
+        key = (np.asarray(x, np.float64), np.asarray(y, np.float64), repr(sorted(kw.items())))
+    old = getattr(item, "_shown_data", None)
+    if key is None and old is None and getattr(item, "_shown_set", False):
+        return
+    if key is not None and old is not None and old[2] == key[2] and \
+            np.array_equal(old[0], key[0]) and np.array_equal(old[1], key[1], equal_nan=True):
+        return
+    if key is None:
+        item.setData([], [])
+    else:
+        item.setData(key[0], key[1], **kw)
+    item._shown_data, item._shown_set = key, True
+
+
+def set_title(plot: pg.PlotItem, text: str, size: str = "9pt") -> None:
+    """The plot's title; the same title again costs nothing (pyqtgraph relays it out)."""
+    if getattr(plot, "_title", None) == (text, size):
+        return
+    plot.setTitle(text, size=size)
+    plot._title = (text, size)
+
+
+def decade_labels(axis: pg.AxisItem) -> None:
+    """On a log axis, write labels at whole decades only (pyqtgraph labels every minor tick
+    when the range spans a decade or two, and they pile up)."""
+    plain = axis.tickStrings
+
+    def tick_strings(values, scale, spacing):
+        strings = plain(values, scale, spacing)
+        if not axis.logMode:
+            return strings
+        lo, hi = (float(v) for v in axis.range)
+        if np.floor(hi) - np.ceil(lo) < 1:   # fewer than two decades in view: keep every
+            return strings                   # label, or a narrow range would have none
+        return [s if abs(v - round(v)) < 1e-6 else "" for v, s in zip(values, strings)]
+
+    axis.tickStrings = tick_strings
+
+
+class Axis(pg.AxisItem):
+    """An axis that measures its bounds once per change. Qt asks for them at every repaint
+    of its view, ~80 times a step in all, and pyqtgraph recomputes them each time (its own
+    and its linked view's geometry, mapped). Forgotten when either geometry changes and at
+    every ``prepareGeometryChange`` (grid, style)."""
+
+    _bounds: QtCore.QRectF | None = None
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.geometryChanged.connect(self._forget_bounds)
+
+    def _forget_bounds(self) -> None:
+        self._bounds = None
+
+    def prepareGeometryChange(self) -> None:
+        super().prepareGeometryChange()     # Qt marks the old (cached) bounds first
+        self._bounds = None
+
+    def linkToView(self, view) -> None:
+        old = self.linkedView()
+        if old is not None and old is not view:
+            try:
+                old.geometryChanged.disconnect(self._forget_bounds)
+            except (RuntimeError, TypeError):
+                pass
+        super().linkToView(view)
+        if view is not None and view is not old:
+            view.geometryChanged.connect(self._forget_bounds)
+        self._bounds = None
+
+    def boundingRect(self) -> QtCore.QRectF:
+        b = self._bounds
+        if b is None:
+            b = self._bounds = super().boundingRect()
+        return QtCore.QRectF(b)
+
+    def setRange(self, mn: float, mx: float) -> None:
+        """pyqtgraph redraws an axis (~0.5 ms: ticks planned and drawn in Python) at every
+        range change of its view, also of the other coordinate: a new trace of another
+        length redrew the unit axes too. An unchanged range keeps the drawing."""
+        if self.picture is not None and self.range == [mn, mx]:
+            return
+        super().setRange(mn, mx)
+
+    def setTicks(self, ticks) -> None:
+        """The same ticks again (a new trace of the same vocabulary) keep the drawing."""
+        if self.picture is not None and ticks == self._tickLevels:
+            return
+        super().setTicks(ticks)
+
+    _label: tuple | None = None
+
+    def setLabel(self, text=None, units=None, unitPrefix=None, **args) -> None:
+        """The same text again (panels name their axes at each new view) keeps the drawing."""
+        key = (text, units, unitPrefix, repr(sorted(args.items())), self.label.isVisible())
+        if self.picture is not None and key == self._label:
+            return
+        super().setLabel(text, units, unitPrefix, **args)
+        self._label = (text, units, unitPrefix, repr(sorted(args.items())),
+                       self.label.isVisible())
+
+
+class StepAxis(Axis):
+    """A bottom axis of whole numbers (time steps, units): no ticks at 0.5 on short ranges."""
+
+    def tickSpacing(self, minVal, maxVal, size):
+        levels = super().tickSpacing(minVal, maxVal, size)
+        out = []
+        for spacing, offset in levels:
+            spacing = max(1.0, float(np.ceil(spacing)))
+            if all(spacing != s for s, _ in out):
+                out.append((spacing, offset))
+        return out
+
+
+def symmetric_levels(a: np.ndarray | None, floor: float = 1e-6) -> tuple[float, float]:
+    """(-m, m) with m the largest finite |value|: diverging colour maps centred on 0."""
+    if a is None or a.size == 0:
+        return (-1.0, 1.0)
+    finite = np.abs(a[np.isfinite(a)])
+    m = float(finite.max()) if finite.size else 1.0
+    m = max(m, floor)
+    return (-m, m)
+
+
+def state_levels(kind: str, nonlinearity: str, a: np.ndarray) -> tuple[float, float]:
+    """Fixed (-1, 1) for tanh-bounded states; data-driven for ReLU RNNs."""
+    if kind == "rnn" and nonlinearity == "relu":
+        return (0.0, max(1e-6, float(np.nanmax(a)) if a.size else 1.0))
+    return (-1.0, 1.0)
