@@ -3,14 +3,15 @@
 Owns vocabularies (:mod:`.vocab`), batches and datasets (:mod:`.dataset`), binding a batch
 to a model's input nodes (:mod:`.bind`), the sequences a user brings, typed or from files
 (:mod:`.sources`), the built-in tasks (:mod:`.taskbase`, :mod:`.tasks`,
-:mod:`.memory_tasks`), the ``data`` object of an experiment file (:mod:`.config`), whether
-a model fits a dataset (:mod:`.fit`) and the n-gram baseline (:mod:`.ngram`).
+:mod:`.memory_tasks`, :mod:`.more_tasks`), the ``data`` object of an experiment file
+(:mod:`.config`), whether a model fits a dataset (:mod:`.fit`) and the n-gram baseline
+(:mod:`.ngram`).
 
 May import: :mod:`playground.errors`, :mod:`playground.schema` and :mod:`playground.model`
 (to check a graph against the data). Never :mod:`playground.tracing`, ``train``, ``files``.
 """
 
-from . import memory_tasks, tasks  # noqa: F401  (each registers its tasks by name)
+from . import memory_tasks, more_tasks, tasks  # noqa: F401  (each registers its tasks by name)
 from .bind import bind_inputs
 from .config import SOURCES, make_dataset
 from .dataset import SHAPE_LABELS, SHAPES, Batch, Dataset, pad, shape_mask

@@ -216,7 +216,11 @@ def initialize(model: SequenceModel, scheme: str = "default", scale: float = 1.0
     * ``default``: PyTorch's U(-1/sqrt(H), 1/sqrt(H)).
     * ``orthogonal``: each gate block of W_hh orthogonal (times ``scale``), W_ih Xavier, biases 0.
     * ``identity``: W_hh = ``scale`` * I per gate block, biases 0 (the IRNN of Le et al. 2015).
-    * ``normal``: every recurrent weight ~ N(0, scale^2 / fan_in), biases 0.
+    * ``normal``: each gate block of W_hh ~ N(0, scale^2 / H), W_ih Xavier, biases 0 (so
+      ``scale = 0.1 * sqrt(H)`` gives W_hh ~ N(0, 0.1^2) whatever H is).
+
+    The schemes other than ``default`` differ only in W_hh, so comparing two of them compares
+    recurrent initialisations with everything else equal.
     """
     if scheme not in INIT_SCHEMES:
         raise ValueError(f"unknown init scheme {scheme!r}; expected one of {INIT_SCHEMES}")
@@ -238,7 +242,4 @@ def initialize(model: SequenceModel, scheme: str = "default", scale: float = 1.0
                     else:
                         block.normal_(0.0, scale / H ** 0.5)
             elif name.startswith("weight_ih"):
-                if scheme == "normal":
-                    p.normal_(0.0, scale / p.shape[1] ** 0.5)
-                else:
-                    nn.init.xavier_uniform_(p)
+                nn.init.xavier_uniform_(p)

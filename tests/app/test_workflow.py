@@ -17,13 +17,15 @@ import pyqtgraph as pg
 import pytest
 from PySide6 import QtCore, QtWidgets
 
-from playground.files.experiment import PRESETS_DIR
+from playground.files.experiment import PRESETS_DIR, preset_names
 from ui.testing import close_window, make_window, no_running_qt  # noqa: F401
 
-# RNN, LSTM, GRU, attention, LSTM, encoder-decoder, RNN, GRU, LSTM, RNN, LSTM, RNN
-ORDER = ["hello_rnn", "lstm_forget_gate", "gru_sine", "toy_attention_heads", "adding_lstm",
+# RNN, LSTM, GRU, attention, LSTM, encoder-decoder, RNN, GRU, LSTM, RNN, LSTM, RNN, then
+# every other bundled preset (the comparisons, taggers, initialisations...) in name order
+FIRST = ["hello_rnn", "lstm_forget_gate", "gru_sine", "toy_attention_heads", "adding_lstm",
          "reverse_attention", "adding_rnn", "spell_one_to_many", "classify_order",
          "exploding_relu", "tbptt_long_text", "exploding_relu_clipped"]
+ORDER = FIRST + sorted(n for n in preset_names() if n not in FIRST)
 Key = QtCore.Qt.Key
 
 
