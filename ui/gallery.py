@@ -11,6 +11,25 @@ from PySide6 import QtCore, QtWidgets
 from playground.errors import PlaygroundError
 from playground.files.lessons import summary
 
+# The order of the class notes: the vanilla RNN and its "hello", the input/output shapes,
+# vanishing and exploding gradients, the LSTM and GRU, encoder-decoder and attention, then
+# the comparisons. Presets not named here follow, by name.
+CURRICULUM = (
+    "hello_rnn", "vitals_one_to_one", "classify_order", "spell_one_to_many",
+    "tagger_unidirectional", "tagger_bidirectional", "tbptt_long_text",
+    "adding_rnn", "adding_lstm", "exploding_relu", "exploding_relu_clipped",
+    "lstm_forget_gate", "gru_sine", "activation_tanh", "activation_relu",
+    "init_orthogonal_adding", "init_normal_adding", "init_orthogonal_order",
+    "init_normal_order", "encdec_no_attention", "encdec_attention", "reverse_attention",
+    "toy_attention_heads", "compare_rnn", "compare_lstm", "compare_transformer",
+)
+
+
+def curriculum(names) -> list[str]:
+    """``names`` in the order of :data:`CURRICULUM`, the others after it by name."""
+    rank = {n: i for i, n in enumerate(CURRICULUM)}
+    return sorted(names, key=lambda n: (rank.get(n, len(rank)), n))
+
 
 def preset_entries() -> list[dict]:
     """``{"path", "name", "description", "look_at", "lesson", "outcome", "weights",
@@ -21,7 +40,7 @@ def preset_entries() -> list[dict]:
     from playground.files.trained import describe
 
     out = []
-    for key in experiment.preset_names():
+    for key in curriculum(experiment.preset_names()):
         path = experiment.PRESETS_DIR / f"{key}.json"
         try:
             exp = experiment.load(path, weights=False)

@@ -56,3 +56,17 @@ def test_every_preset_opens_traces_and_steps(tmp_path, qtbot, presets):
             assert win.seq_input.error.text(), name
     finally:
         close_window(win)
+
+
+def test_the_gallery_follows_the_class_notes_and_lists_every_preset():
+    from pathlib import Path
+
+    from playground.files.experiment import PRESETS_DIR, preset_names
+    from ui.gallery import CURRICULUM, preset_entries
+
+    shown = [Path(e["path"]).stem for e in preset_entries()]
+    assert sorted(shown) == sorted(preset_names())           # every preset, once
+    assert shown[0] == "hello_rnn"                           # the notes start there
+    assert all((PRESETS_DIR / f"{n}.json").exists() for n in CURRICULUM)  # no stale names
+    known = [n for n in shown if n in CURRICULUM]
+    assert known == [n for n in CURRICULUM if n in shown]
