@@ -134,3 +134,50 @@ def _umask():
     m = os.umask(0)
     os.umask(m)
     return m
+
+
+def _weights_case(tmp_path, kind):
+    import pickle
+    import shutil
+
+    from playground.files.experiment import PRESETS_DIR
+
+    shutil.copy(PRESETS_DIR / "hello_rnn.json", tmp_path / "hello_rnn.json")
+    w = tmp_path / "hello_rnn.weights.pt"
+    good = (PRESETS_DIR / "hello_rnn.weights.pt").read_bytes()
+    if kind == "empty":
+        w.write_bytes(b"")
+    elif kind == "text":
+        w.write_text("these are not weights")
+    elif kind == "cut":
+        w.write_bytes(good[: len(good) // 2])
+    elif kind == "pickle":
+        with open(w, "wb") as f:
+            pickle.dump({"w": object()}, f)
+    elif kind == "global":      # a torch file carrying a class that would be imported
+        torch.save({"w": torch.zeros(2), "f": os.path.join}, w)
+    return tmp_path / "hello_rnn.json"
+
+
+@pytest.mark.parametrize("kind,words", [
+    ("empty", "empty (0 bytes)"), ("text", "not a PyTorch weights file"),
+    ("cut", "damaged or cut short"), ("pickle", "pickled Python objects"),
+    ("global", "pickled Python objects")])
+def test_a_bad_weights_file_says_plainly_what_is_wrong(tmp_path, kind, words):
+    import subprocess
+    import sys
+
+    from playground.files import experiment
+
+    path = _weights_case(tmp_path, kind)
+    with pytest.raises(FileFormatError) as e:
+        experiment.load(path)
+    msg = str(e.value)
+    assert words in msg and "hello_rnn.weights.pt" in msg
+    assert "internal" not in msg.lower() and "Traceback" not in msg and len(msg) < 300
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    r = subprocess.run([sys.executable, os.path.join(root, "main.py"), "trace", str(path),
+                        "--out", str(tmp_path / "t.npz")], capture_output=True, text=True,
+                       timeout=120)
+    assert r.returncode == 1 and words in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "t.npz").exists()

@@ -266,9 +266,17 @@ def read_weights_file(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor],
     one), read safely (``weights_only=True``); FileFormatError when it is neither a state
     dict nor ``{"state": ..., "trained": ...}``."""
     try:
+        size = os.path.getsize(path)
+    except OSError as e:
+        raise FileFormatError(f"cannot read the weights: {e.strerror or e}",
+                              file=str(path)) from None
+    if size == 0:
+        raise FileFormatError("cannot read the weights: the file is empty (0 bytes)",
+                              file=str(path))
+    try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # any unreadable or unsafe content
-        raise FileFormatError(f"cannot read the weights: {str(e).splitlines()[0][:200]}",
+        raise FileFormatError(f"cannot read the weights: {_load_problem(path, e)}",
                               file=str(path)) from None
     record = None
     if isinstance(state, dict) and "state" in state and isinstance(state["state"], dict) \
@@ -280,6 +288,23 @@ def read_weights_file(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor],
             isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
         raise FileFormatError("not a state dict (names to tensors)", file=str(path))
     return state, record
+
+
+def _load_problem(path, e: Exception) -> str:
+    """What ``torch.load(weights_only=True)`` refused, in one plain sentence: pickled Python
+    objects (a torch file with more than tensors, or a bare pickle) or not a weights file."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(2)
+    except OSError:
+        head = b""
+    pickled = head[:1] == b"\x80" or (head == b"PK" and "Unsupported global" in str(e))
+    if pickled:
+        return ("it holds pickled Python objects besides tensors, which could run code when "
+                "loaded, so it was not loaded (save a state dict of tensors instead)")
+    if head != b"PK":
+        return "this is not a PyTorch weights file (torch.save writes a zip archive)"
+    return "the file is damaged or cut short: its tensors cannot be read"
 
 
 def _load_into(model, state: dict[str, torch.Tensor], where: str) -> None:
