@@ -162,63 +162,15 @@ def jacobian_analysis(model, rec) -> dict:
             "cell": norms.get("c"), "svs": svs, "label": rec.label}
 
 
-class AnalysisJob(QtCore.QObject):
-    """The Jacobian analysis of one layer, in a thread; see the module docstring."""
+class LatestCall(QtCore.QObject):
+    """Runs one function at a time in a thread of its own (:class:`ThreadCall`); ``busy``
+    while it works. The result of a call that a newer one (or :meth:`cancel`) replaced is
+    dropped: the newest call wins."""
 
     busy = QtCore.Signal(bool)
-    ready = QtCore.Signal(object)      # the dict of :func:`jacobian_analysis`
+    ready = QtCore.Signal(object)
     failed = QtCore.Signal(str)
-
-    def __init__(self, parent=None):
-        super().__init__(parent)
-        self._threads: list[tuple[QtCore.QThread, ThreadCall, int]] = []
-        self._generation = 0
-
-    @property
-    def running(self) -> bool:
-        return any(t.isRunning() for t, _, _ in self._threads)
-
-    def start(self, model, rec) -> None:
-        self._generation += 1
-        gen = self._generation
-        call = ThreadCall(lambda: jacobian_analysis(model, rec), gen)
-        self.busy.emit(True)
-        thread = call.start_in("analysis", self._done, self._failed, self._reap)
-        self._threads.append((thread, call, gen))
-
-    def cancel(self, wait: bool = False) -> None:
-        """Drop the result of what runs now (and wait for its thread when closing)."""
-        self._generation += 1
-        if wait:
-            for t, _, _ in list(self._threads):
-                t.quit()
-                t.wait(10_000)
-            self._threads.clear()
-        self.busy.emit(False)
-
-    # queued into the GUI thread (this object lives there)
-    def _done(self, gen: int, result) -> None:
-        if gen == self._generation:
-            self.busy.emit(False)
-            self.ready.emit(result)
-
-    def _failed(self, gen: int, msg: str) -> None:
-        if gen == self._generation:
-            self.busy.emit(False)
-            self.failed.emit(msg)
-
-    def _reap(self) -> None:
-        self._threads = [x for x in self._threads if not x[0].isFinished()]
-
-
-class GenerationJob(QtCore.QObject):
-    """Generation from a prompt (:func:`playground.train.generate.generate`) in a thread
-    of its own, on a copy of the model (training and edits go on meanwhile); ``busy`` while
-    it works. The result of a call that a newer one (or :meth:`cancel`) replaced is dropped."""
-
-    busy = QtCore.Signal(bool)
-    ready = QtCore.Signal(object)      # a Generation
-    failed = QtCore.Signal(str)
+    NAME = "job"
 
     def __init__(self, parent=None):
         super().__init__(parent)
@@ -229,13 +181,13 @@ class GenerationJob(QtCore.QObject):
     def running(self) -> bool:
         return any(t.isRunning() for t, _ in self._threads)
 
-    def start(self, fn) -> None:
-        """Run ``fn() -> Generation`` in a thread; the newest call wins."""
+    def _start(self, fn, describe=None) -> None:
         self._generation += 1
-        call = ThreadCall(fn, self._generation, describe=lambda e: f"cannot generate: {e}")
+        kw = {} if describe is None else {"describe": describe}
+        call = ThreadCall(fn, self._generation, **kw)
         self.busy.emit(True)
-        self._threads.append((call.start_in("generation", self._done, self._failed,
-                                            self._reap), call))
+        self._threads.append((call.start_in(self.NAME, self._done, self._failed, self._reap),
+                              call))
 
     def cancel(self, wait: bool = False) -> None:
         """Drop the result of what runs now (and wait for its thread when closing)."""
@@ -260,3 +212,25 @@ class GenerationJob(QtCore.QObject):
 
     def _reap(self) -> None:
         self._threads = [x for x in self._threads if not x[0].isFinished()]
+
+
+class AnalysisJob(LatestCall):
+    """The Jacobian analysis of one layer (``ready``: the dict of :func:`jacobian_analysis`);
+    see the module docstring."""
+
+    NAME = "analysis"
+
+    def start(self, model, rec) -> None:
+        self._start(lambda: jacobian_analysis(model, rec))
+
+
+class GenerationJob(LatestCall):
+    """Generation from a prompt (:func:`playground.train.generate.generate`; ``ready``: a
+    Generation) on a copy of the model, so training and edits go on meanwhile."""
+
+    NAME = "generation"
+
+    def start(self, fn) -> None:
+        """Run ``fn() -> Generation`` in a thread; the newest call wins."""
+        self._start(fn, describe=lambda e: f"cannot generate: {e}")
+

@@ -317,7 +317,7 @@ def test_both_training_curves_fit_their_narrow_dock(win):
     QtWidgets.QApplication.processEvents()
     curves = win.curves
     view = curves.layout_widget
-    for p in (curves.loss_plot, curves.grad_plot, curves.rate_plot):   # stacked: none cut off
+    for p in (curves.loss_plot, curves.grad_plot):   # stacked: neither is cut off
         r = p.sceneBoundingRect()
         assert r.right() <= view.width() + 1 and r.bottom() <= view.height() + 1
         assert p.getAxis("left").isVisible() and p.vb.sceneBoundingRect().width() > 60

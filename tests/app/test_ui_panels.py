@@ -223,6 +223,11 @@ def test_training_curves_draw_the_rate_a_step_schedule_gives(qtbot):
     x, y = p.rate.getOriginalDataset()
     np.testing.assert_allclose(y, torch_rates(0.02, 30, "step", 0, 7, 0.5), rtol=1e-9)
     assert "learning rate" in p.caption.text() and p.rate_plot.isVisible()
+    p.clear()                                       # a constant rate: no plot of it, said
+    for step in range(1, 6):
+        p.add(step, 1.0, None, 1.0, 1.0, 0.01)
+    p.redraw()
+    assert not p.rate_plot.isVisible() and "learning rate 0.01" in p.caption.text()
 
 
 def test_token_strip_highlights_the_current_symbol():

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 import torch
+from test_export import DRIVER  # the plain-torch runner of exported files
 
 from playground.files.experiment import load, resolve
 from playground.files.export import data_path, export_dataset, export_pytorch
@@ -17,25 +18,6 @@ from playground.train import Trainer
 
 PRESETS = ("reverse_attention", "gru_sine", "spell_one_to_many")
 
-DRIVER = """
-import contextlib, io, json, os, runpy, sys
-
-class NoPlayground:  # the exported files must run with plain torch only
-    def find_spec(self, name, path=None, target=None):
-        if name.split(".")[0] in ("playground", "ui"):
-            raise ImportError("an exported file imported " + name)
-
-sys.meta_path.insert(0, NoPlayground())
-results = {}
-for name, cwd, argv in json.loads(sys.argv[1]):
-    os.chdir(cwd)
-    sys.argv = argv
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        runpy.run_path(argv[0], run_name="__main__")
-    results[name] = out.getvalue()
-print(json.dumps(results))
-"""
 
 
 def small(exp, steps=6, batch_size=8):

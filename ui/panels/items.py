@@ -165,8 +165,7 @@ class Heatmap:
         rows, cols = self.data.shape
         # cell (r, t) is centred on (t, r): ticks name steps and units
         self.item.setRect(QtCore.QRectF(-0.5, -0.5, cols, rows))
-        show_range(self.plot, (-0.5, time_extent(self.plot, cols) - 0.5), (-0.5, rows - 0.5),
-                   limits=True)
+        show_range(self.plot, (-0.5, time_extent(self.plot, cols) - 0.5), (-0.5, rows - 0.5))
 
     def set_cuts(self, steps) -> None:
         for ln in self.cut_lines:

@@ -51,21 +51,13 @@ def steady_top(plot: pg.PlotItem, top: float) -> float:
     return cur
 
 
-def show_range(plot: pg.PlotItem, x: tuple, y: tuple, padding: float = 0.0,
-               limits: bool = False) -> None:
-    """Set the view to ``x`` by ``y`` (and, with ``limits``, keep panning within them)
-    unless it shows exactly that already: an unchanged view keeps its axes' drawings."""
-    if limits and getattr(plot, "_limits", None) != (x, y):
+def show_range(plot: pg.PlotItem, x: tuple, y: tuple) -> None:
+    """Show exactly ``x`` by ``y`` and pan only within them, unless the view shows that
+    already: an unchanged view keeps its axes' drawings."""
+    if getattr(plot, "_limits", None) != (x, y):
         plot.setLimits(xMin=x[0], xMax=x[1], yMin=y[0], yMax=y[1])
         plot._limits = (x, y)
-    def padded(r):
-        lo, hi = float(r[0]), float(r[1])
-        if hi == lo:
-            return [lo - 0.5, hi + 0.5]
-        d = (hi - lo) * padding
-        return [lo - d, hi + d]
-
-    want = [padded(x), padded(y)]
+    want = [[float(x[0]), float(x[1])], [float(y[0]), float(y[1])]]
     if [[float(a), float(b)] for a, b in plot.vb.viewRange()] != want:
         plot.setRange(xRange=want[0], yRange=want[1], padding=0)
 

@@ -66,6 +66,7 @@ class TrainingPlotsPanel(Panel):
         rp.getAxis("left").enableAutoSIPrefix(False)
         self.rate = rp.plot(pen=pg.mkPen("#9467bd", width=2), name="learning rate")
         rp.setXLink(lp)
+        rp.setVisible(False)          # shown once the schedule moves the rate
         lay = self.layout_widget.ci.layout
         for row, stretch in ((0, 3), (1, 2), (2, 1)):
             lay.setRowStretchFactor(row, stretch)
@@ -103,6 +104,7 @@ class TrainingPlotsPanel(Panel):
         if not len(d):
             for c in (self.loss, self.val, self.gn, self.gc, self.rate):
                 c.setData([], [])
+            self.rate_plot.setVisible(False)
             return
         s = d[:, 0].copy()
         pos = lambda a: np.where(a > 0, a, np.nan)  # noqa: E731  (log axes)
@@ -112,6 +114,11 @@ class TrainingPlotsPanel(Panel):
         self.gn.setData(s, pos(d[:, 3]), connect="finite")
         self.gc.setData(s, pos(d[:, 4]), connect="finite")
         self.rate.setData(s, d[:, 5], connect="finite")
+        rates = d[np.isfinite(d[:, 5]), 5]
+        moves = bool(len(rates) > 1 and rates.max() > rates.min())
+        if self.rate_plot.isVisible() != moves:   # a constant rate is said in the caption:
+            self.rate_plot.setVisible(moves)      # the loss and ||g|| keep the room
+            self.refit()
         last = d[-1]
         txt = f"step {int(last[0])}: loss {last[1]:.4f}"
         if np.isfinite(d[:, 2]).any():
