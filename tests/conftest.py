@@ -22,6 +22,17 @@ def one_thread():
     torch.set_num_threads(n)
 
 
+def pytest_sessionstart(session):
+    """Compile (or load) the trace kernels before any test runs. Otherwise the first
+    minute of window tests runs beside the compiler, and where it ends depends on the
+    machine: each test would meet a different mix of torch and compiled traces. (How the
+    app behaves while they compile is tested on its own: tests/app/test_cold_start.py,
+    tests/tracing/test_trace_exact.py.)"""
+    from playground.tracing import compiled
+
+    compiled.warm_up(block=True)
+
+
 def pytest_sessionfinish(session, exitstatus):
     """Empty the clipboard before Qt shuts down: offscreen Qt crashes at exit when the
     clipboard still owns data (the canvas tests copy nodes)."""
