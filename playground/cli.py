@@ -9,7 +9,10 @@ file or an argument is one line on stderr and a non-zero exit status, never a tr
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import difflib
+import errno
 import json
 import math
 import os
@@ -23,6 +26,10 @@ import numpy as np
 from .errors import FileFormatError, PlaygroundError
 
 EXIT_ERROR, EXIT_USAGE = 1, 2
+# flag -> (lowest, highest): steps beyond 10^7 would run for days; seeds as in the files
+_LIMITS = {"steps": (0, 10**7), "warmup": (0, 10**7), "step_every": (1, 10**7),
+           "seed": (0, 2**32 - 1), "threads": (1, max(256, os.cpu_count() or 1)),
+           "length": (0, 10**4), "beam": (1, 100), "top_k": (1, 10**6), "temperature": (0, 1000)}
 
 
 class UsageError(Exception):
@@ -46,10 +53,9 @@ def _parser() -> argparse.ArgumentParser:
     t.add_argument("--save", action="store_true",
                    help="write the weights beside the file (a preset: into the current folder)")
     t.add_argument("--save-weights", action="store_true",
-                   help="train from the seed's initialisation with the file's own settings on "
-                        "the CPU in one thread and write only the weights, with their training "
-                        "record, beside the file (a bundled preset's too): the bundled weights "
-                        "are made so, and the same command gives the same weights bit for bit")
+                   help="train from the seed with the file's own settings on one CPU thread and "
+                        "write only the weights and their record beside the file (a preset's "
+                        "too), as the bundled ones are made: the same weights bit for bit")
     t.add_argument("--threads", type=int, help="CPU threads (default: 1 for models under a "
                    "million parameters, which run fastest that way, else PyTorch's default)")
     t.add_argument("--quiet", action="store_true", help="no progress line")
@@ -99,28 +105,53 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     try:
         args = _parser().parse_args(argv)
-        return {"presets": cmd_presets, "train": cmd_train, "trace": cmd_trace,
-                "export": cmd_export, "generate": cmd_generate}[args.command](args)
+        for name, (low, high) in _LIMITS.items():   # a numeric flag out of range (NaN too)
+            v = getattr(args, name, None)
+            if v is not None and not low <= v <= high:
+                bound = f">= {low:,}" if not v > low else f"<= {high:,}"
+                raise UsageError(f"--{name.replace('_', '-')} must be {bound}, got {v}")
+        return globals()[f"cmd_{args.command}"](args)
     except SystemExit as e:  # --help
         return int(e.code or 0)
-    except UsageError as e:
+    except (UsageError, PlaygroundError) as e:
         _error(str(e))
-        return EXIT_USAGE
-    except PlaygroundError as e:
-        _error(str(e))
-        return EXIT_ERROR
+        return EXIT_USAGE if isinstance(e, UsageError) else EXIT_ERROR
     except KeyboardInterrupt:
         _error("interrupted")
         return 130
     except Exception as e:  # a bug: still one line, with its type to report it
         if os.environ.get("PLAYGROUND_DEBUG"):
             raise
-        _error(f"internal error ({type(e).__name__}): {e}")
+        oom = isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError"
+        _error(f"out of memory while running {argv[0]}: use a smaller model, batch or "
+               "sequence" if oom else f"internal error ({type(e).__name__}): {e}")
         return EXIT_ERROR
 
 
 def _error(message: str) -> None:
     print("error: " + " ".join(str(message).split()), file=sys.stderr)
+
+
+_WHY = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+        errno.EISDIR: "{f} is a folder", errno.EEXIST: "{f} is not a folder",
+        errno.EACCES: "permission denied in the folder {d}", errno.ENOTDIR: "{d} is not a folder",
+        errno.EROFS: "the folder {d} is read-only", errno.ENOENT: "the folder {d} does not exist"}
+
+
+@contextlib.contextmanager
+def _writing(flag: str, target, fix: str):
+    """A failed write of ``target`` as one sentence naming ``flag``, why and what to do."""
+    try:
+        yield
+    except (OSError, RuntimeError) as e:    # torch.save: RuntimeError for a failed write
+        if not isinstance(e, OSError) and "inline_container" not in str(e):
+            raise
+        code, name = getattr(e, "errno", None), getattr(e, "filename", None) or target
+        name = Path(getattr(e, "filename2", None) or name)     # os.replace's destination
+        why = _WHY.get(code, getattr(e, "strerror", None) or "the write failed (disk full?)")
+        fix = "free some space" if code in (errno.ENOSPC, errno.EDQUOT, None) else fix
+        raise PlaygroundError(f"{flag}: cannot write {target}: "
+                              f"{why.format(f=name, d=name.parent)}; {fix}") from None
 
 
 def _load(name: str, weights: bool = True):
@@ -132,7 +163,13 @@ def _load(name: str, weights: bool = True):
     here = Path(f"{name}.json")
     path = here if Path(name).suffix == "" and len(Path(name).parts) == 1 and here.exists() \
         else resolve(name)
-    return load(path, weights=weights), path
+    exp = load(path, weights=weights)
+    from .files.trained import nonfinite_weights
+
+    broken = nonfinite_weights(exp.weights)
+    if broken:
+        print(f"warning: {path}: {broken}", file=sys.stderr)
+    return exp, path
 
 
 def cmd_presets(args) -> int:
@@ -141,8 +178,7 @@ def cmd_presets(args) -> int:
     names = preset_names()
     width = max(map(len, names), default=0)
     for name in names:
-        exp = load(resolve(name), weights=False)
-        print(f"{name:<{width}}  {exp.name}")
+        print(f"{name:<{width}}  {load(resolve(name), weights=False).name}")
     return 0
 
 
@@ -150,19 +186,15 @@ def _num(v):
     return None if v is None or (isinstance(v, float) and not math.isfinite(v)) else v
 
 
-# flag -> TrainConfig field, for the settings a flag can override
-_TRAIN_FLAGS = {"lr": "lr", "schedule": "schedule", "warmup": "warmup",
-                "step_every": "step_every", "step_factor": "step_factor",
-                "forget_bias": "forget_bias", "steps": "steps"}
+# the TrainConfig fields a flag of the same name can override
+_TRAIN_FLAGS = ("lr", "schedule", "warmup", "step_every", "step_factor", "forget_bias", "steps")
 
 
 def _with_training_flags(exp, args):
     """``exp`` with the training settings the command line gives (checked like a file's)."""
-    import dataclasses
-
     from .train.config import TrainConfig
 
-    given = {f: getattr(args, a) for a, f in _TRAIN_FLAGS.items() if getattr(args, a) is not None}
+    given = {f: getattr(args, f) for f in _TRAIN_FLAGS if getattr(args, f) is not None}
     if not given:
         return exp
     try:
@@ -181,14 +213,7 @@ def cmd_train(args) -> int:
     from .train.trainer import Trainer, suggested_threads
 
     exp, path = _load(args.file, weights=not args.save_weights)
-    if args.seed is not None:
-        if args.seed < 0:
-            raise UsageError("--seed must be >= 0")
-        exp = exp.with_seed(args.seed)
-    if args.steps is not None and args.steps < 0:
-        raise UsageError("--steps must be >= 0")
-    if args.threads is not None and args.threads < 1:
-        raise UsageError("--threads must be >= 1")
+    exp = exp if args.seed is None else exp.with_seed(args.seed)
     if args.save_weights:
         return _save_weights(args, exp, path)
     exp = _with_training_flags(exp, args)
@@ -216,19 +241,15 @@ def cmd_train(args) -> int:
         "steps": trainer.step, "loss": _num(last.loss) if last else None,
         "val_loss": _num(metrics["val_loss"]), "accuracy": metrics["accuracy"],
         "sequence_accuracy": metrics["sequence_accuracy"],
-        "grad_norm": _num(last.grad_norm) if last else None,
-        "elapsed_s": round(trainer.elapsed, 3),
+        "grad_norm": _num(last.grad_norm) if last else None, "elapsed_s": round(trainer.elapsed, 3),
         "steps_per_second": round(trainer.step / trainer.elapsed, 1) if trainer.elapsed else None,
         "device": str(trainer.device), "threads": torch.get_num_threads(), "seed": exp.seed,
-        "outcome": exp.outcome,
-        "error": last.error if last else None,
-    }
+        "outcome": exp.outcome, "error": last.error if last else None}
     if args.save:
-        target = path
-        if bundled:                             # never write into the bundled presets
-            target = Path.cwd() / path.name
-        exp.save(target, model=trainer.model,
-                 trained=None if before is None else record_of(trainer, last, before))
+        target = Path.cwd() / path.name if bundled else path    # never into the presets
+        with _writing("--save", target, "copy the file to (or run in) a folder you can write"):
+            exp.save(target, model=trainer.model,
+                     trained=None if before is None else record_of(trainer, last, before))
         out["saved"] = str(target)
         print(f"saved {target} and its weights", file=sys.stderr)
     print(json.dumps(out))
@@ -237,8 +258,7 @@ def cmd_train(args) -> int:
 
 def _progress(args, total: int):
     """An ``on_step_end`` callback that prints a progress line at most twice a second."""
-    last_print, val = [0.0], [None]
-    tty = sys.stderr.isatty()
+    last_print, val, tty = [0.0], [None], sys.stderr.isatty()
 
     def progress(s):
         val[0] = val[0] if s.val_loss is None else s.val_loss
@@ -258,7 +278,7 @@ def _progress(args, total: int):
 def _save_weights(args, exp, path) -> int:
     """``train FILE --save-weights``: the file's own recipe, reproducibly. Only the weights
     file is written, never the JSON."""
-    from .files.experiment import save_weights
+    from .files.experiment import save_weights, weights_path
     from .files.trained import describe, train_reproducibly
 
     given = [f"--{a.replace('_', '-')}" for a in (*_TRAIN_FLAGS, "seed", "threads", "save")
@@ -271,7 +291,8 @@ def _save_weights(args, exp, path) -> int:
     trainer, last, record = train_reproducibly(exp, _progress(args, exp.train.steps))
     if sys.stderr.isatty() and not args.quiet:
         print(file=sys.stderr)
-    wpath = save_weights(path, trainer.model, record)
+    with _writing("--save-weights", weights_path(path), "copy the file to a folder you can write"):
+        wpath = save_weights(path, trainer.model, record)
     print(f"saved {wpath} ({describe(record)})", file=sys.stderr)
     print(json.dumps({"experiment": exp.name, "file": str(path), "saved": str(wpath),
                       "elapsed_s": round(trainer.elapsed, 3), **record}))
@@ -284,16 +305,12 @@ def flatten_trace(tr) -> dict[str, np.ndarray]:
     ``layers/<i>/<field>`` (with ``gates/<letter>``, ``pre/<letter>``)."""
     out: dict[str, np.ndarray] = {}
 
-    def put(key, value):
-        if value is None:
-            return
+    def put(key, value):                        # None is left out, a tuple is its length
         if isinstance(value, dict):
             for k, v in value.items():
                 put(f"{key}/{k}", v)
-        elif isinstance(value, (str, bool, int, float, np.ndarray, np.generic)):
-            out[key] = np.asarray(value)
-        elif isinstance(value, tuple):
-            out[key] = np.asarray(len(value))
+        elif isinstance(value, (str, bool, int, float, np.ndarray, np.generic, tuple)):
+            out[key] = np.asarray(len(value) if isinstance(value, tuple) else value)
 
     for name in ("outputs", "probs", "targets", "mask", "step_loss", "loss", "head_output",
                  "tbptt", "inputs", "param_grads"):
@@ -304,31 +321,28 @@ def flatten_trace(tr) -> dict[str, np.ndarray]:
     return out
 
 
-def _trace_batch(dataset, text: str | None):
-    if text is None:
-        return dataset.example()
-    return dataset.encode_input(text)
-
-
 def cmd_trace(args) -> int:
     from .data.bind import bind_inputs
     from .tracing.tracer import trace
 
+    out = Path(args.out)
+    if out.suffix != ".npz":
+        raise UsageError(f"--out must end in .npz, got {args.out!r}")
     exp, path = _load(args.file)
-    dataset = exp.make_dataset()
-    model = exp.build_model()
-    batch = _trace_batch(dataset, args.input)
+    dataset, model = exp.make_dataset(), exp.build_model()
+    batch = dataset.example() if args.input is None else dataset.encode_input(args.input)
     has_targets = float(np.asarray(batch.mask).sum()) > 0
     tr = trace(model, bind_inputs(model, batch), batch.targets if has_targets else None,
                batch.mask if has_targets else None, tbptt=exp.train.tbptt, path=args.path)
     arrays = flatten_trace(tr)
-    out = Path(args.out)
-    if out.suffix != ".npz":
-        raise UsageError(f"--out must end in .npz, got {args.out!r}")
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, out)
+    with _writing("--out", out, "choose another --out"):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            np.savez_compressed(tmp, **arrays)
+            os.replace(tmp, out)
+        finally:                                # no half-written file left behind
+            tmp.unlink(missing_ok=True)
     print(json.dumps({"file": str(out), "arrays": len(arrays), "steps": tr.steps,
                       "loss": _num(tr.loss), "trained": exp.weights is not None,
                       "experiment": str(path)}))
@@ -344,15 +358,8 @@ def cmd_generate(args) -> int:
 
     if args.top_k is not None and (args.greedy or args.beam is not None):
         raise UsageError("--top-k goes with sampling (--temperature), not --greedy or --beam")
-    for flag, value, low in (("--length", args.length, 0), ("--beam", args.beam, 1),
-                             ("--top-k", args.top_k, 1)):
-        if value is not None and value < low:
-            raise UsageError(f"{flag} must be >= {low}, got {value}")
-    if args.temperature is not None and not args.temperature >= 0:
-        raise UsageError(f"--temperature must be a number >= 0, got {args.temperature}")
     exp, path = _load(args.file)
-    dataset = exp.make_dataset()
-    model = exp.build_model()
+    dataset, model = exp.make_dataset(), exp.build_model()
     if getattr(dataset, "vocab", None) is None:
         try:
             numbers = [float(v) for v in args.prompt.replace(" ", "").split(",") if v]
@@ -377,12 +384,15 @@ def cmd_generate(args) -> int:
 
 
 def cmd_export(args) -> int:
+    if not Path(args.out).name:
+        raise UsageError(f"--out must name a .py file, got {args.out!r}")
     from .files.export import export_dataset, export_pytorch
 
     exp, path = _load(args.file)
     model, dataset = exp.build_model(), exp.make_dataset()
-    py, pt = export_pytorch(SimpleNamespace(model=model, dataset=dataset), args.out)
-    data = export_dataset(model, dataset, py, exp.train)
+    with _writing("--out", args.out, "choose another --out"):
+        py, pt = export_pytorch(SimpleNamespace(model=model, dataset=dataset), args.out)
+        data = export_dataset(model, dataset, py, exp.train)
     print(json.dumps({"file": str(py), "weights": str(pt), "data": str(data),
                       "trained": exp.weights is not None, "experiment": str(path)}))
     print(f"exported {path} ({'trained' if exp.weights is not None else 'untrained'} "

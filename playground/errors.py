@@ -113,13 +113,18 @@ def problem(code: str, message: str, node: str | None = None, kind: str | None =
 
 
 class GraphError(PlaygroundError):
-    """A model graph has one or more problems; ``problems`` lists them all."""
+    """A model graph has one or more problems; ``problems`` lists them all (the message
+    names the first :data:`SHOWN`)."""
+
+    SHOWN = 12
 
     def __init__(self, problems: list[Problem]):
         self.problems = list(problems)
         lines = [str(p) for p in self.problems]
         head = f"{len(lines)} problem(s) in the model graph" if len(lines) > 1 else "model graph"
-        joined = "; ".join(lines) if len(lines) > 1 else lines[0]
+        joined = "; ".join(lines[:self.SHOWN]) if len(lines) > 1 else lines[0]
+        if len(lines) > self.SHOWN:
+            joined += f"; and {len(lines) - self.SHOWN} more"
         super().__init__(f"{head}: {joined}")
 
 

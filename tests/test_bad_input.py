@@ -181,3 +181,66 @@ def test_a_bad_weights_file_says_plainly_what_is_wrong(tmp_path, kind, words):
                        timeout=120)
     assert r.returncode == 1 and words in r.stderr and "Traceback" not in r.stderr
     assert not (tmp_path / "t.npz").exists()
+
+
+def test_weights_that_are_all_nan_load_with_a_warning_in_the_window_and_the_cli(tmp_path, qtbot):
+    import json
+    import subprocess
+    import sys
+
+    import torch
+
+    from playground.files.experiment import PRESETS_DIR, load
+    from ui.testing import close_window, make_window
+
+    src = PRESETS_DIR / "hello_rnn.json"
+    exp = load(src)
+    dst = tmp_path / "nan.json"
+    dst.write_text(json.dumps(json.loads(src.read_text())))
+    state = {k: torch.full_like(v, float("nan")) for k, v in exp.weights.items()}
+    torch.save(state, tmp_path / "nan.weights.pt")
+    win = make_window(tmp_path, str(dst))
+    try:
+        assert any("NaN" in e and "nan.json" in e for e in win.errors), win.errors
+        assert win.controller.name            # opened all the same: the user can go on
+    finally:
+        close_window(win)
+    r = subprocess.run([sys.executable, "main.py", "trace", str(dst), "--input", "hel",
+                        "--out", str(tmp_path / "t.npz")], capture_output=True, text=True,
+                       cwd=str(PRESETS_DIR.parent), timeout=120)
+    assert "warning:" in r.stderr and "NaN" in r.stderr, r.stderr
+
+
+def test_a_data_file_outside_the_experiments_folder_is_read_only_when_the_user_says_so(
+        tmp_path, qtbot):
+    import json
+
+    from playground.files.access import outside_data_files
+    from ui.testing import close_window, make_window
+
+    secret = tmp_path / "private" / "diary.txt"
+    secret.parent.mkdir()
+    secret.write_text("dear diary, " * 50)
+    shared = tmp_path / "downloads"
+    shared.mkdir()
+    data = {"source": "file", "path": "../private/diary.txt", "window": 8}
+    exp = {"version": 1, "name": "shared", "seed": 0, "data": data,
+           "graph": {"nodes": [{"id": "x", "kind": "input", "params": {"vocab": 0}}],
+                     "edges": []}}
+    bad = shared / "shared.json"
+    bad.write_text(json.dumps(exp))
+    assert outside_data_files(bad) == [secret.resolve()]
+    data_inside = dict(data, path="diary.txt")
+    (secret.parent / "own.json").write_text(json.dumps(dict(exp, data=data_inside)))
+    assert outside_data_files(secret.parent / "own.json") == []   # its own folder: no question
+    win = make_window(tmp_path)
+    try:
+        before = win.controller.name
+        read = []
+        win.files.ask_read_outside = lambda files: read.append(files) or False
+        assert not win.files.open_path(str(bad), ask=False)
+        assert read == [[secret.resolve()]]
+        assert win.controller.name == before                # the current experiment stays
+        assert "diary.txt" in win.errors[-1] and "outside" in win.errors[-1]
+    finally:
+        close_window(win)

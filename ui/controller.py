@@ -114,12 +114,20 @@ class Controller(FilesMixin, GenerationMixin, TrainingMixin, QtCore.QObject):
         or the problem (the current experiment then stays)."""
         if self.training.running:
             return "stop training first, then open another experiment"
+        from playground.files.access import outside_data_files
+
+        outside = outside_data_files(path)
+        if outside and not self.ask_read_outside(outside):
+            return (f"{path}: not opened: it reads {outside[0]}, outside its own folder, "
+                    "and you chose not to read it")
         try:
             exp = X.load(path)
             model = exp.build_model()
             dataset = exp.make_dataset()
         except PlaygroundError as e:
             return str(e)
+        except MemoryError:
+            return f"{path}: not enough memory to open it (a model or data too large)"
         except (OSError, ValueError, RuntimeError, OverflowError) as e:
             return f"{path}: {e}"
         if as_copy:
@@ -128,6 +136,12 @@ class Controller(FilesMixin, GenerationMixin, TrainingMixin, QtCore.QObject):
                    look_at=exp.what_to_look_at, lesson=exp.lesson,
                    path=None if as_copy else str(path))
         return ""
+
+    def ask_read_outside(self, files) -> bool:
+        """Whether to read data files outside the experiment's folder; the window asks the
+        user (:class:`ui.files.FileActions`), code that made a Controller alone says yes."""
+        ask = getattr(self, "read_outside_prompt", None)
+        return True if ask is None else bool(ask(files))
 
     def open_default(self) -> None:
         """The default preset as an untitled copy (or a built-in hello RNN without it)."""

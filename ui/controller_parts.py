@@ -152,7 +152,10 @@ class TrainingMixin:
         trainer = self.training.trainer
         if last is not None and trainer is not None and trainer.model is self.model \
                 and trainer.step:
-            self.weights = self.weights.after_training(trainer, last)
+            from .tracejob import threads_for
+
+            with threads_for(self.model):      # its held-out metrics, as a trace is run
+                self.weights = self.weights.after_training(trainer, last)
             self.weightsChanged.emit()
         if self.model is not None:
             self.retrace()

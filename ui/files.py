@@ -27,6 +27,8 @@ class FileActions:
         self.ask_path = self._ask_path                # (title, save, filter) -> str | None
         self.ask_stop_training = self._ask_stop       # -> bool: stop it and go on
         self.show_error = self._show_error            # (title, message) -> None
+        self.ask_read_outside = self._ask_read_outside  # (files) -> bool: read them
+        self.controller.read_outside_prompt = lambda files: self.ask_read_outside(files)
         self.last_error = ""
 
     # -- recent files ---------------------------------------------------------------------
@@ -98,6 +100,11 @@ class FileActions:
             self._add_recent(str(path))
         c = self.controller
         self.window.statusBar().showMessage(f"opened {c.name} ({c.weights.label()})", 15_000)
+        from playground.files.trained import nonfinite_weights
+
+        broken = nonfinite_weights(getattr(c.experiment, "weights", None))
+        if broken:
+            self.show_error("The weights look broken", f"{path}: {broken}")
         return True
 
     # -- saving ---------------------------------------------------------------------------
@@ -174,6 +181,16 @@ class FileActions:
             self.window, "Training is running",
             f"Training is at step {step}. Stop it and close? (You can save what it has "
             "learnt so far.)", B.Yes | B.Cancel, B.Cancel)
+        return r == B.Yes
+
+    def _ask_read_outside(self, files) -> bool:
+        B = QtWidgets.QMessageBox.StandardButton
+        names = "\n".join(str(f) for f in files)
+        r = QtWidgets.QMessageBox.question(
+            self.window, "Read a file outside the experiment's folder?",
+            f"This experiment reads its data from\n{names}\noutside its own folder. An "
+            "experiment file from someone else can name any file on this computer. Read it?",
+            B.Yes | B.No, B.No)
         return r == B.Yes
 
     def _ask_unsaved(self) -> str:

@@ -62,6 +62,8 @@ def make_window(tmp_path, path: str | None = None):
     win.errors = []
     win.files.show_error = lambda title, msg: win.errors.append(msg)
     win.files.ask_unsaved = lambda: "discard"
+    win.asked_outside = []           # files outside an experiment's folder it asked about
+    win.files.ask_read_outside = lambda files: win.asked_outside.append(list(files)) or True
     if not (path and win.files.open_path(path, ask=False)):
         win.files.open_default()
     win.show()

@@ -19,6 +19,7 @@ A what-if reuses the trace without it as its dashed original instead of tracing 
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import inspect
@@ -122,6 +123,23 @@ def trace_threads(model, default: int | None = None) -> int:
     from playground.train import suggested_threads
 
     return suggested_threads(model, default)
+
+
+@contextlib.contextmanager
+def threads_for(model):
+    """torch's thread count set to :func:`trace_threads` for ``model`` while the block runs
+    (a small model's evaluation on two threads of a loaded machine: 1.1 s instead of 0.05)."""
+    import torch
+
+    before = torch.get_num_threads()
+    n = trace_threads(model, before)
+    if n != before:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if n != before:
+            torch.set_num_threads(before)
 
 
 def ngram_probs(ngram, batch, last=None):

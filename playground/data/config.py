@@ -60,11 +60,17 @@ def _fail(path: str, message: str):
 
 @contextmanager
 def _at(path: str):
-    """Give a SequenceError raised while building a dataset the config field it came from."""
+    """Give a SequenceError raised while building a dataset the config field it came from, and
+    a data file's error that field too, keeping the data file's name in the sentence (an
+    experiment that re-raises with its own file name would otherwise lose it)."""
     try:
         yield
     except SequenceError as e:
         raise FileFormatError(str(e), path) from None
+    except FileFormatError as e:
+        if e.path or not e.file:
+            raise
+        raise FileFormatError(f"{e.file}: {e.detail}", path) from None
 
 
 def make_dataset(config: Any, path: str = "data", base_dir: str | None = None):

@@ -6,8 +6,9 @@ Typed numbers: on one line, one value per step, separated by commas or spaces
 must have the same number of features.
 
 Files are read without running anything in them: text as UTF-8, CSV with :mod:`csv`,
-arrays with ``np.load(allow_pickle=False)``. Every problem names the file and the row,
-column or field.
+arrays from their ``.npy`` headers, never unpickled. Every problem names the file and the
+row, column or array; hostile files (a FIFO, a zip bomb, a header that claims 10^12 values)
+are refused before anything is allocated by them (:mod:`.filechecks`).
 
 Text becomes a next-symbol language model (:class:`TextDataset`); numbers become
 next-step forecasting (:class:`SeriesDataset`).
@@ -17,12 +18,15 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
 import re
+from array import array
 
 import numpy as np
 
 from ..errors import FileFormatError, SequenceError
+from . import filechecks as fc
 from .dataset import Batch, Dataset, shape_mask
 from .vocab import Vocab, tokenize
 
@@ -71,19 +75,21 @@ def parse_numbers(text: str, features: int | None = None) -> np.ndarray:
     return arr
 
 
-def read_text(path: str) -> str:
-    """A UTF-8 text file's contents; an unreadable or empty file raises FileFormatError."""
+def read_text(path: str, limit: int = fc.MAX_TEXT_BYTES, kind: str = "text file") -> str:
+    """A UTF-8 text file's contents (newlines as ``\\n``). A missing, non-regular (a FIFO,
+    a device), larger than ``limit`` bytes, undecodable or empty file raises FileFormatError."""
     name = os.path.basename(path)
+    f, size = fc.open_regular(path, limit, kind)
     try:
-        with open(path, encoding="utf-8-sig") as f:
-            text = f.read()
-    except FileNotFoundError:
-        raise FileFormatError("file not found", file=path) from None
+        with io.TextIOWrapper(f, encoding="utf-8-sig") as t:
+            text = t.read(min(size, limit) + 1)   # read(n) reserves n: never the limit
     except UnicodeDecodeError as e:
         raise FileFormatError(f"not UTF-8 text (byte {e.start} cannot be decoded)",
                               file=name) from None
     except OSError as e:
-        raise FileFormatError(f"cannot read the file: {e.strerror}", file=path) from None
+        raise FileFormatError(f"cannot read the file: {e.strerror or e}", file=path) from None
+    if len(text) > limit:
+        raise fc.too_large(name, kind, limit)
     if not text.strip():
         raise FileFormatError("the file is empty", file=name)
     return text
@@ -93,30 +99,66 @@ def read_csv(path: str, columns: list | None = None, header: bool | str = "auto"
              delimiter: str | None = None) -> tuple[np.ndarray, list[str]]:
     """Chosen columns (names or 0-based indices; all when ``None``) of a numeric CSV file as a
     ``(T, F)`` float32 array, and the column names. ``header="auto"`` takes the first row as
-    names when one of its cells is not a number."""
+    names when one of its cells is not a number. The separator (``,``, ``;`` or tab) is
+    guessed from the first lines when ``delimiter`` is ``None``; with ``;`` or tab, ``1,5``
+    reads as 1.5. Limits: :data:`~.filechecks.MAX_CSV_BYTES`, ``MAX_CSV_COLUMNS``,
+    ``MAX_CSV_CELLS``."""
     name = os.path.basename(path)
-    text = read_text(path)
-    lines = text.splitlines()
-    if delimiter is None:
-        first = lines[0]
-        counts = {d: first.count(d) for d in (",", ";", "\t")}
-        delimiter = max(counts, key=counts.get) if max(counts.values()) else ","
+    text = read_text(path, fc.MAX_CSV_BYTES, "CSV file")
+    head = text[:65536]
+    guessed = fc.guess_delimiter(head)
+    delimiter = delimiter or guessed
+    fc.check_width(text, delimiter, name)
+    comma = delimiter != ","
+    other = guessed if guessed != delimiter else None
+    reader = csv.reader(fc.lines_of(text), delimiter=delimiter)
+    rows = ((reader.line_num, r) for r in reader if "".join(r).strip())
     try:
-        reader = csv.reader(io.StringIO(text), delimiter=delimiter)
-        rows = [(reader.line_num, r) for r in reader]
+        first_n, first = next(rows, (0, None))
+        if first is None:
+            raise FileFormatError("the file has no rows", file=name)
+        if header == "auto":
+            header = any(fc.cell_value(c.strip(), comma) is None for c in first)
+        width = len(first)
+        names = [c.strip() for c in first] if header else [f"column {i}" for i in range(width)]
+        picked = _pick(columns, names, bool(header), name)
+        every = picked == list(range(width))
+        values, lines = array("d"), array("q")
+        for line, row in (rows if header else itertools.chain([(first_n, first)], rows)):
+            if len(row) != width:
+                raise FileFormatError(f"row {line} has {len(row)} cell(s) but the first row "
+                                      f"has {width}", file=name)
+            done = len(values)
+            try:
+                values.extend(map(float, row if every else [row[c] for c in picked]))
+            except ValueError:
+                del values[done:]
+                values.extend([fc.cell_or_error(row[c], line, c, names, header, comma,
+                                                other, name) for c in picked])
+            lines.append(line)
+            if len(values) > fc.MAX_CSV_CELLS:
+                raise FileFormatError(f"holds more than {fc.MAX_CSV_CELLS:,} values (row "
+                                      f"{line}); use a shorter file or fewer columns", file=name)
     except csv.Error as e:
         raise FileFormatError(f"not a readable CSV file ({e})", file=name) from None
-    rows = [(n, r) for n, r in rows if any(c.strip() for c in r)]
-    if not rows:
-        raise FileFormatError("the file has no rows", file=name)
-    first_n, first = rows[0]
-    if header == "auto":
-        header = any(_number(c.strip()) is None for c in first)
-    width = len(first)
-    names = [c.strip() for c in first] if header else [f"column {i}" for i in range(width)]
-    data = rows[1:] if header else rows
-    if not data:
+    if not lines:
         raise FileFormatError("the file has a header but no data rows", file=name)
+    table = np.frombuffer(values, np.float64).reshape(-1, len(picked))
+    bad = ~(np.abs(table) <= fc.F32_MAX)                     # NaN, inf, or beyond float32
+    if bad.any():
+        i, j = (int(k) for k in np.argwhere(bad)[0])
+        col, v = picked[j], table[i, j]
+        where = f"row {lines[i]}, column {names[col]!r}" if header else \
+            f"row {lines[i]}, column {col}"
+        what = "values must be finite numbers" if not np.isfinite(v) else \
+            f"too large (at most {fc.F32_MAX:.3g})"
+        raise FileFormatError(f"{where}: {v:g}; {what}", file=name)
+    return table.astype(np.float32), [names[c] for c in picked]
+
+
+def _pick(columns: list | None, names: list[str], header: bool, name: str) -> list[int]:
+    """0-based indices of the chosen ``columns`` (names or indices; all when ``None``)."""
+    width = len(names)
     picked = list(range(width)) if columns is None else []
     for c in columns or []:
         if isinstance(c, int) and not isinstance(c, bool):
@@ -129,70 +171,30 @@ def read_csv(path: str, columns: list | None = None, header: bool | str = "auto"
         else:
             known = ", ".join(repr(n) for n in names) if header else "none (no header row)"
             raise FileFormatError(f"no column named {c!r}; column names: {known}", file=name)
-    values = np.empty((len(data), len(picked)), dtype=np.float32)
-    for i, (line, row) in enumerate(data):
-        if len(row) != width:
-            raise FileFormatError(f"row {line} has {len(row)} cell(s) but the first row has "
-                                  f"{width}", file=name)
-        for j, col in enumerate(picked):
-            cell = row[col].strip()
-            v = _number(cell)
-            where = f"row {line}, column {names[col]!r}" if header else f"row {line}, column {col}"
-            if v is None:
-                what = "is empty" if not cell else f"{cell!r} is not a number"
-                raise FileFormatError(f"{where}: {what}", file=name)
-            if not np.isfinite(v):
-                raise FileFormatError(f"{where}: {cell!r}; values must be finite numbers",
-                                      file=name)
-            values[i, j] = v
-    return values, [names[c] for c in picked]
+    return picked
 
 
 def read_array(path: str, key: str | None = None) -> np.ndarray:
     """A numeric array from ``.npy`` or ``.npz`` (``key`` picks the array; optional when the
     file holds one). Shapes: ``(T,)``, ``(T, F)`` or ``(N, T, F)``; returned as
-    ``(N, T, F)`` float32."""
+    ``(N, T, F)`` float32. Headers are checked before any data is read (see
+    :mod:`.filechecks`); nothing is unpickled."""
     name = os.path.basename(path)
-    try:
-        with open(path, "rb") as f:
+    f, size = fc.open_regular(path, fc.MAX_NUMPY_FILE_BYTES, "NumPy file")
+    with f:
+        try:
             magic = f.read(6)
-    except FileNotFoundError:
-        raise FileFormatError("file not found", file=path) from None
-    except OSError as e:
-        raise FileFormatError(f"cannot read the file: {e.strerror}", file=path) from None
-    if magic != b"\x93NUMPY" and not magic.startswith(b"PK"):
-        raise FileFormatError("not a readable NumPy file (.npy or .npz)", file=name)
-    try:
-        loaded = np.load(path, allow_pickle=False)
-    except ValueError as e:
-        msg = "holds Python objects; only numeric arrays can be read" if "pickle" in str(e) \
-            else f"not a readable NumPy file ({e})"
-        raise FileFormatError(msg, file=name) from None
-    except (OSError, EOFError) as e:
-        raise FileFormatError(f"not a readable NumPy file ({e})", file=name) from None
-    field = name
-    if isinstance(loaded, np.lib.npyio.NpzFile):
-        with loaded:
-            keys = list(loaded.keys())
-            if key is None:
-                if len(keys) != 1:
-                    raise FileFormatError(f"holds {len(keys)} arrays ({', '.join(keys) or 'none'})"
-                                          "; choose one with 'array'", file=name)
-                key = keys[0]
-            if key not in keys:
-                raise FileFormatError(f"no array named {key!r}; arrays: {', '.join(keys)}",
-                                      file=name)
-            try:
-                arr = loaded[key]
-            except ValueError:
-                raise FileFormatError(f"array {key!r} holds Python objects; only numeric arrays "
-                                      "can be read", file=name) from None
-            field = f"array {key!r}"
-    else:
-        arr = loaded
-    if arr.dtype.kind not in "biuf":
-        raise FileFormatError(f"{field} has dtype {arr.dtype}; a numeric array is needed",
-                              file=name)
+            f.seek(0)
+        except OSError as e:
+            raise FileFormatError(f"cannot read the file: {e.strerror or e}",
+                                  file=path) from None
+        if magic == b"\x93NUMPY":
+            field = "the array"
+            arr = fc.read_npy(f, name, field, size)
+        elif magic.startswith(b"PK"):
+            arr, field = fc.read_npz(f, size, name, key)
+        else:
+            raise FileFormatError("not a readable NumPy file (.npy or .npz)", file=name)
     if arr.ndim == 1:
         arr = arr[None, :, None]
     elif arr.ndim == 2:

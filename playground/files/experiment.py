@@ -1,12 +1,13 @@
 """Experiment files: one JSON object with the model graph, the data, the training settings,
 the seed and the texts a student reads; trained weights in ``NAME.weights.pt`` beside it.
 
-Loading parses plain JSON first, then checks it field by field, so every problem is one
-line naming the field path (``graph.nodes[2].params.hidden_size: must be a positive
-integer, got -3``). Nothing in a file is ever executed: weights are read with
-``torch.load(weights_only=True)``. Saving is atomic: a temporary file in the same folder,
-then ``os.replace``, so a crash never leaves half a file. ``load -> save -> load`` gives the
-same experiment and the same bytes.
+Loading parses plain JSON first, bounded in size, depth and numbers (:mod:`.safejson`),
+then checks it field by field, so every problem is one line naming the field path
+(``graph.nodes[2].params.hidden_size: must be a positive integer, got -3``). Nothing in a
+file is ever executed: weights are read with ``torch.load(weights_only=True)``. Saving is
+atomic for the pair (:mod:`.pairsave`): after a crash at any moment the old JSON and
+weights or the new ones load, never a mix. ``load -> save -> load`` gives the same
+experiment and the same bytes.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,11 +26,11 @@ from ..errors import FileFormatError, GraphError, PlaygroundError
 from ..model.build import build
 from ..model.spec import GraphSpec, graph_from_dict
 from ..train.config import TrainConfig
-from . import lessons
+from . import lessons, pairsave, safejson
 from .trained import check_record
 
 SCHEMA_VERSION = 1
-WEIGHTS_SUFFIX = ".weights.pt"
+WEIGHTS_SUFFIX = pairsave.WEIGHTS_SUFFIX
 _TEXT_FIELDS = ("name", "description", "what_to_look_at", "outcome")
 _FIELDS = ("version", *_TEXT_FIELDS, "lesson", "seed", "graph", "data", "train")
 
@@ -160,11 +160,12 @@ class Experiment:
     # -- files --------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike | None = None, model=None,
              trained: dict[str, Any] | None = None) -> Path:
-        """Write the JSON (atomically) and, when there are weights (``model``'s, else
-        ``self.weights``), ``NAME.weights.pt`` beside it, with ``trained`` (their training
-        record) when given. ``model`` without ``trained``: its training is not known, so no
-        record is kept. Without weights, a weights file left beside from before is removed,
-        since it belongs to the old experiment."""
+        """Write the JSON and, when there are weights (``model``'s, else ``self.weights``),
+        ``NAME.weights.pt`` beside it, with ``trained`` (their training record) when given,
+        as one (:func:`.pairsave.save_pair`: a crash leaves the old pair or the new).
+        ``model`` without ``trained``: its training is not known, so no record is kept.
+        Without weights, a weights file left beside from before is removed, since it belongs
+        to the old experiment."""
         path = Path(path) if path is not None else self.path
         if path is None:
             raise FileFormatError("no file name to save to")
@@ -173,48 +174,29 @@ class Experiment:
             self.trained = None
         if trained is not None:
             self.trained = check_record(trained, str(path))
-        wpath = weights_path(path)
-        # Both files are written in full first; only then are they moved into place (weights,
-        # then JSON), so a failed write (disk full) leaves the old pair as it was.
-        tmp_json = _write_temp(path, self.to_json().encode("utf-8"))
-        try:
-            payload = self.weights if self.trained is None else {"state": self.weights,
-                                                                 "trained": self.trained}
-            tmp_w = _write_temp(wpath, None, payload) if self.weights is not None else None
-        except BaseException:
-            os.unlink(tmp_json)
-            raise
-        try:
-            if tmp_w is not None:
-                os.replace(tmp_w, wpath)
-            elif wpath.exists():
-                wpath.unlink()
-            os.replace(tmp_json, path)
-        except BaseException:
-            for tmp in (tmp_w, tmp_json):
-                if tmp is not None and os.path.exists(tmp):
-                    os.unlink(tmp)
-            raise
+        payload = None if self.weights is None else (
+            self.weights if self.trained is None else {"state": self.weights,
+                                                       "trained": self.trained})
+        pairsave.save_pair(path, self.to_json().encode("utf-8"), payload)
         self.path = path
         return path
 
 
 def weights_path(path: str | os.PathLike) -> Path:
-    """``dir/NAME.json`` -> ``dir/NAME.weights.pt``."""
-    p = Path(path)
-    stem = p.name[:-5] if p.name.endswith(".json") else p.name
-    return p.with_name(stem + WEIGHTS_SUFFIX)
+    """The weights file of the experiment file ``path``: ``dir/NAME.json`` ->
+    ``dir/NAME.weights.pt`` (it may not exist). A save cut off after its JSON went in is
+    finished here and old leftovers cleared (:func:`.pairsave.settle`), so opening a file
+    tidies it; where that cannot be written, the weights that JSON wrote are named."""
+    return pairsave.settle(path)
 
 
 def save_weights(path: str | os.PathLike, model, trained: dict[str, Any] | None = None) -> Path:
     """Write only ``model``'s weights, with ``trained`` (their record) when given, beside the
     experiment file ``path`` (atomically); the JSON is left as it is. Returns the file."""
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    wpath = weights_path(path)
-    payload = state if trained is None else {"state": state,
-                                             "trained": check_record(trained, str(wpath))}
-    os.replace(_write_temp(wpath, None, payload), wpath)
-    return wpath
+    payload = state if trained is None else {
+        "state": state, "trained": check_record(trained, str(pairsave.weights_name(path)))}
+    return pairsave.save_weights_file(path, payload)
 
 
 def save(experiment: Experiment, path: str | os.PathLike | None = None, model=None) -> Path:
@@ -226,17 +208,7 @@ def load(path: str | os.PathLike, weights: bool = True) -> Experiment:
     """Read an experiment file and, when ``weights`` and a weights file lies beside it, its
     weights (checked against the graph). Every problem raises FileFormatError."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise FileFormatError("file not found", file=str(path)) from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise FileFormatError(f"cannot read the file: {e}", file=str(path)) from None
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise FileFormatError(f"not valid JSON: {e.msg} at line {e.lineno}, column {e.colno}",
-                              file=str(path)) from None
+    raw = safejson.parse(safejson.read_text(path), str(path))
     try:
         exp = Experiment.from_dict(raw)
     except FileFormatError as e:
@@ -323,29 +295,6 @@ def _load_into(model, state: dict[str, torch.Tensor], where: str) -> None:
         model.load_state_dict(state)
     except (RuntimeError, PlaygroundError) as e:
         raise FileFormatError(f"the weights do not fit the graph: {e}", file=where) from None
-
-
-def _write_temp(path: Path, data: bytes | None, state: dict | None = None) -> str:
-    """Write ``data`` (or ``state`` with torch.save) to a temporary file beside ``path``,
-    flushed to disk, with the permissions a plain new file would get; returns its name."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if data is not None:
-                f.write(data)
-            else:
-                torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return tmp
 
 
 def _copy(data: Any) -> Any:

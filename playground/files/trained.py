@@ -65,6 +65,26 @@ def check_record(value: Any, file: str) -> dict:
     return value
 
 
+def nonfinite_weights(state: dict | None) -> str | None:
+    """What is wrong when weights hold NaN or infinite values (a run that diverged and was
+    saved, a damaged file): a sentence naming the tensors, or None when all are finite."""
+    if not state:
+        return None
+    import torch
+
+    bad = []
+    for name, t in state.items():
+        if isinstance(t, torch.Tensor) and t.is_floating_point():
+            n = int((~torch.isfinite(t)).sum())
+            if n:
+                bad.append(f"{name} ({n:,} of {t.numel():,} values)")
+    if not bad:
+        return None
+    more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+    return ("the weights hold NaN or infinite values in " + ", ".join(bad[:3]) + more +
+            ": every output will be NaN; use the untrained weights or train again")
+
+
 def _number(v: float) -> str:
     return f"{v:.3g}" if abs(v) >= 0.01 else f"{v:.2g}"
 

@@ -177,7 +177,13 @@ class SequenceModel(nn.Module):
 def build(graph: GraphSpec, seed: int | None = None, init: str = "default",
           init_scale: float = 1.0, forget_bias: float | None = None) -> SequenceModel:
     """Validate ``graph`` and build its model; ``seed`` makes the initial weights repeatable.
-    ``forget_bias`` (LSTMs): the forget gate's total bias, see :func:`set_forget_bias`."""
+    ``forget_bias`` (LSTMs): the forget gate's total bias, see :func:`set_forget_bias`.
+    A model too large for this machine's free memory raises GraphError before anything is
+    allocated (:mod:`.budget`)."""
+    from .budget import check_memory
+
+    validate(graph)
+    check_memory(graph)
     if seed is not None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)

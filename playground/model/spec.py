@@ -174,6 +174,9 @@ def _expect(cond: bool, path: str, message: str) -> None:
         raise FileFormatError(message, path)
 
 
+MAX_NODES = 500    # a canvas that a person reads; checks stay well under a second
+
+
 def graph_from_dict(data: Any, path: str = "graph") -> GraphSpec:
     _expect(isinstance(data, dict), path, f"must be an object, got {type(data).__name__}")
     version = data.get("version", GRAPH_VERSION)
@@ -185,6 +188,8 @@ def graph_from_dict(data: Any, path: str = "graph") -> GraphSpec:
             "update Sequence Playground")
     nodes_raw = data.get("nodes")
     _expect(isinstance(nodes_raw, list), f"{path}.nodes", "must be a list of nodes")
+    _expect(len(nodes_raw) <= MAX_NODES, f"{path}.nodes",
+            f"{len(nodes_raw):,} nodes; a graph has at most {MAX_NODES}")
     nodes: list[NodeSpec] = []
     seen: set[str] = set()
     for i, raw in enumerate(nodes_raw):
@@ -216,6 +221,8 @@ def graph_from_dict(data: Any, path: str = "graph") -> GraphSpec:
         nodes.append(NodeSpec(nid, kind, dict(params), (float(pos[0]), float(pos[1]))))
     edges_raw = data.get("edges", [])
     _expect(isinstance(edges_raw, list), f"{path}.edges", "must be a list of edges")
+    _expect(len(edges_raw) <= 4 * MAX_NODES, f"{path}.edges",
+            f"{len(edges_raw):,} edges; a graph has at most {4 * MAX_NODES}")
     edges: list[EdgeSpec] = []
     for i, raw in enumerate(edges_raw):
         epath = f"{path}.edges[{i}]"

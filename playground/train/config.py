@@ -24,13 +24,18 @@ def _is_num(v: Any) -> bool:
             and math.isfinite(float(v)))
 
 
+MAX_STEPS = 10_000_000   # days of training at the slowest preset's pace
+MAX_BATCH = 4096   # sequences per step; more is never needed here and costs minutes a step
+
 # field -> (check, what it must be). ``None`` is allowed where the default is None.
 _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "optimizer": (lambda v: v in OPTIMIZERS, f"must be one of {', '.join(OPTIMIZERS)}"),
     "lr": (lambda v: _is_num(v) and v > 0, "must be a positive number"),
     "momentum": (lambda v: _is_num(v) and 0 <= v < 1, "must be a number in [0, 1)"),
-    "batch_size": (lambda v: _is_int(v) and v >= 1, "must be a positive integer"),
-    "steps": (lambda v: _is_int(v) and v >= 0, "must be an integer >= 0"),
+    "batch_size": (lambda v: _is_int(v) and 1 <= v <= MAX_BATCH,
+                   f"must be an integer from 1 to {MAX_BATCH}"),
+    "steps": (lambda v: _is_int(v) and 0 <= v <= MAX_STEPS,
+              f"must be an integer from 0 to {MAX_STEPS:,}"),
     "clip_norm": (lambda v: v is None or (_is_num(v) and v > 0),
                   "must be a positive number or null (no clipping)"),
     "tbptt": (lambda v: v is None or (_is_int(v) and v >= 1),

@@ -301,7 +301,7 @@ def test_devices_and_config_checks():
         TrainConfig(lr=-1)
     with pytest.raises(FileFormatError) as e:
         TrainConfig.from_dict({"lr": 0.1, "batch_size": 0})
-    assert str(e.value) == "train.batch_size: must be a positive integer, got 0"
+    assert str(e.value) == "train.batch_size: must be an integer from 1 to 4096, got 0"
     with pytest.raises(FileFormatError, match=r"train\.optimiser: unknown setting"):
         TrainConfig.from_dict({"optimiser": "adam"})
     cfg = TrainConfig(clip_norm=1.0, tbptt=10)
