@@ -206,8 +206,8 @@ def read_npy(f, name: str, subject: str, available: int) -> np.ndarray:
                               file=name)
     try:
         shape, fortran, dtype = readers[version](f)
-    except (ValueError, SyntaxError, TypeError, OverflowError, RecursionError, MemoryError,
-            UnicodeDecodeError, EOFError) as e:
+    except Exception as e:  # noqa: BLE001 - numpy parses the header with the tokenizer: any
+        # of its errors (SyntaxError, TokenError, ValueError...) means a damaged header
         raise FileFormatError(f"{subject} has a damaged .npy header ({e})", file=name) from None
     if dtype.hasobject:
         raise FileFormatError(f"{subject} holds Python objects; only numeric arrays can be "
