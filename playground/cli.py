@@ -155,19 +155,19 @@ def _writing(flag: str, target, fix: str):
 
 
 def _load(name: str, weights: bool = True):
-    """The experiment ``name`` names and its path: a name is a file of that name here when
-    there is one (what ``train NAME --save`` wrote), else the bundled preset. Each command
-    says which file it read."""
-    from .files.experiment import load, resolve
+    """The experiment ``name`` names and its path: a file of that name here when there is one
+    (what ``train NAME --save`` wrote), else the bundled preset."""
+    from .files import access, experiment, trained
 
     here = Path(f"{name}.json")
     path = here if Path(name).suffix == "" and len(Path(name).parts) == 1 and here.exists() \
-        else resolve(name)
-    exp = load(path, weights=weights)
-    from .files.trained import nonfinite_weights
-
-    broken = nonfinite_weights(exp.weights)
-    if broken:
+        else experiment.resolve(name)
+    outside = access.outside_data_files(path)
+    if outside and os.environ.get("PLAYGROUND_READ_OUTSIDE") != "1":   # no one to ask here
+        raise PlaygroundError(f"{path} reads its data from {outside[0]}, outside its own folder"
+                              "; if you trust it, run again with PLAYGROUND_READ_OUTSIDE=1")
+    exp = experiment.load(path, weights=weights)
+    if broken := trained.nonfinite_weights(exp.weights):
         print(f"warning: {path}: {broken}", file=sys.stderr)
     return exp, path
 

@@ -244,3 +244,58 @@ def test_a_data_file_outside_the_experiments_folder_is_read_only_when_the_user_s
         assert "diary.txt" in win.errors[-1] and "outside" in win.errors[-1]
     finally:
         close_window(win)
+
+
+def test_a_save_on_a_full_disk_says_so_and_keeps_the_saved_pair(tmp_path, qtbot, monkeypatch):
+    import torch
+
+    from playground.files.experiment import PRESETS_DIR, load
+    from ui.testing import close_window, make_window
+
+    win = make_window(tmp_path, str(PRESETS_DIR / "hello_rnn.json"))
+    try:
+        path = tmp_path / "mine.json"
+        assert win.files.save_to(str(path))
+        before = load(path)
+
+        def full(*a, **k):
+            raise RuntimeError("[enforce fail at inline_container.cc:778] . PytorchStreamWriter"
+                               " failed writing file data/0: file write failed")
+
+        monkeypatch.setattr(torch, "save", full)
+        win.canvas.set_param("rnn", "hidden_size", 12)       # a change to save
+        assert not win.files.save_to(str(path))
+        assert win.errors and "write" in win.errors[-1]
+        assert win.controller.model is not None              # the window goes on
+        monkeypatch.undo()
+        again = load(path)                                   # the old pair, whole
+        assert again.graph == before.graph
+        assert {k: v.shape for k, v in again.weights.items()} == \
+            {k: v.shape for k, v in before.weights.items()}
+    finally:
+        close_window(win)
+
+
+def test_the_command_line_refuses_a_data_file_outside_the_experiments_folder(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from playground.files.experiment import PRESETS_DIR
+
+    (tmp_path / "private").mkdir()
+    (tmp_path / "private" / "notes.txt").write_text("some private words " * 40)
+    (tmp_path / "shared").mkdir()
+    exp = json.loads((PRESETS_DIR / "hello_rnn.json").read_text())
+    exp["data"] = {"source": "file", "path": "../private/notes.txt", "window": 8}
+    bad = tmp_path / "shared" / "shared.json"
+    bad.write_text(json.dumps(exp))
+    cmd = [sys.executable, "main.py", "trace", str(bad), "--out", str(tmp_path / "t.npz")]
+    run = dict(capture_output=True, text=True, cwd=str(PRESETS_DIR.parent), timeout=120)
+    r = subprocess.run(cmd, **run)
+    assert r.returncode != 0 and "notes.txt" in r.stderr and "outside" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+    env = dict(os.environ, PLAYGROUND_READ_OUTSIDE="1")
+    r = subprocess.run(cmd, env=env, **run)
+    assert "own folder" not in r.stderr, r.stderr    # read when the user says so

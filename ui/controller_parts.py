@@ -48,8 +48,10 @@ class FilesMixin:
                 exp.save(path)
             else:
                 exp.save(path, model=self.model, trained=record)
-        except (PlaygroundError, OSError, ValueError) as e:
+        except (PlaygroundError, OSError, ValueError, RuntimeError) as e:  # torch.save: disk
             return str(e)
+        except MemoryError:
+            return f"{path}: not enough memory to write it"
         self.experiment, self.path, self.name = exp, str(path), exp.name
         self.set_dirty(False)
         return ""
@@ -62,8 +64,10 @@ class FilesMixin:
         try:
             py, _ = export_pytorch(self.model, path)
             export_dataset(self.model, self.dataset, py, self.train_config)
-        except (PlaygroundError, OSError, ValueError) as e:
+        except (PlaygroundError, OSError, ValueError, RuntimeError) as e:  # torch.save: disk
             return str(e)
+        except MemoryError:
+            return f"{path}: not enough memory to write it"
         return ""
 
 

@@ -148,4 +148,7 @@ class SequenceInput(QtWidgets.QWidget):
         except (PlaygroundError, OSError, ValueError) as e:
             self.show_error(str(e))
             return False
+        except MemoryError:
+            self.show_error(f"{path}: too large to read into memory")
+            return False
         return self.set_text(text)
