@@ -13,8 +13,7 @@ import os
 from pathlib import Path
 
 from . import safejson
-
-PRESETS_DIR = Path(__file__).resolve().parents[2] / "presets"
+from .experiment import PRESETS_DIR
 
 
 def outside_data_files(path: str | os.PathLike) -> list[Path]:
