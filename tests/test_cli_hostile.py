@@ -89,7 +89,7 @@ def test_the_seed_bound_is_the_experiment_files(tmp_path, capsys, monkeypatch, o
     from playground.errors import FileFormatError
     from playground.files.experiment import Experiment, load
 
-    low, high = cli_module._LIMITS["seed"]
+    low, high = cli_module.LIMITS["seed"]
     d = json.loads((ROOT / "presets" / "hello_rnn.json").read_text())
     for seed, ok in ((low, True), (high, True), (high + 1, False), (low - 1, False)):
         try:
