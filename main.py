@@ -2,10 +2,12 @@
 
     python main.py                 open the app on the default preset
     python main.py FILE            open an experiment file
+    python main.py compare A B ... open two to four experiments side by side
     python main.py presets         list the bundled presets
     python main.py train FILE      train headless (see --help)
     python main.py trace FILE      write a trace to .npz
     python main.py generate FILE   continue a prompt (see --help)
+    python main.py render FILE     draw a panel to PNG or SVG, no window (see --help)
 
 PLAYGROUND_STARTUP_TIMES=1 prints when the window first painted and when it was
 interactive (ui.app); PLAYGROUND_STARTUP_QUIT=1 quits then (bench.cold_start).
@@ -23,15 +25,25 @@ import sys  # noqa: E402
 
 from playground import __version__  # noqa: E402  (imports no torch)
 
-SUBCOMMANDS = ("presets", "train", "trace", "export", "generate")
+SUBCOMMANDS = ("presets", "train", "trace", "export", "generate", "inspect")
+WINDOW_COMMANDS = ("compare",)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     first = argv[0] if argv else ""
-    mistyped = first and not first.startswith("-") and first not in SUBCOMMANDS and (
+    if first == "render":   # the window's panels, drawn offscreen (ui: not the Qt-free CLI)
+        from ui.render import main as render_main
+
+        return render_main(argv[1:])
+    known = SUBCOMMANDS + WINDOW_COMMANDS
+    mistyped = first and not first.startswith("-") and first not in known and (
         len(argv) > 1 or (difflib.get_close_matches(first, SUBCOMMANDS, n=1, cutoff=0.75)
                           and not os.path.exists(first)))
+    if first == "compare":   # side by side: a window, so ui (playground.cli is Qt-free)
+        from ui.compare import run as run_compare
+
+        return run_compare(argv[1:], started=STARTED)
     if first in SUBCOMMANDS or mistyped:   # (the command line names a mistyped command)
         from playground.cli import main as cli_main
 
@@ -41,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="sequence-playground",
         description="Build RNN, LSTM, GRU and attention models and step through them. "
-                    f"Subcommands: {', '.join(SUBCOMMANDS)} (each has --help).")
+                    f"Subcommands: {', '.join(SUBCOMMANDS)}, render (each has --help).")
     parser.add_argument("--version", action="version", version=f"Sequence Playground {__version__}")
     parser.add_argument("file", nargs="?",
                         help="experiment file or preset name (default: the hello preset)")

@@ -1,22 +1,47 @@
-"""The command line, run as a user runs it: ``python main.py ...`` in a subprocess."""
+"""The command line as a user runs it: ``main.py``'s ``main(argv)`` with its own stdout,
+stderr and working folder. A few tests start ``python main.py`` in a subprocess, to check
+the entry point itself; the rest run in this process (the same code, without a new Python
+and torch import for each call)."""
 
+import contextlib
+import io
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
+import torch
+
+import main as entry
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def cli(*args, cwd=None):
+def cli_subprocess(*args, cwd=None):
     env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
     env.pop("PLAYGROUND_DEBUG", None)
     return subprocess.run([sys.executable, str(ROOT / "main.py"), *map(str, args)],
                           capture_output=True, text=True, cwd=cwd or ROOT, env=env, timeout=120)
+
+
+def cli(*args, cwd=None):
+    """``python main.py ARGS`` run in this process: its exit status, stdout and stderr."""
+    out, err, here, threads = io.StringIO(), io.StringIO(), os.getcwd(), torch.get_num_threads()
+    debug = os.environ.pop("PLAYGROUND_DEBUG", None)
+    try:
+        os.chdir(cwd or ROOT)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = entry.main([str(a) for a in args])
+    finally:
+        os.chdir(here)
+        torch.set_num_threads(threads)          # train sets the thread count
+        if debug is not None:
+            os.environ["PLAYGROUND_DEBUG"] = debug
+    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 def one_line_error(r, code=None):
@@ -28,7 +53,7 @@ def one_line_error(r, code=None):
 
 
 def test_presets_lists_the_bundled_presets():
-    r = cli("presets")
+    r = cli_subprocess("presets")
     assert r.returncode == 0, r.stderr
     names = [line.split()[0] for line in r.stdout.strip().splitlines()]
     assert len(names) >= 10 and "hello_rnn" in names
@@ -122,7 +147,7 @@ def test_bad_file_names_the_field(tmp_path):
 
 
 def test_a_mistyped_command_is_named_with_a_suggestion(tmp_path):
-    r = cli("trian", "x", cwd=tmp_path)
+    r = cli_subprocess("trian", "x", cwd=tmp_path)
     line = one_line_error(r, 2)
     assert "unknown command 'trian'" in line and "did you mean 'train'" in line
 

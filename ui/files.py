@@ -12,7 +12,7 @@ import os
 from PySide6 import QtWidgets
 
 MAX_RECENT = 8
-FILTER = "Experiments (*.json);;All files (*)"
+FILTER = "Experiments and comparisons (*.json);;All files (*)"
 
 
 class FileActions:
@@ -91,11 +91,25 @@ class FileActions:
         """Open an experiment file (``as_copy``: a preset, saved elsewhere)."""
         if ask and not self.maybe_save():
             return False
+        from playground.files.comparison import is_comparison
+
+        if is_comparison(path):   # two to four experiments side by side (ui.compare)
+            from .compare import open_in
+
+            problem = open_in(self.window, path)
+            if problem:
+                self.last_error = problem
+                self.show_error("Cannot open the comparison", problem)
+            return not problem
         problem = self.controller.open(path, as_copy=as_copy)
         if problem:
             self.last_error = problem
             self.show_error("Cannot open the experiment", problem)
             return False
+        if getattr(self.window, "compare_view", None) is not None:
+            from .compare import leave
+
+            leave(self.window)
         if not as_copy:
             self._add_recent(str(path))
         c = self.controller

@@ -70,14 +70,16 @@ class GalleryDialog(QtWidgets.QDialog):
         self.chosen: str | None = None
         self.show_me = False
         self.titles = titles or {}
-        self.entries = preset_entries()
+        from .compare_gallery import comparison_entries
+
+        self.entries = preset_entries() + comparison_entries()   # then the side-by-sides
         lay = QtWidgets.QHBoxLayout(self)
         self.list = QtWidgets.QListWidget()
         self.list.setMinimumWidth(340)
         self.list.setWordWrap(True)
         for e in self.entries:
             it = QtWidgets.QListWidgetItem(f"{e['name']}\n    {e['weights_short']}"
-                                           if e["weights"] else e["name"])
+                                           if e["weights_short"] else e["name"])
             it.setToolTip(e["description"] or e["error"])
             if e["error"]:
                 it.setForeground(QtCore.Qt.GlobalColor.red)

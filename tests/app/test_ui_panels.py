@@ -469,3 +469,27 @@ def test_encoder_decoder_attention_names_keys_by_the_source_and_queries_by_the_d
         assert bottom == src and left == tgt
     p.show_box.setCurrentIndex(p.show_box.findData("k"))      # keys: the source's steps
     assert [s for _, s in p.plots[0].getAxis("left")._tickLevels[0]] == src
+
+
+def test_a_long_title_never_pushes_a_narrow_plot_out_of_its_view(qtbot):
+    """pyqtgraph makes a title's text width the plot's minimum width; in a narrow dock the
+    plot's right part (the last time steps) was out of view."""
+    import pyqtgraph as pg
+    from PySide6 import QtWidgets
+
+    from ui.panels.scales import set_title
+
+    w = pg.GraphicsLayoutWidget()
+    qtbot.addWidget(w)
+    plot = w.addPlot()
+    set_title(plot, "A title much wider than the narrow dock this plot sits in, at 9pt")
+    w.resize(180, 200)
+    w.show()
+    for _ in range(5):
+        QtWidgets.QApplication.processEvents()
+    assert plot.geometry().width() <= w.viewport().width() + 1
+    assert plot.titleLabel.geometry().height() > 5          # the title keeps its row
+    set_title(plot, "Another title just as long as the first one, which must not widen it")
+    w.resize(170, 200)
+    QtWidgets.QApplication.processEvents()
+    assert plot.geometry().width() <= w.viewport().width() + 1

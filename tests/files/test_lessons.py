@@ -5,7 +5,9 @@ window's real docks (ui.main_window.DOCKS, not a copy of their names)."""
 from __future__ import annotations
 
 import json
+import re
 
+import numpy as np
 import pytest
 
 from playground.data import bind_inputs
@@ -158,3 +160,38 @@ def test_an_old_file_keeps_its_paragraph_and_a_lesson_round_trips(tmp_path):
     assert "what_to_look_at" not in new.to_dict()
     assert Experiment.from_dict(new.to_dict()) == new
     assert lessons.summary(new.lesson).startswith(new.lesson[0].text)
+
+
+# -- numbers the lessons state, measured on the model they describe -----------------------
+def _example_probs(name: str, trained: bool):
+    exp = load(resolve(name), weights=trained)
+    model, ds = exp.build_model(weights=trained), exp.make_dataset()
+    b = ds.example()
+    tr = trace(model, bind_inputs(model, b), b.targets, b.mask)
+    return exp, ds, tr.probs[0]
+
+
+def test_hello_untrained_step_says_what_the_seeds_weights_give():
+    exp, ds, probs = _example_probs("hello_rnn", trained=False)
+    step = next(s for s in exp.lesson if s.action == "untrained")
+    said = {"l": 0.35, "e": 0.24, "o": 0.23}          # as the text gives them, in order
+    assert [f"{p:.2f}" for p in said.values()] == re.findall(r"\d\.\d\d", step.text)
+    for symbol, p in said.items():
+        assert probs[step.step][ds.vocab.encode([symbol])[0]] == pytest.approx(p, abs=0.005)
+    _, _, trained = _example_probs("hello_rnn", trained=True)
+    assert trained[step.step].argmax() == ds.vocab.encode(["o"])[0]     # "the right letter"
+
+
+def test_the_sine_forecast_keeps_oscillating_for_the_steps_the_lesson_names():
+    from playground.train.generate import generate, suggest
+
+    exp = load(resolve("gru_sine"))
+    step = next(s for s in exp.lesson if s.action == "generate")
+    assert "for 100 steps" in step.text
+    model, ds = exp.build_model(), exp.make_dataset()
+    prompt, _ = suggest(model, ds)
+    out = np.asarray(generate(model, ds, prompt, 100).continuation, np.float64).ravel()
+    assert out.shape == (100,) and np.isfinite(out).all()
+    for a in range(0, 100, 25):       # every quarter still swings through a peak and a trough
+        part = out[a:a + 25]
+        assert part.max() > 0.5 and part.min() < -0.3, (a, part.min(), part.max())

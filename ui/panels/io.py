@@ -222,7 +222,7 @@ class OutputPanel(Panel):
         else:
             self.mode = "values"
             self.outputs = tr.outputs[0]
-            set_title(self.plot, "Prediction (solid) vs target (dashed) over time")
+            set_title(self.plot, "Prediction (solid), target (dashed)")
             axis_label(self.plot, "left", "value")
             axis_label(self.plot, "bottom", "time step t")
             if self.names.active:

@@ -116,6 +116,29 @@ def set_title(plot: pg.PlotItem, text: str, size: str = "9pt") -> None:
         return
     plot.setTitle(text, size=size)
     plot._title = (text, size)
+    _title_never_widens(plot.titleLabel)
+
+
+def _title_never_widens(label: pg.LabelItem) -> None:
+    """pyqtgraph makes a title's text width the plot's minimum width (``updateMin``, again at
+    every resize), so a long title in a narrow dock pushes the plot's right part out of view.
+    Keep the title's height, and let the plot be as narrow as its dock."""
+    if getattr(label, "_width_free", False):
+        return
+    plain = label.updateMin
+
+    def update_min():
+        plain()
+        hint = label._sizeHint
+        size = QtCore.Qt.SizeHint
+        height = hint[size.MinimumSize][1]
+        hint[size.MinimumSize] = hint[size.PreferredSize] = (0, height)
+        label.setMinimumWidth(0)
+        label.updateGeometry()
+
+    label.updateMin = update_min
+    label._width_free = True
+    update_min()
 
 
 def decade_labels(axis: pg.AxisItem) -> None:
