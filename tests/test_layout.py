@@ -21,8 +21,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ("errors", "events", "schema", "timeline")
-RANK = {"base": 0, "model": 1, "data": 2, "tracing": 2, "train": 3, "files": 4, "cli": 5,
-        "api": 6}
+RANK = {"base": 0, "model": 1, "data": 2, "tracing": 2, "train": 3, "probe": 3, "files": 4,
+        "cli": 5, "api": 6}
 MAX_LINES = 400
 
 

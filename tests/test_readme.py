@@ -27,6 +27,15 @@ def test_the_use_from_python_example_runs():
     assert lines[2] == "[1. 1. 1. 1. 1. 1. 1. 1.]"    # the clamped forget gate
 
 
+def test_the_debug_your_own_model_example_runs():
+    code = readme_block("Debug your own model")
+    assert len(code.strip().splitlines()) <= 10
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "['lstm layer 0', 'lstm layer 1'] (1, 12) 1.0"
+
+
 def test_the_public_api_names_the_objects_of_the_core():
     import playground as pg
     from playground.errors import PlaygroundError

@@ -48,10 +48,10 @@ class FilesMixin:
                 exp.save(path)
             else:
                 exp.save(path, model=self.model, trained=record)
-        except (PlaygroundError, OSError, ValueError, RuntimeError) as e:  # torch.save: disk
+        except PlaygroundError as e:   # the core's file boundary types every failure
             return str(e)
-        except MemoryError:
-            return f"{path}: not enough memory to write it"
+        except Exception as e:  # noqa: BLE001 - last resort: a sentence, never a traceback
+            return f"{path}: could not be saved ({type(e).__name__}: {str(e)[:200]})"
         self.experiment, self.path, self.name = exp, str(path), exp.name
         self.set_dirty(False)
         return ""
@@ -64,10 +64,10 @@ class FilesMixin:
         try:
             py, _ = export_pytorch(self.model, path)
             export_dataset(self.model, self.dataset, py, self.train_config)
-        except (PlaygroundError, OSError, ValueError, RuntimeError) as e:  # torch.save: disk
+        except PlaygroundError as e:   # the core's file boundary types every failure
             return str(e)
-        except MemoryError:
-            return f"{path}: not enough memory to write it"
+        except Exception as e:  # noqa: BLE001 - last resort: a sentence, never a traceback
+            return f"{path}: could not be exported ({type(e).__name__}: {str(e)[:200]})"
         return ""
 
 
@@ -176,25 +176,49 @@ class TrainingMixin:
             return "stop training first, then switch the weights"
         if on and not self.weights.can_switch:
             return "there are no trained weights to show: train the model first"
-        exp, graph = self.experiment, self.model.graph
         try:
-            model = (build(graph, seed=0) if exp is None else
-                     dataclasses.replace(exp, graph=graph).build_model(weights=False))
+            model = self._initial_model()
             if on:
                 model.load_state_dict(self.weights.state)
         except (PlaygroundError, RuntimeError) as e:
             return f"cannot switch the weights: {e}"
+        self._show_model(model, self.weights.switched(on))
+        self.message.emit(f"showing {self.weights.label()}" if on else
+                          "showing the untrained weights (the seed's initialisation)")
+        return ""
+
+    def _initial_model(self):
+        """The model's untrained initialisation: the seed's, with the training settings'
+        initialisation (the LSTM forget-gate bias) as they are now."""
+        exp, graph = self.experiment, self.model.graph
+        model = (build(graph, seed=0, forget_bias=getattr(self.train_config, "forget_bias", None))
+                 if exp is None else dataclasses.replace(
+            exp, graph=graph, train=self.train_config or exp.train).build_model(weights=False))
         model.graph = graph
+        return model
+
+    def _show_model(self, model, weights) -> None:
         self.analysis.cancel()
         self.tracer.cancel()
-        self.model, self.weights = model, self.weights.switched(on)
+        self.model, self.weights = model, weights
         self.interventions, self.base_trace = (), None
         self.training.forget()
         self.weightsChanged.emit()
         self.modelChanged.emit()
         self.retrace()
-        self.message.emit(f"showing {self.weights.label()}" if on else
-                          "showing the untrained weights (the seed's initialisation)")
+
+    def reinitialise(self) -> str:
+        """After a change of the initialisation settings: the untrained model on view is
+        made again with them (trained weights on view are left as they are); ``""`` or the
+        problem."""
+        if self.weights.shown or self.weights.edited or self.model is None:
+            return ""
+        if self.training.running:
+            return "stop training first"
+        try:
+            self._show_model(self._initial_model(), self.weights)
+        except (PlaygroundError, RuntimeError) as e:
+            return f"cannot make the untrained model: {e}"
         return ""
 
     def analyse(self) -> bool:

@@ -127,9 +127,27 @@ class TrainingPanel(QtWidgets.QWidget):
         form.addRow("Schedule", self.schedule)
         form.addRow("Warm-up", self.warmup)
         form.addRow("Cut", cut)
+        self.forget_on = QtWidgets.QCheckBox()
+        self.forget_on.setObjectName("forgetBiasOn")
+        self.forget_bias = QtWidgets.QDoubleSpinBox()
+        self.forget_bias.setObjectName("forgetBias")
+        self.forget_bias.setRange(-100.0, 100.0)
+        self.forget_bias.setDecimals(2)
+        self.forget_bias.setSingleStep(0.5)
+        self.forget_bias.setValue(1.0)
+        for w in (self.forget_on, self.forget_bias):
+            w.setToolTip("LSTM layers only: the forget gate's bias at initialisation (1.0 is "
+                         "the usual choice), so the cell keeps what it holds until it learns to "
+                         "forget; the untrained weights are made again with it, and Train starts "
+                         "from them")
+        fb = QtWidgets.QHBoxLayout()
+        fb.addWidget(self.forget_on)
+        fb.addWidget(self.forget_bias, 1)
+        form.addRow("Forget-gate bias", fb)
         self._rate_widgets = (self.lr, self.schedule, self.warmup, self.step_every,
-                              self.step_factor)
-        for w in (self.lr, self.step_factor):
+                              self.step_factor, self.forget_on, self.forget_bias)
+        self.forget_on.toggled.connect(lambda _: self._rate_edited())
+        for w in (self.lr, self.step_factor, self.forget_bias):
             w.valueChanged.connect(lambda _: self._rate_edited())
         for w in (self.warmup, self.step_every):
             w.valueChanged.connect(lambda _: self._rate_edited())
@@ -146,6 +164,9 @@ class TrainingPanel(QtWidgets.QWidget):
             self.warmup.setValue(int(cfg.warmup))
             self.step_every.setValue(int(cfg.step_every))
             self.step_factor.setValue(float(cfg.step_factor))
+            self.forget_on.setChecked(cfg.forget_bias is not None)
+            if cfg.forget_bias is not None:
+                self.forget_bias.setValue(float(cfg.forget_bias))
         for w in self._rate_widgets:
             w.blockSignals(False)
             w.setEnabled(cfg is not None and not self.running)
@@ -155,13 +176,18 @@ class TrainingPanel(QtWidgets.QWidget):
         on = self.schedule.isEnabled() and self.schedule.currentData() == "step"
         self.step_every.setEnabled(on)
         self.step_factor.setEnabled(on)
+        model = self.controller.model
+        lstm = model is not None and any(n.kind == "lstm" for n in model.graph.nodes)
+        self.forget_on.setEnabled(self.schedule.isEnabled() and lstm)
+        self.forget_bias.setEnabled(self.forget_on.isEnabled() and self.forget_on.isChecked())
 
     def _rate_edited(self) -> None:
         self._cut_enabled()
         problem = self.controller.set_training(
             lr=float(self.lr.value()), schedule=self.schedule.currentData(),
             warmup=int(self.warmup.value()), step_every=int(self.step_every.value()),
-            step_factor=float(self.step_factor.value()))
+            step_factor=float(self.step_factor.value()),
+            forget_bias=float(self.forget_bias.value()) if self.forget_on.isChecked() else None)
         self.error.setText(problem)
         self.error.setVisible(bool(problem))
 

@@ -23,7 +23,7 @@ from .running import flatten_trace
 
 # command -> the module of this package that defines it
 MODULES = {"presets": "training", "train": "training", "trace": "running",
-           "generate": "running", "export": "running"}
+           "generate": "running", "export": "running", "inspect": "inspecting"}
 
 __all__ = ["main", "flatten_trace", "UsageError", "EXIT_ERROR", "EXIT_USAGE", "LIMITS"]
 

@@ -45,6 +45,7 @@ class RecurrentTrace:
     dh_dropped: np.ndarray | None       # (B, T, H) gradient truncated BPTT did not pass on
     cut: np.ndarray                     # (T,) True where no gradient flows to the step before
     weight_grads: dict[str, np.ndarray]  # weight_ih, weight_hh, bias_ih, bias_hh
+    call: int = 0                       # which call of the module (playground.inspect)
 
     @property
     def hidden_size(self) -> int:
@@ -90,6 +91,7 @@ class AttentionTrace:
     scores: np.ndarray | None = None  # (B, heads, Tq, Tk) q.k/sqrt(d_head), -inf if masked
     query_input: str = ""     # the input node whose steps the queries are ("" unknown)
     key_input: str = ""       # the input node whose steps the keys are
+    call: int = 0             # which call of the module (playground.inspect)
 
     @property
     def num_heads(self) -> int:

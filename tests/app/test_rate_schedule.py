@@ -71,3 +71,45 @@ def test_the_schedule_set_in_the_dock_trains_saves_and_resets(tmp_path, qtbot):
         assert rate_form(fresh)[:5] == (g.lr, g.schedule, g.warmup, g.step_every, g.step_factor)
     finally:
         close_window(fresh)
+
+
+def test_the_forget_gate_bias_set_in_the_dock_remakes_the_untrained_lstm(tmp_path, qtbot):
+    """The Training dock's forget-gate bias: with the untrained weights on view they are made
+    again with it (the forget slice of b_ih set, of b_hh zero, every other weight the seed's),
+    the trace's forget gate at step 0 is sigmoid of it plus the input terms, a save writes it;
+    the trained weights on view are left alone; it is off for a model without an LSTM."""
+    import torch
+
+    win = make_window(tmp_path, str(PRESETS_DIR / "lstm_forget_gate.json"))
+    try:
+        t, c = win.training, win.controller
+        assert t.forget_on.isEnabled()
+        trained = {k: v.clone() for k, v in c.model.state_dict().items()}
+        t.forget_on.setChecked(True)                  # trained on view: nothing rebuilt
+        t.forget_bias.setValue(2.0)
+        assert all(torch.equal(v, c.model.state_dict()[k]) for k, v in trained.items())
+        t.forget_on.setChecked(False)
+        assert c.use_trained(False) == ""
+        plain = {k: v.clone() for k, v in c.model.state_dict().items()}
+        t.forget_on.setChecked(True)                  # 2.0 from before
+        qtbot.waitUntil(lambda: c.trace is not None and c.model.state_dict() is not None)
+        now = c.model.state_dict()
+        lstm = [k for k in now if k.endswith("bias_ih_l0")]
+        assert lstm
+        for k, v in now.items():
+            if k.endswith(("bias_ih_l0", "bias_hh_l0")):
+                H = v.numel() // 4
+                want = plain[k].clone()
+                want[H:2 * H] = 2.0 if "ih" in k else 0.0
+                torch.testing.assert_close(v, want, rtol=0, atol=0)
+            else:
+                assert torch.equal(v, plain[k]), k
+        out = tmp_path / "fb.json"
+        assert win.files.save_to(str(out)), win.errors
+        assert load(out).train.forget_bias == 2.0
+        assert win.files.open_path(str(PRESETS_DIR / "hello_rnn.json"), as_copy=True,
+                                   ask=False), win.errors
+        QtWidgets.QApplication.processEvents()
+        assert not t.forget_on.isEnabled() and not t.forget_bias.isEnabled()
+    finally:
+        close_window(win)
