@@ -8,6 +8,7 @@
     python main.py trace FILE      write a trace to .npz
     python main.py generate FILE   continue a prompt (see --help)
     python main.py render FILE     draw a panel to PNG or SVG, no window (see --help)
+    python main.py inspect F.py:FN --input X.pt   your own model in the window (--out: .npz)
 
 PLAYGROUND_STARTUP_TIMES=1 prints when the window first painted and when it was
 interactive (ui.app); PLAYGROUND_STARTUP_QUIT=1 quits then (bench.cold_start).
@@ -44,6 +45,11 @@ def main(argv: list[str] | None = None) -> int:
         from ui.compare import run as run_compare
 
         return run_compare(argv[1:], started=STARTED)
+    if first == "inspect" and len(argv) > 1 and not any(
+            a in ("-h", "--help", "--out") or a.startswith("--out=") for a in argv[1:]):
+        from ui.show import main_inspect  # the window on the model (playground.cli has none)
+
+        return main_inspect(argv[1:])
     if first in SUBCOMMANDS or mistyped:   # (the command line names a mistyped command)
         from playground.cli import main as cli_main
 

@@ -44,6 +44,11 @@ _API = {
     "trace": ("playground.tracing.tracer", "trace"),
     "Trace": ("playground.tracing.records", "Trace"),
     "inspect": ("playground.probe.inspector", "inspect"),
+    "from_module": ("playground.probe.tocanvas", "from_module"),
+    "experiment_from_module": ("playground.files.fromtorch", "experiment_from_module"),
+    "from_export": ("playground.files.fromtorch", "from_export"),
+    "experiment_from_export": ("playground.files.fromtorch", "experiment_from_export"),
+    "show": ("ui.show", "show"),      # the window (Qt): imported on first use only
     "Intervention": ("playground.tracing.interventions", "Intervention"),
     "connectivity": ("playground.tracing.connectivity", "connectivity"),
     "fit_pca": ("playground.tracing.trajectory", "fit_pca"),

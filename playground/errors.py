@@ -8,6 +8,8 @@ stopping at the first, so a user sees all of them at once.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 from dataclasses import dataclass
 
 
@@ -145,3 +147,48 @@ class FileFormatError(PlaygroundError):
 
 class TrainingError(PlaygroundError):
     """Training had to stop (NaN loss, exploding gradient, out of memory)."""
+
+
+class FileAccessError(PlaygroundError, OSError):
+    """A file could not be read or written for a reason outside its content: the disk is
+    full, permission denied, not enough memory. ``file`` names it; ``errno`` is the
+    system's code where there is one. It is an OSError too, so code that handled the
+    system's error handles it unchanged."""
+
+    def __init__(self, message: str, file: str | None = None, code: int | None = None):
+        super().__init__(f"{file}: {message}" if file else message)
+        self.file, self.detail, self.errno = file, message, code
+
+    def __str__(self) -> str:
+        return self.args[0]
+
+
+_WHY = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is used up",
+        errno.EACCES: "permission denied", errno.EPERM: "permission denied",
+        errno.EROFS: "the folder is read-only", errno.ENOENT: "the file or its folder does "
+        "not exist", errno.EISDIR: "it is a folder", errno.ENOTDIR: "a folder on its path "
+        "is not a folder", errno.ENAMETOOLONG: "the name is too long"}
+
+
+@contextlib.contextmanager
+def file_boundary(file, doing: str, write: bool = True):
+    """Turn what the system raises while ``doing`` something with ``file`` ("write it") into
+    a :class:`FileAccessError` with one plain sentence: OSError by its errno, torch's
+    failed write (a RuntimeError: the disk filled up mid-file; ``write`` false: reading),
+    MemoryError. Typed errors
+    (PlaygroundError) pass through as they are."""
+    try:
+        yield
+    except PlaygroundError:
+        raise
+    except MemoryError:
+        raise FileAccessError(f"cannot {doing}: not enough memory", str(file)) from None
+    except OSError as e:
+        why = _WHY.get(e.errno or 0, e.strerror or str(e) or type(e).__name__)
+        err = FileAccessError(f"cannot {doing}: {why}", str(file), e.errno)
+        err.strerror, err.filename, err.filename2 = e.strerror, e.filename, e.filename2
+        raise err from None
+    except (RuntimeError, OverflowError) as e:
+        why = " ".join(str(e).split())[:160] or type(e).__name__
+        full = "; the disk may be full" if write else ""
+        raise FileAccessError(f"cannot {doing} ({why}){full}", str(file)) from None

@@ -18,6 +18,9 @@ and follow its signals; none of them builds, trains or traces on its own.
 
 The canvas's :class:`~playground.model.editing.GraphModel` (:attr:`graph_model`) is the one
 owner of the graph: the controller builds from it after every valid edit.
+
+:meth:`open_module` (:mod:`ui.controller_module`) shows a user's own ``torch.nn.Module``
+instead (``playground.show``): no graph, its what-if re-runs ``playground.inspect``.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from playground.model.spec import GraphSpec, chain
 from playground.tracing import RecurrentTrace
 from playground.tracing.views import TraceView, make_view
 
+from .controller_module import ModuleMixin
 from .controller_parts import HELLO_TEXT, FilesMixin, GenerationMixin, TrainingMixin
 from .jobs import AnalysisJob, GenerationJob, TrainingJob
 
@@ -56,7 +60,7 @@ def _style(kind: str) -> str | None:
     return None if decl is None else decl.trace
 
 
-class Controller(FilesMixin, GenerationMixin, TrainingMixin, QtCore.QObject):
+class Controller(ModuleMixin, FilesMixin, GenerationMixin, TrainingMixin, QtCore.QObject):
     """The open experiment; see the module docstring."""
 
     opened = QtCore.Signal()
@@ -102,6 +106,9 @@ class Controller(FilesMixin, GenerationMixin, TrainingMixin, QtCore.QObject):
         self.graph_model.changed.connect(self._graph_edited)
         self.training.finished.connect(self._training_finished)
         self.training.trace.connect(self._training_trace)
+        from .horizon_recorder import HorizonRecorder
+
+        self.horizon = HorizonRecorder(self)   # the gradient horizon recorded while training
 
     # -- opening ------------------------------------------------------------------------
     @property
@@ -124,12 +131,10 @@ class Controller(FilesMixin, GenerationMixin, TrainingMixin, QtCore.QObject):
             exp = X.load(path)
             model = exp.build_model()
             dataset = exp.make_dataset()
-        except PlaygroundError as e:
+        except PlaygroundError as e:   # the core's file boundary types every failure
             return str(e)
-        except MemoryError:
-            return f"{path}: not enough memory to open it (a model or data too large)"
-        except (OSError, ValueError, RuntimeError, OverflowError) as e:
-            return f"{path}: {e}"
+        except Exception as e:  # noqa: BLE001 - last resort: a sentence, never a traceback
+            return f"{path}: could not be opened ({type(e).__name__}: {str(e)[:200]})"
         if as_copy:
             exp.path = None
         self.load(exp.graph, model, dataset, exp, name=exp.name, description=exp.description,
@@ -169,6 +174,7 @@ class Controller(FilesMixin, GenerationMixin, TrainingMixin, QtCore.QObject):
         self.analysis.cancel()
         self.generation.cancel()
         self.tracer.cancel()                  # a trace of the last one is never shown
+        self.inspected = None                 # out of playground.show's mode (ui.controller_module)
         self.model, self.dataset, self.experiment = model, dataset, exp
         self.weights = WeightsChoice.of(exp)
         self.train_config = exp.train if exp is not None else None
@@ -281,8 +287,10 @@ class Controller(FilesMixin, GenerationMixin, TrainingMixin, QtCore.QObject):
         except (PlaygroundError, TypeError, ValueError) as e:
             return str(e)
         if cfg != self.train_config:
-            self.train_config = cfg
+            old, self.train_config = self.train_config, cfg
             self.set_dirty()
+            if cfg.forget_bias != old.forget_bias:      # an initialisation setting
+                return self.reinitialise()
         return ""
 
     def set_dirty(self, dirty: bool = True) -> None:
@@ -409,6 +417,8 @@ class Controller(FilesMixin, GenerationMixin, TrainingMixin, QtCore.QObject):
     def apply_interventions(self, ivs) -> bool:
         """Re-run the input with ``ivs`` (:class:`playground.tracing.Intervention`), in the
         background when that takes long; the original stays as :attr:`base_trace`."""
+        if self.inspected is not None:     # a user's own model (ui.controller_module)
+            return self.module_whatif(ivs)
         if self.training.running:
             self.inputError.emit("what-if needs the model to itself: stop training first")
             return False
@@ -416,6 +426,9 @@ class Controller(FilesMixin, GenerationMixin, TrainingMixin, QtCore.QObject):
 
     def clear_whatif(self) -> None:
         """The input without the what-if (its trace is the one kept as the original)."""
+        if self.inspected is not None:
+            self.module_whatif(())
+            return
         latest = self.tracer.latest()
         if self.interventions or (latest is not None and latest.interventions):
             self._request(*self._wanted(), (), wait=False)

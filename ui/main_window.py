@@ -40,7 +40,8 @@ from .widgets import Placeholder, guide_label, scrolling
 CORE_MODULES = ("torch", "playground.tracing", "pyqtgraph", "ui.controller",
                 "ui.files", "ui.panels.analysis", "ui.panels.attention", "ui.panels.equation",
                 "ui.panels.io", "ui.panels.recurrent", "ui.panels.training",
-                "ui.sequence_input", "ui.training_panel", "ui.whatif", "ui.panels.generate")
+                "ui.sequence_input", "ui.training_panel", "ui.whatif", "ui.panels.generate",
+                "ui.panels.insight", "ui.horizon_recorder")
 # the default preset (playground.files.experiment.DEFAULT_PRESET, which imports torch), for
 # the canvas to show before the core is loaded; a test checks that they agree
 DEFAULT_PREVIEW = Path(__file__).resolve().parents[1] / "presets" / "hello_rnn.json"
@@ -48,7 +49,7 @@ DEFAULT_PREVIEW = Path(__file__).resolve().parents[1] / "presets" / "hello_rnn.j
 CANVAS_EDITS = ("delete", "copy", "paste", "duplicate", "select_all")
 LOADING = "Loading PyTorch…"
 
-LAYOUT_VERSION = 5
+LAYOUT_VERSION = 6
 A = QtCore.Qt.DockWidgetArea
 L, R, T, B = (A.LeftDockWidgetArea, A.RightDockWidgetArea, A.TopDockWidgetArea,
               A.BottomDockWidgetArea)
@@ -71,11 +72,17 @@ DOCKS = (
     ("c", "Cell state c", R, ("tab", "h"), ""),
     ("attention", "Attention", R, ("tab", "gates"), ""),
     ("jacobian", "Jacobian norms", R, ("tab", "gradient"), ""),
+    ("trajectory", "Trajectory", R, ("tab", "jacobian"), "h_t in its top principal components"),
+    ("connectivity", "Connectivity", R, ("tab", "jacobian"),
+     "how strongly each output step depends on each input step"),
+    ("neurons", "Neuron search", R, ("tab", "c"), "the units on over a span, and where else"),
     ("input", "Input x_t", B, None, ""),
     ("output", "Output", B, ("right", "input"), ""),
     ("loss", "Loss per step", B, ("right", "output"), ""),
     ("equation", "Equation", B, ("right", "loss"), ""),
     ("curves", "Training curves", B, ("tab", "loss"), ""),
+    ("horizon", "Gradient horizon", B, ("tab", "curves"),
+     "how far back the gradient reaches, recorded while training"),
 )
 RAISED = ("h", "gates", "gradient", "loss", "training")
 
@@ -227,6 +234,12 @@ class MainWindow(QtWidgets.QMainWindow):
         from .panels.analysis import JacobianPanel
         from .panels.attention import AttentionPanel
         from .panels.equation import EquationPanel
+        from .panels.insight import (
+            ConnectivityPanel,
+            HorizonPanel,
+            NeuronSearchPanel,
+            TrajectoryPanel,
+        )
         from .panels.io import InputPanel, LossPanel, OutputPanel
         from .panels.recurrent import GatesPanel, GradientPanel, StatePanel
         from .whatif import WhatIfPanel
@@ -245,7 +258,10 @@ class MainWindow(QtWidgets.QMainWindow):
         make = {"h": lambda: StatePanel("h"), "c": lambda: StatePanel("c"),
                 "gates": GatesPanel, "gradient": GradientPanel, "attention": AttentionPanel,
                 "jacobian": lambda: JacobianPanel(c), "input": InputPanel,
-                "output": OutputPanel, "loss": LossPanel, "equation": EquationPanel}
+                "output": OutputPanel, "loss": LossPanel, "equation": EquationPanel,
+                "trajectory": TrajectoryPanel, "connectivity": lambda: ConnectivityPanel(c),
+                "neurons": lambda: NeuronSearchPanel(self.timeline),
+                "horizon": lambda: HorizonPanel(c)}
         panel = make[key]()
         self.panels[key] = panel
         self._set_widget(key, panel)
@@ -403,6 +419,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self.controls.stop()
         self.refresher.stop()
         self._later_timer.stop()
+        for p in self.panels.values():     # their own background jobs
+            getattr(p, "shutdown", lambda: None)()
         if self.controller is not None:
             self.seq_input.stop()
             self.controller.shutdown()

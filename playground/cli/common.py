@@ -7,6 +7,7 @@ import contextlib
 import errno
 import math
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -25,6 +26,16 @@ class UsageError(Exception):
 
 
 class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors, and negative numbers as values: ``--lr -inf`` and
+    ``--forget-bias -1e-3`` give the number (argparse alone takes ``-inf`` for a flag)."""
+
+    NEGATIVE = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|infinity|nan)$",
+                          re.IGNORECASE)
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self._negative_number_matcher = self.NEGATIVE
+
     def error(self, message):  # argparse would print usage and exit; we want one line
         raise UsageError(f"{self.prog}: {message}")
 

@@ -4,8 +4,10 @@
 is the point); ``--weights`` (a state dict), ``--input`` and ``--targets`` load with
 ``torch.load(weights_only=True)``. ``--input`` holds a tensor or a tuple / list of the
 forward's positional arguments. With ``--out`` the trace is written to ``.npz`` (the arrays
-of ``trace``); without it the window would open on the trace (not available yet: one
-line says so).
+of ``trace``); without it ``python main.py inspect`` opens the window on the model
+(``ui.show.main_inspect``: this package has no window, so here one line says so).
+``--to-experiment OUT.json`` writes a plain chain of layers as an editable experiment with
+its weights (:mod:`playground.files.fromtorch`), or says in one line why it does not fit.
 """
 
 from __future__ import annotations
@@ -35,6 +37,9 @@ def add_arguments(sub) -> None:
                    help="cross_entropy (logits (B, T, C) and class ids (B, T)) or mse; "
                         "per-step losses")
     p.add_argument("--out", help="write the trace to this .npz instead of opening the window")
+    p.add_argument("--to-experiment", metavar="OUT.json",
+                   help="open a plain chain (Embedding -> LSTM -> Linear ...) as an editable "
+                        "experiment: write it and its weights (outputs checked on --input)")
 
 
 def _tensor_file(flag: str, path: str):
@@ -99,12 +104,9 @@ def loss_function(name: str):
     return {"cross_entropy": cross_entropy, "mse": mse}[name]
 
 
-def cmd_inspect(args) -> int:
-    from ..probe.inspector import inspect
-    from .running import flatten_trace
-
-    if args.out is not None and Path(args.out).suffix != ".npz":
-        raise UsageError(f"--out must end in .npz, got {args.out!r}")
+def load(args):
+    """``(model, inputs, targets, loss_fn)`` from the parsed arguments of ``inspect`` (also
+    for the window: ``ui.show.main_inspect``)."""
     if (args.targets is None) != (args.loss is None):
         raise UsageError("--targets and --loss go together")
     model = build_model(args.factory)
@@ -121,11 +123,40 @@ def cmd_inspect(args) -> int:
     if isinstance(inputs, list):
         inputs = tuple(inputs)
     targets = None if args.targets is None else _tensor_file("--targets", args.targets)
+    if args.to_experiment is not None:     # written before a trace or the window
+        _to_experiment(model, inputs, args.to_experiment, args.factory)
     loss = None if args.loss is None else loss_function(args.loss)
+    return model, inputs, targets, loss
+
+
+def _to_experiment(model, inputs, out: str, factory: str) -> None:
+    """``--to-experiment``: the experiment of a plain chain, or one line saying why not."""
+    from ..files.fromtorch import experiment_from_module
+
+    if Path(out).suffix != ".json":
+        raise UsageError(f"--to-experiment must end in .json, got {out!r}")
+    exp = experiment_from_module(model, inputs, name=factory.rpartition(":")[2])
+    with writing("--to-experiment", Path(out), "choose another --to-experiment"):
+        exp.save(out)
+    print(json.dumps({"experiment": out, "nodes": [n.id for n in exp.graph.nodes]}))
+
+
+def cmd_inspect(args) -> int:
+    from ..probe.inspector import inspect
+    from .running import flatten_trace
+
+    if args.out is not None and Path(args.out).suffix != ".npz":
+        raise UsageError(f"--out must end in .npz, got {args.out!r}")
+    if (args.targets is None) != (args.loss is None):
+        raise UsageError("--targets and --loss go together")
+    model, inputs, targets, loss = load(args)
+    if args.to_experiment is not None and args.out is None:
+        return 0
     tr = inspect(model, inputs, targets, loss)
     if args.out is None:   # the window on a trace (issue 14, item 2) plugs in here
-        raise UsageError("the window view of an inspected model is not available yet; "
-                         "give --out trace.npz to write the trace")
+        raise UsageError("the window is not available yet here (playground.cli has no "
+                         "window): python main.py inspect without --out opens it; give "
+                         "--out trace.npz to write the trace")
     out = Path(args.out)
     arrays = flatten_trace(tr)
     tmp = out.with_name(f".{out.name}.tmp.npz")

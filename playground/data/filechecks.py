@@ -190,6 +190,20 @@ def _read_at_most(f, n: int) -> bytearray:
     return buf
 
 
+def _read_header_3_0(f):
+    """A version 3.0 header: version 2.0's layout with a UTF-8 header (numpy writes it only
+    for structured field names that latin-1 cannot spell). A numeric array's header is
+    ASCII, so it is read as 2.0's; any other is refused as a damaged header."""
+    raw = f.read(4)
+    length = int.from_bytes(raw, "little") if len(raw) == 4 else -1
+    if not 0 <= length <= 10_000:
+        raise ValueError("header length out of range")
+    header = f.read(length)
+    if len(header) < length or not header.isascii():
+        raise ValueError("header cut short or not ASCII")
+    return npformat.read_array_header_2_0(io.BytesIO(raw + header))
+
+
 def read_npy(f, name: str, subject: str, available: int) -> np.ndarray:
     """The numeric array an ``.npy`` stream holds. The header is read and checked first
     (dtype numeric, at most :data:`MAX_ARRAY_ELEMENTS` values and :data:`MAX_ARRAY_BYTES`
@@ -199,7 +213,8 @@ def read_npy(f, name: str, subject: str, available: int) -> np.ndarray:
     if len(magic) < 8 or magic[:6] != npformat.MAGIC_PREFIX:
         raise FileFormatError(f"{subject} is not a NumPy array (no .npy header)", file=name)
     version = (magic[6], magic[7])
-    readers = {(1, 0): npformat.read_array_header_1_0, (2, 0): npformat.read_array_header_2_0}
+    readers = {(1, 0): npformat.read_array_header_1_0, (2, 0): npformat.read_array_header_2_0,
+               (3, 0): _read_header_3_0}
     if version not in readers:
         raise FileFormatError(f"{subject} uses .npy format version {version[0]}.{version[1]}, "
                               "which this program cannot read; save it again with numpy.save",

@@ -13,6 +13,7 @@ experiment and the same bytes.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import os
 from dataclasses import dataclass, field
@@ -22,17 +23,29 @@ from typing import Any
 import torch
 
 from ..data.config import make_dataset
-from ..errors import FileFormatError, GraphError, PlaygroundError
+from ..errors import FileFormatError, GraphError, PlaygroundError, file_boundary
 from ..model.build import build
 from ..model.spec import GraphSpec, graph_from_dict
 from ..train.config import TrainConfig
+from ..train.horizon import GradientHorizon
 from . import lessons, pairsave, safejson
 from .trained import check_record
 
 SCHEMA_VERSION = 1
 WEIGHTS_SUFFIX = pairsave.WEIGHTS_SUFFIX
 _TEXT_FIELDS = ("name", "description", "what_to_look_at", "outcome")
-_FIELDS = ("version", *_TEXT_FIELDS, "lesson", "seed", "graph", "data", "train")
+_FIELDS = ("version", *_TEXT_FIELDS, "lesson", "seed", "graph", "data", "train", "horizon")
+
+
+def _opening(fn):
+    """``fn`` at the file boundary: what the system raises while it reads and builds (no
+    memory, a failed read, torch's RuntimeError) is a FileAccessError naming the file."""
+    @functools.wraps(fn)
+    def at_boundary(first, *args, **kw):
+        file = first.path or first.name if isinstance(first, Experiment) else first
+        with file_boundary(file, "open it", write=False):
+            return fn(first, *args, **kw)
+    return at_boundary
 
 
 @dataclass
@@ -45,7 +58,9 @@ class Experiment:
     ``what_to_look_at`` paragraph).
     ``weights`` (a state dict), ``trained`` (their training record,
     :mod:`playground.files.trained`; None when not known) and ``path`` are not part of the
-    JSON: the weights and their record live in ``NAME.weights.pt``."""
+    JSON: the weights and their record live in ``NAME.weights.pt``. ``horizon`` (optional,
+    :meth:`playground.train.horizon.GradientHorizon.to_dict`) is the gradient horizon
+    recorded while training, kept in the JSON; files without it load as before."""
 
     name: str
     graph: GraphSpec
@@ -59,6 +74,7 @@ class Experiment:
     version: int = SCHEMA_VERSION
     weights: dict[str, torch.Tensor] | None = field(default=None, compare=False, repr=False)
     trained: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    horizon: dict[str, Any] | None = field(default=None, compare=False, repr=False)
     path: Path | None = field(default=None, compare=False)
 
     # -- plain data ---------------------------------------------------------------------------
@@ -70,8 +86,11 @@ class Experiment:
             out["what_to_look_at"] = self.what_to_look_at
         if self.lesson:
             out["lesson"] = [s.to_dict() for s in self.lesson]
-        return {**out, "outcome": self.outcome, "seed": self.seed,
-                "graph": self.graph.to_dict(), "data": _copy(self.data), "train": train}
+        out = {**out, "outcome": self.outcome, "seed": self.seed,
+               "graph": self.graph.to_dict(), "data": _copy(self.data), "train": train}
+        if self.horizon is not None:   # GradientHorizon.to_dict(): optional, old files lack it
+            out["horizon"] = _copy(self.horizon)
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n"
@@ -116,6 +135,8 @@ class Experiment:
                                             f"{type(data['data']).__name__}", "data"))
         train = part(lambda: _train(data))
         lesson = part(lambda: lessons.parse(data.get("lesson"), "lesson"))
+        if data.get("horizon") is not None:
+            part(lambda: GradientHorizon.from_dict(data["horizon"], "horizon"))
         if lesson and graph is not None:
             part(lambda: lessons.check(lesson, graph, "lesson"))
         if len(problems) == 1:
@@ -124,7 +145,7 @@ class Experiment:
             raise FileFormatError(f"{len(problems)} problems: " + "; ".join(map(str, problems)))
         return cls(graph=graph, data=_copy(data["data"]),
                    train=dataclasses.replace(train, seed=seed), seed=seed, lesson=lesson,
-                   version=SCHEMA_VERSION, **texts)
+                   version=SCHEMA_VERSION, horizon=_copy(data.get("horizon")), **texts)
 
     def __post_init__(self) -> None:
         if self.train.seed != self.seed:
@@ -136,6 +157,7 @@ class Experiment:
                                                                               seed=seed))
 
     # -- objects ------------------------------------------------------------------------------
+    @_opening
     def make_dataset(self):
         """The dataset ``data`` describes (relative file paths are read beside this file)."""
         base = str(self.path.parent) if self.path is not None else None
@@ -144,6 +166,7 @@ class Experiment:
         except FileFormatError as e:
             raise FileFormatError(e.detail, e.path, str(self.path) if self.path else None) from None
 
+    @_opening
     def build_model(self, weights: bool = True):
         """The model of ``graph``, initialised with ``seed`` and ``train.init``; the loaded (or
         assigned) ``weights`` are put in when ``weights`` is true. Raises GraphError."""
@@ -204,6 +227,7 @@ def save(experiment: Experiment, path: str | os.PathLike | None = None, model=No
     return experiment.save(path, model)
 
 
+@_opening
 def load(path: str | os.PathLike, weights: bool = True) -> Experiment:
     """Read an experiment file and, when ``weights`` and a weights file lies beside it, its
     weights (checked against the graph). Every problem raises FileFormatError."""

@@ -11,11 +11,15 @@ sequences the playground's trainer draws, for the script's ``--train``.
 from __future__ import annotations
 
 import keyword
+import os
 import re
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from ..errors import file_boundary
+from .pairsave import write_temp
 
 _MAIN = '''
 
@@ -212,22 +216,38 @@ def export_pytorch(model_or_experiment, path) -> tuple[Path, Path]:
     """Write ``path`` (a standalone .py defining ``Model``) and the weights beside it
     (same name, ``.pt``). Accepts a built model, an experiment (its ``build_model()``,
     with the saved weights), or anything with a ``.model``; the dataset's input symbols
-    are written as ``VOCAB`` when known. Returns ``(py_path, weights_path)``."""
+    are written as ``VOCAB`` when known. Returns ``(py_path, weights_path)``. A failed
+    write (FileAccessError) leaves no temporary file behind."""
     model, vocab = _model_and_vocab(model_or_experiment)
     path = Path(path)
     if path.suffix != ".py":
         path = path.with_suffix(".py")
-    path.parent.mkdir(parents=True, exist_ok=True)
     weights = path.with_suffix(".pt")
     state = {k: v.detach().to("cpu", torch.float32).clone() for k, v in model.state_dict().items()}
     source = model_source(model, path.stem, vocab)
     compile(source, str(path), "exec")  # a generator bug fails here, not in the user's hands
-    tmp_py, tmp_pt = path.with_name(path.name + ".tmp"), weights.with_name(weights.name + ".tmp")
-    tmp_py.write_text(source, encoding="utf-8")
-    torch.save(state, tmp_pt)
-    tmp_py.replace(path)
-    tmp_pt.replace(weights)
+    with file_boundary(path, "export it"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_all({path: source.encode("utf-8"), weights: state})
     return path, weights
+
+
+def _write_all(files: dict) -> None:
+    """Each ``{target: bytes or a state for torch.save}`` to a temporary file beside it,
+    then all moved into place; on any failure every temporary is removed."""
+    temps: list[Path] = []
+    try:
+        for target, content in files.items():
+            if isinstance(content, bytes):
+                temps.append(write_temp(target, content))
+            else:
+                temps.append(write_temp(target, state=content))
+        for tmp, target in zip(temps, files):
+            os.replace(tmp, target)
+    except BaseException:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+        raise
 
 
 MAX_SEQUENCES = 20_000   # an exported data set's size at most (sequences)
@@ -283,8 +303,8 @@ def export_dataset(model, dataset, path, config=None) -> Path:
     """Write :func:`dataset_tensors` as ``NAME_data.pt`` beside the script ``path`` (loads
     with ``torch.load(..., weights_only=True)``); returns its path."""
     out = data_path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    torch.save(dataset_tensors(model, dataset, config), tmp)
-    tmp.replace(out)
+    tensors = dataset_tensors(model, dataset, config)
+    with file_boundary(out, "export the data set"):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        _write_all({out: tensors})
     return out

@@ -26,12 +26,15 @@ is opened; only this experiment's own files, by their exact names, are ever remo
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import secrets
 import time
 from pathlib import Path
+
+from ..errors import file_boundary
 
 WEIGHTS_SUFFIX = ".weights.pt"
 _HEX = 16
@@ -76,13 +79,40 @@ def settle(path: str | os.PathLike, grace: float = OPEN_GRACE_S) -> Path:
     return wpath
 
 
+@contextlib.contextmanager
+def locked(path: Path):
+    """Hold an exclusive ``flock`` on the experiment's folder while saving: two programs
+    saving the same experiment take turns, else one's tidying (:func:`settle`) would
+    remove the other's weights between its two renames. The folder itself is locked, so
+    no lock file is left behind by a save that died, and there is no stale lock to clear
+    (the system lets go of a dead process's locks). Where ``fcntl`` is missing (Windows)
+    saves are not serialised."""
+    try:
+        import fcntl
+    except ImportError:
+        yield
+        return
+    fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)              # closing releases the lock
+
+
 def save_pair(path: str | os.PathLike, json_bytes: bytes, weights: dict | None) -> None:
     """Write ``json_bytes`` to ``path`` and ``weights`` (what ``torch.save`` writes; None:
-    none) beside it as one (see the module's text). Raises OSError when it could not; the
-    old pair is then as it was, or the new one is in (its tidying is left to
-    :func:`settle`)."""
+    none) beside it as one (see the module's text), holding the experiment's lock. Raises
+    FileAccessError when it could not; the old pair is then as it was, or the new one is
+    in (its tidying is left to :func:`settle`)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    with file_boundary(path, "save it"):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with locked(path):
+            _save_pair(path, json_bytes, weights)
+
+
+def _save_pair(path: Path, json_bytes: bytes, weights: dict | None) -> None:
     settle(path, grace=0)         # an earlier save cut off: finish it, clear it away
     wpath, pending, trash = weights_name(path), pending_name(path, json_bytes), None
     temps, placed = [write_temp(path, json_bytes)], False
@@ -119,9 +149,11 @@ def save_pair(path: str | os.PathLike, json_bytes: bytes, weights: dict | None) 
 
 def save_weights_file(path: str | os.PathLike, weights: dict) -> Path:
     """Write only the weights of the experiment file ``path`` (its JSON is left as it is),
-    atomically; returns the weights file."""
-    target = settle(path, grace=0)
-    _replace(write_temp(target, state=weights), target)
+    atomically; returns the weights file. Raises FileAccessError when it could not."""
+    path = Path(path)
+    with file_boundary(weights_name(path), "save the weights"), locked(path):
+        target = settle(path, grace=0)
+        _replace(write_temp(target, state=weights), target)
     return target
 
 

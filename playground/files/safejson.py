@@ -14,6 +14,7 @@ import math
 import os
 from typing import Any
 
+from ..data.filechecks import open_regular, too_large
 from ..errors import FileFormatError
 
 MAX_BYTES = 20 * 2 ** 20   # an experiment file is a few kB; a lesson-rich one tens of kB
@@ -22,25 +23,20 @@ MAX_INT = 10 ** 15         # beyond every setting's range, and exact as a float
 
 
 def read_text(path: str | os.PathLike) -> str:
-    """The file's text, refused before reading when it is not a regular file or is larger
-    than :data:`MAX_BYTES`."""
+    """The file's text, refused before reading when it is missing, not a regular file (a
+    FIFO is never opened) or larger than :data:`MAX_BYTES` (the data files' guard,
+    :func:`playground.data.filechecks.open_regular`)."""
+    f, _ = open_regular(str(path), MAX_BYTES, "experiment file")
     try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise FileFormatError("file not found", file=str(path)) from None
+        with f:
+            raw = f.read(MAX_BYTES + 1)
     except OSError as e:
         raise FileFormatError(f"cannot read the file: {e.strerror or e}", file=str(path)) from None
-    import stat
-
-    if not stat.S_ISREG(st.st_mode):
-        raise FileFormatError("not a regular file (a folder, device or pipe)", file=str(path))
-    if st.st_size > MAX_BYTES:
-        raise FileFormatError(f"the file is {st.st_size / 2 ** 20:.0f} MB; an experiment file "
-                              f"is at most {MAX_BYTES // 2 ** 20} MB", file=str(path))
+    if len(raw) > MAX_BYTES:
+        raise too_large(str(path), "experiment file", MAX_BYTES)
     try:
-        with open(path, encoding="utf-8") as f:
-            return f.read(MAX_BYTES + 1)
-    except (OSError, UnicodeDecodeError) as e:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
         raise FileFormatError(f"cannot read the file: {e}", file=str(path)) from None
 
 

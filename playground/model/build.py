@@ -182,8 +182,7 @@ def build(graph: GraphSpec, seed: int | None = None, init: str = "default",
     allocated (:mod:`.budget`)."""
     from .budget import check_memory
 
-    validate(graph)
-    check_memory(graph)
+    check_memory(graph, validate(graph))
     if seed is not None:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)

@@ -8,6 +8,7 @@ registry. Nothing is built here, so the canvas can call it after every edit.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 from .. import errors as E
@@ -42,19 +43,26 @@ def output_width(node: NodeSpec, in_width: int | None) -> int | None:
 
 
 def _topological(ids: list[str], deps: dict[str, set[str]]) -> tuple[list[str], set[str]]:
-    """Kahn's algorithm; returns the order and the nodes left on a cycle."""
-    remaining = {n: set(d) for n, d in deps.items()}
+    """Kahn's algorithm, linear in nodes and edges; returns the order and the nodes left on
+    a cycle (or waiting for a node that is not there). Ready nodes are taken first come,
+    first served, and those one node makes ready in the order of ``ids``."""
+    users: dict[str, list[str]] = {n: [] for n in ids}
+    waiting = {m: len(deps[m]) for m in ids}
+    for m in ids:
+        for n in deps[m]:
+            if n in users:
+                users[n].append(m)
+    ready = deque(n for n in ids if not waiting[n])
     order: list[str] = []
-    ready = [n for n in ids if not remaining[n]]
     while ready:
-        n = ready.pop(0)
+        n = ready.popleft()
         order.append(n)
-        for m in ids:
-            if n in remaining[m]:
-                remaining[m].discard(n)
-                if not remaining[m] and m not in order and m not in ready:
-                    ready.append(m)
-    return order, {n for n in ids if n not in order}
+        for m in users[n]:
+            waiting[m] -= 1
+            if not waiting[m]:
+                ready.append(m)
+    placed = set(order)
+    return order, {n for n in ids if n not in placed}
 
 
 def _reaches(start: str, goal: str, outs: dict[str, list[tuple[str, str]]]) -> bool:

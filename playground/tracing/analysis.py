@@ -66,8 +66,8 @@ def step_jacobians(model, rec: RecurrentTrace, batch: int = 0,
     blk = {k: W_hh[j * H:(j + 1) * H] for j, k in enumerate(
         GATES.get(rec.kind, ()))}
 
-    def rows(scale, W):  # diag(scale) @ W for each step: (S, H, H)
-        return scale[:, :, None] * W[None]
+    def rows(scale, W):  # diag(scale) @ W for each step: (S, H, H); W (H, H) or (S, H, H)
+        return scale[:, :, None] * (W[None] if W.ndim == 2 else W)
 
     if rec.kind == "rnn":
         pre = rec.pre["pre"][batch, steps].astype(np.float64)
@@ -82,14 +82,14 @@ def step_jacobians(model, rec: RecurrentTrace, batch: int = 0,
         i, f, gg, o = g["i"], g["f"], g["g"], g["o"]
         dc = (rows(c_prev * f * (1 - f), blk["f"]) + rows(gg * i * (1 - i), blk["i"])
               + rows(i * (1 - gg ** 2), blk["g"]))
-        return rows(o * (1 - tc ** 2), np.eye(H)) @ dc + rows(tc * o * (1 - o), blk["o"])
+        return rows(o * (1 - tc ** 2), dc) + rows(tc * o * (1 - o), blk["o"])
     r, z, n = g["r"], g["z"], g["n"]
     b_hn = b_hh[2 * H:] if b_hh is not None else 0.0
     hn = h_prev @ blk["n"].T + b_hn
     eye = np.broadcast_to(np.eye(H), (len(steps), H, H))
     inner = rows(r, blk["n"]) + rows(hn * r * (1 - r), blk["r"])
     return (eye * z[:, None, :].transpose(0, 2, 1) + rows((h_prev - n) * z * (1 - z), blk["z"])
-            + rows((1 - z) * (1 - n ** 2), np.eye(H)) @ inner)
+            + rows((1 - z) * (1 - n ** 2), inner))
 
 
 def jacobian_norms(model, rec: RecurrentTrace, batch: int = 0, ord: int | str = 2,

@@ -15,6 +15,7 @@ rows are then taken half as often, so the kept rows stay evenly spaced. ``to_dic
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 
@@ -29,7 +30,8 @@ MAX_SAVED = 1_000_000   # numbers in a saved horizon: keeps the experiment JSON 
 _CHUNK = 64             # step Jacobians made at a time (each (H, H) float64)
 
 
-def top_singular_values(model, rec: RecurrentTrace, k: int, batch: int = 0) -> np.ndarray:
+def top_singular_values(model, rec: RecurrentTrace, k: int, batch: int = 0,
+                        should_stop=None) -> np.ndarray:
     """``(k,)`` the largest singular values of ``prod_t dh_t/dh_{t-1}`` over the whole
     sequence (in the order the layer runs: natural time forward, backwards for a reverse
     direction), float64. The product is renormalised as it grows so that neither it nor
@@ -38,13 +40,20 @@ def top_singular_values(model, rec: RecurrentTrace, k: int, batch: int = 0) -> n
     order = np.arange(T) if rec.direction == 0 else np.arange(T)[::-1]
     P, log_scale = np.eye(H), 0.0
     for i in range(0, T, _CHUNK):
+        if should_stop is not None and should_stop():
+            return np.full(k, np.nan)
         steps = order[i:i + _CHUNK]
-        for J in step_jacobians(model, rec, batch, steps):
+        Js = step_jacobians(model, rec, batch, steps)
+        Js[np.abs(Js) < 1e-200] = 0.0                    # (no subnormal arithmetic)
+        for J in Js:
             P = J @ P
             n = np.abs(P).max()
             if n > 0 and np.isfinite(n):
                 P /= n
                 log_scale += np.log(n)
+                # entries 1e-200 below the largest cannot move the top singular values, and
+                # as subnormal numbers they would make every later product ~100x slower
+                P[np.abs(P) < 1e-200] = 0.0
     s = np.linalg.svd(P, compute_uv=False)[:k] * np.exp(log_scale)
     return np.pad(s, (0, k - s.size), constant_values=np.nan)
 
@@ -58,11 +67,16 @@ class GradientHorizon:
     :meth:`rows` and :meth:`singular_values` return copies."""
 
     def __init__(self, batch=None, every: int = 10, top_k: int = 3, max_rows: int = 500,
-                 tbptt: int | None = None):
+                 tbptt: int | None = None, budget: float | None = None):
         if every < 1 or top_k < 1 or max_rows < 2:
             raise ValueError("every and top_k must be at least 1, max_rows at least 2")
         self.batch, self.every, self.top_k, self.max_rows = batch, every, top_k, max_rows
         self.tbptt = tbptt
+        # ``budget``: the share of a trainer's time recording may take (None: no limit);
+        # a row that costs more makes rows half as frequent (thinning the kept ones)
+        self.budget = budget
+        self._step_time: float | None = None   # seconds per training step, smoothed
+        self._last_call: tuple[int, float] | None = None
         self.stride = every          # steps between rows now (doubles at each thinning)
         self.steps: list[int] = []
         self.layers: list[tuple[str, int, int]] = []   # (node, layer, direction)
@@ -83,9 +97,29 @@ class GradientHorizon:
         return self
 
     def __call__(self, snapshot) -> None:
+        now = time.perf_counter()
+        if self._last_call is not None and snapshot.step > self._last_call[0]:
+            per = (now - self._last_call[1]) / (snapshot.step - self._last_call[0])
+            self._step_time = per if self._step_time is None else \
+                0.8 * self._step_time + 0.2 * per
         if snapshot.status == "running" and self._trainer is not None \
                 and self.due(snapshot.step):
             self.record(self._trainer.model, snapshot.step)
+            cost = time.perf_counter() - now
+            self._keep_to_budget(cost)
+        self._last_call = (snapshot.step, time.perf_counter())   # (not counting the row)
+
+    def _keep_to_budget(self, cost: float) -> None:
+        """Rows half as often while one row costs more than ``budget`` of the training
+        time between rows."""
+        if self.budget is None or self._step_time is None or self._step_time <= 0:
+            return
+        with self._lock:
+            while cost > self.budget * self.stride * self._step_time and self.stride < 2**30:
+                if len(self.steps) >= 2:
+                    self._thin()
+                else:
+                    self.stride *= 2
 
     def due(self, step: int) -> bool:
         """Whether iteration ``step`` gets a row: every ``every`` steps, and after thinning
@@ -101,7 +135,12 @@ class GradientHorizon:
         recs = [r for r in tr.layers if isinstance(r, RecurrentTrace)]
         keys = [(r.node, r.layer, r.direction) for r in recs]
         rows = [r.dh_norm[0] for r in recs]
-        svs = [top_singular_values(model, r, self.top_k) for r in recs]
+        stop = getattr(self._trainer, "_stop", None)        # a Stop ends the row early
+        svs = [top_singular_values(model, r, self.top_k,
+                                   should_stop=None if stop is None else stop.is_set)
+               for r in recs]
+        if stop is not None and stop.is_set():
+            return                                          # no half-made row
         self._keep(keys, step, rows, svs)
 
     def _keep(self, keys, step, rows, svs) -> None:

@@ -26,6 +26,7 @@ import torch
 from ..data.bind import bind_inputs
 from ..data.fit import check_model
 from ..errors import PlaygroundError, TrainingError
+from ..model.budget import check_training
 from ..model.build import SequenceModel
 from ..model.inputs import check_inputs
 from ..model.losses import mean_loss, step_losses
@@ -36,6 +37,10 @@ from .evaluate import _evaluate
 from .schedule import lr_factor
 
 EVENTS = ("on_step_end", "on_train_end")
+
+
+class _Stopped(Exception):  # Stop between two windows of a step: the step is not taken
+    pass
 
 
 def detach_state(states: dict) -> dict:
@@ -101,25 +106,28 @@ def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
     return torch.optim.Adagrad(params, lr=config.lr)
 
 
-def check_fit(model: SequenceModel, dataset) -> None:
-    """Raise TrainingError naming every way the model does not fit the dataset."""
+def check_fit(model: SequenceModel, dataset, config: TrainConfig | None = None) -> None:
+    """TrainingError: the model does not fit the data; GraphError: its training would not
+    fit in memory (with ``config``)."""
     problems = check_model(dataset, model)
     if problems:
         raise TrainingError("the model does not fit the data: " + "; ".join(problems))
+    if config is not None:
+        check_training(model.graph, dataset.example(), config.batch_size, config.tbptt)
 
 
 class Trainer:
     """Trains ``model`` on ``dataset`` with ``config``; see the module doc for one step.
 
     ``run(steps)`` blocks in the calling thread; ``pause``, ``resume``, ``stop`` and
-    ``request_trace`` may be called from any other thread and take effect within one step.
-    """
+    ``request_trace`` may be called from any other thread and take effect within one step
+    (``stop`` within one truncated-BPTT window: the step it cuts is not taken)."""
 
     def __init__(self, model: SequenceModel, dataset, config: TrainConfig | None = None,
                  device: str | None = None):
         self.config = config or TrainConfig()
         self.device = pick_device(device or self.config.device)
-        check_fit(model, dataset)
+        check_fit(model, dataset, self.config)
         if self.config.tbptt is not None:
             why = model.window_problem()
             if why:
@@ -140,8 +148,7 @@ class Trainer:
         self._callbacks: dict[str, list[Callable]] = {e: [] for e in EVENTS}
         self._resume = threading.Event()
         self._resume.set()
-        self._stop = threading.Event()
-        self._lock = threading.Lock()
+        self._stop, self._lock = threading.Event(), threading.Lock()
         self._trace_wanted = False
         self._trace_batch = None
         self._val = None
@@ -233,6 +240,8 @@ class Trainer:
         states: dict = {}
         loss = torch.zeros((), device=self.device)
         for s, e in chunks(T, tb):
+            if s and self._stop.is_set():   # a long step (many windows) ends at a window
+                raise _Stopped
             out, states = self.model.run({k: v[:, s:e] for k, v in inputs.items()},
                                          states)
             part = step_losses(out, targets[:, s:e], mask[:, s:e], head).sum() / total
@@ -253,8 +262,6 @@ class Trainer:
 
     def make_trace(self, batch=None):
         """A fresh :func:`playground.tracing.trace` of ``batch`` (default: the chosen sequence)."""
-
-
         batch = batch or self._trace_batch or self.dataset.example()
         return trace(self.model, bind_inputs(self.model, batch), batch.targets, batch.mask,
                      tbptt=self.config.tbptt)
@@ -341,11 +348,9 @@ class Trainer:
         """Train ``steps`` more steps (default ``config.steps``) unless stopped or diverged;
         returns the last snapshot (``status`` done, stopped or diverged), which the
         ``on_train_end`` callbacks also get. Out of memory raises TrainingError."""
-        n = self.config.steps if steps is None else steps
-        end = self.step + n
+        end = self.step + (self.config.steps if steps is None else steps)
         self._stop.clear()
-        self.error = None
-        last = None
+        self.error = last = None
         self._times.clear()
         self._t0 = time.perf_counter()
         try:
@@ -359,6 +364,9 @@ class Trainer:
                     break
                 try:
                     snap = self.train_step()
+                except _Stopped:
+                    self.optimizer.zero_grad(set_to_none=True)
+                    break
                 except torch.OutOfMemoryError:
                     self.optimizer.zero_grad(set_to_none=True)
                     raise TrainingError(f"out of memory on {self.device} at step {self.step + 1}"

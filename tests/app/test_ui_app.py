@@ -329,8 +329,10 @@ def test_no_stray_tab_bar_over_the_docks(win):
                 if any(b.geometry().intersects(r) for r in docks.values())]
         assert not over
         titles = {tuple(b.tabText(i) for i in range(b.count())) for b in bars}
-        for group in (("Hidden state h", "Cell state c"), ("Gates", "Attention"),
-                      ("Loss per step", "Training curves")):
+        for group in (("Hidden state h", "Cell state c", "Neuron search"),
+                      ("Gates", "Attention"),
+                      ("Gradient (BPTT)", "Jacobian norms", "Trajectory", "Connectivity"),
+                      ("Loss per step", "Training curves", "Gradient horizon")):
             assert group in titles            # the group's own bar is still on screen
 
     check()

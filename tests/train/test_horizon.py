@@ -101,3 +101,23 @@ def test_bad_horizon_in_a_file_names_the_field():
     raw["horizon"] = d
     with pytest.raises(FileFormatError, match="horizon"):
         experiment.Experiment.from_dict(raw)
+
+
+@pytest.mark.parametrize("budget", [None, 1e-6])
+def test_a_budget_makes_rows_sparser_and_keeps_them_evenly_spaced(budget):
+    """With a budget, a row that costs more than that share of the training time between
+    rows makes rows half as frequent (the kept ones thinned); without one, every due step
+    gets its row."""
+    exp = experiment.load(experiment.resolve("hello_rnn"), weights=False)
+    model, data = exp.build_model(), exp.make_dataset()
+    trainer = Trainer(model, data, TrainConfig(steps=40, lr=0.05, batch_size=4, seed=0),
+                      device="cpu")
+    horizon = GradientHorizon(data.example(), every=1, budget=budget).attach(trainer)
+    trainer.run(40)
+    steps = np.asarray(horizon.steps)
+    if budget is None:
+        assert steps.tolist() == list(range(1, 41)) and horizon.stride == 1
+    else:
+        assert horizon.stride >= 8 and 1 <= len(steps) <= 40 // 8 + 1
+        gaps = np.diff(steps)
+        assert len(set(gaps.tolist())) <= 1 and (not gaps.size or gaps[0] == horizon.stride)
