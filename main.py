@@ -46,7 +46,8 @@ def main(argv: list[str] | None = None) -> int:
 
         return run_compare(argv[1:], started=STARTED)
     if first == "inspect" and len(argv) > 1 and not any(
-            a in ("-h", "--help", "--out") or a.startswith("--out=") for a in argv[1:]):
+            a in ("-h", "--help", "--out", "--to-experiment")
+            or a.startswith(("--out=", "--to-experiment=")) for a in argv[1:]):
         from ui.show import main_inspect  # the window on the model (playground.cli has none)
 
         return main_inspect(argv[1:])

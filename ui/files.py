@@ -56,6 +56,10 @@ class FileActions:
         """An empty canvas, untitled."""
         if not self.maybe_save():
             return False
+        if getattr(self.window, "compare_view", None) is not None:
+            from .compare import leave
+
+            leave(self.window)
         self.controller.new()
         return True
 

@@ -58,7 +58,11 @@ class HorizonRecorder(QtCore.QObject):
         if trainer is None or trainer is self._trainer:
             return                       # the same trainer goes on: its horizon records
         steps = max(1, job.target_step - job.start_step)
-        if self.horizon is None or self._trainer is not None:
+        kept = self.horizon
+        if kept is None or self._trainer is not None or trainer.step < max(kept.steps,
+                                                                            default=0):
+            # a new run, or a trainer counting from before the file's last row: a new
+            # horizon (the file's rows would be out of order)
             self.horizon = GradientHorizon(every=max(1, steps // 100), budget=BUDGET)
         # (else: the horizon the file kept, continued by this trainer)
         self._trainer = trainer

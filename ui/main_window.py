@@ -421,6 +421,8 @@ class MainWindow(QtWidgets.QMainWindow):
         self._later_timer.stop()
         for p in self.panels.values():     # their own background jobs
             getattr(p, "shutdown", lambda: None)()
+        if getattr(self, "compare_view", None) is not None:   # the members' training
+            self.compare_view.shutdown()
         if self.controller is not None:
             self.seq_input.stop()
             self.controller.shutdown()

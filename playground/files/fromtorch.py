@@ -51,7 +51,7 @@ def data_for(graph: GraphSpec) -> tuple[dict, str]:
         text = " ".join(words[i % V] for i in range(max(3 * V, 240)))
         return ({"source": "text", "text": text, "level": "word", "window": 16},
                 f"Typed placeholder text over the model's {V} token ids (t0 is id 0), counting "
-                "up: replace it with your own data in the Data panel.")
+                "up: put your own data in the experiment file's data section.")
     if inp["features"] != 1 or head["out_features"] != 1:
         raise DoesNotFit(f"no data section fits: {inp['features']} values in and "
                          f"{head['out_features']} out (a typed series gives one in, one out)")

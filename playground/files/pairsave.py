@@ -27,6 +27,7 @@ is opened; only this experiment's own files, by their exact names, are ever remo
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import re
@@ -37,6 +38,9 @@ from pathlib import Path
 from ..errors import file_boundary
 
 WEIGHTS_SUFFIX = ".weights.pt"
+# flock errors of file systems that cannot lock a folder (NFS, some FUSE): save unlocked
+_NO_FLOCK = {getattr(errno, n) for n in ("EBADF", "ENOLCK", "ENOTSUP", "EOPNOTSUPP", "EINVAL",
+                                         "ENOSYS") if hasattr(errno, n)}
 _HEX = 16
 OPEN_GRACE_S = 60.0   # leftovers younger than this may be a save in progress elsewhere
 
@@ -92,12 +96,21 @@ def locked(path: Path):
     except ImportError:
         yield
         return
-    fd = os.open(path.parent, os.O_RDONLY)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+        fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:
+        fd = None                          # the save itself will say what is wrong
+    try:
+        if fd is not None:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except OSError as e:           # NFS, some FUSE folders: no flock on a folder
+                if e.errno not in _NO_FLOCK:
+                    raise
         yield
     finally:
-        os.close(fd)              # closing releases the lock
+        if fd is not None:
+            os.close(fd)          # closing releases the lock
 
 
 def save_pair(path: str | os.PathLike, json_bytes: bytes, weights: dict | None) -> None:

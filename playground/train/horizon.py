@@ -20,13 +20,14 @@ import time
 import numpy as np
 
 from ..data.bind import bind_inputs
-from ..errors import FileFormatError
+from ..errors import FileFormatError, PlaygroundError
 from ..tracing.analysis import step_jacobians
 from ..tracing.records import RecurrentTrace
 from ..tracing.tracer import trace
 
 FORMAT = 1
-MAX_SAVED = 1_000_000   # numbers in a saved horizon: keeps the experiment JSON under ~12 MB
+MAX_SAVED = 300_000     # numbers in a saved horizon: the indented JSON stays under ~8 MB
+MAX_SV_WIDTH = 1024     # wider layers: no singular values (H x H products per step)
 _CHUNK = 64             # step Jacobians made at a time (each (H, H) float64)
 
 
@@ -37,12 +38,15 @@ def top_singular_values(model, rec: RecurrentTrace, k: int, batch: int = 0,
     direction), float64. The product is renormalised as it grows so that neither it nor
     the result underflows while representable; NaN pads when H < k."""
     T, H = rec.h.shape[1], rec.h.shape[2]
+    if H > MAX_SV_WIDTH:                   # (T products of H x H: too long to wait for)
+        return np.full(k, np.nan)
+    chunk = max(1, min(_CHUNK, 2**27 // (8 * H * H)))   # step Jacobians of <= 128 MB at once
     order = np.arange(T) if rec.direction == 0 else np.arange(T)[::-1]
     P, log_scale = np.eye(H), 0.0
-    for i in range(0, T, _CHUNK):
+    for i in range(0, T, chunk):
         if should_stop is not None and should_stop():
             return np.full(k, np.nan)
-        steps = order[i:i + _CHUNK]
+        steps = order[i:i + chunk]
         Js = step_jacobians(model, rec, batch, steps)
         Js[np.abs(Js) < 1e-200] = 0.0                    # (no subnormal arithmetic)
         for J in Js:
@@ -77,6 +81,7 @@ class GradientHorizon:
         self.budget = budget
         self._step_time: float | None = None   # seconds per training step, smoothed
         self._last_call: tuple[int, float] | None = None
+        self.failed = ""        # why recording stopped, if it did
         self.stride = every          # steps between rows now (doubles at each thinning)
         self.steps: list[int] = []
         self.layers: list[tuple[str, int, int]] = []   # (node, layer, direction)
@@ -104,7 +109,12 @@ class GradientHorizon:
                 0.8 * self._step_time + 0.2 * per
         if snapshot.status == "running" and self._trainer is not None \
                 and self.due(snapshot.step):
-            self.record(self._trainer.model, snapshot.step)
+            try:
+                self.record(self._trainer.model, snapshot.step)
+            except (PlaygroundError, MemoryError, ValueError, np.linalg.LinAlgError) as e:
+                self.failed = f"the gradient horizon stopped recording: {e}"   # training goes on
+                self._trainer = None
+                return
             cost = time.perf_counter() - now
             self._keep_to_budget(cost)
         self._last_call = (snapshot.step, time.perf_counter())   # (not counting the row)
