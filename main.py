@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="sequence-playground",
         description="Build RNN, LSTM, GRU and attention models and step through them. "
-                    f"Subcommands: {', '.join(SUBCOMMANDS)}, render (each has --help).")
+                    f"Subcommands: {', '.join(SUBCOMMANDS)}, render, compare (each has --help).")
     parser.add_argument("--version", action="version", version=f"Sequence Playground {__version__}")
     parser.add_argument("file", nargs="?",
                         help="experiment file or preset name (default: the hello preset)")

@@ -60,6 +60,8 @@ PANELS = (
     RenderPanel("loss", "loss", "the loss at every step"),
     RenderPanel("equation", "equation", "the update equations of unit 0 with the step's numbers",
                 "recurrent"),
+    RenderPanel("trajectory", "trajectory", "h_t in its top two principal components, coloured "
+                "by t, the step marked", "recurrent"),
     RenderPanel("window", None, "the whole window"),
 )
 BY_NAME = {p.name: p for p in PANELS}

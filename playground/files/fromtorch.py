@@ -85,7 +85,7 @@ def experiment_from_module(model, example_inputs=None, name: str | None = None) 
 def _literal(node, where: str):
     try:
         return ast.literal_eval(node)
-    except ValueError:
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         raise DoesNotFit(f"{where}: {ast.unparse(node)[:60]} is not a plain value") from None
 
 
@@ -140,6 +140,14 @@ def _model_class(tree: ast.Module):
 
 def graph_of_script(source: str) -> GraphSpec:
     """The graph an exported script's ``Model`` describes (read with :mod:`ast`)."""
+    try:
+        return _graph_of_script(source)
+    except (AttributeError, TypeError, KeyError, IndexError, ValueError) as e:
+        raise DoesNotFit("the script is not one this project exported (its Model does not "
+                         f"read back: {type(e).__name__})") from None
+
+
+def _graph_of_script(source: str) -> GraphSpec:
     try:
         tree = ast.parse(source)
     except SyntaxError as e:

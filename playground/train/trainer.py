@@ -108,7 +108,7 @@ def make_optimizer(params, config: TrainConfig) -> torch.optim.Optimizer:
 
 def check_fit(model: SequenceModel, dataset, config: TrainConfig | None = None) -> None:
     """TrainingError: the model does not fit the data; GraphError: its training would not
-    fit in memory (with ``config``)."""
+    fit in the machine's free memory (with ``config``; on the CPU only)."""
     problems = check_model(dataset, model)
     if problems:
         raise TrainingError("the model does not fit the data: " + "; ".join(problems))
@@ -127,7 +127,7 @@ class Trainer:
                  device: str | None = None):
         self.config = config or TrainConfig()
         self.device = pick_device(device or self.config.device)
-        check_fit(model, dataset, self.config)
+        check_fit(model, dataset, self.config if self.device.type == "cpu" else None)
         if self.config.tbptt is not None:
             why = model.window_problem()
             if why:
