@@ -112,15 +112,23 @@ class CompareView(QtWidgets.QWidget):
         self.overlay.setMinimumHeight(220)
         outer.addWidget(self.overlay, 2)
         cols = QtWidgets.QWidget()
-        row = QtWidgets.QHBoxLayout(cols)
+        row = self._row = QtWidgets.QHBoxLayout(cols)
         row.setContentsMargins(0, 0, 0, 0)
         scroll = QtWidgets.QScrollArea()      # the columns keep room to read; they scroll
         scroll.setWidgetResizable(True)
         scroll.setWidget(cols)
         outer.addWidget(scroll, 5)
         self.curves: dict[tuple[str, int], pg.PlotDataItem] = {}
+        try:
+            self._add_members(comp, exps, batch)
+        except Exception:
+            self.shutdown()               # the members made so far
+            raise
+
+    def _add_members(self, comp, exps, batch) -> None:
         for i, exp in enumerate(exps):
             c = Controller(self)
+            self.controllers.append(c)
             color = COLORS[i % len(COLORS)]
             problem = c.open(exp.path, as_copy=True)
             if problem:
@@ -129,16 +137,16 @@ class CompareView(QtWidgets.QWidget):
                 c.use_trained(False)
             c.use_batch(batch)
             col = MemberColumn(c, C.label_of(comp, i), color)
-            self.controllers.append(c)
             self.columns.append(col)
-            row.addWidget(col, 1)
+            self._row.addWidget(col, 1)
             pen = pg.mkPen(color, width=2)
             self.curves[("grad", i)] = self.grad_plot.plot([], [], pen=pen, name=col.label)
             self.curves[("loss", i)] = self.loss_plot.plot([], [], pen=pen, name=col.label)
             c.traceChanged.connect(lambda i=i: self._traced(i))
             c.weightsChanged.connect(col.update_title)
         self.timeline.events.step.connect(self.set_step)
-        self.timeline.n_steps = max(v.steps for v in self.views() if v is not None)
+        self.timeline.n_steps = max((v.steps for v in self.views() if v is not None),
+                                    default=1)
         self.timeline.step = 0
         for i in range(len(self.controllers)):
             self._traced(i)
@@ -200,6 +208,8 @@ def open_in(win, source) -> str:
         comp, exps, _datasets, batch = prepare(source)
     except (PlaygroundError, OSError) as e:
         return str(e)
+    except (MemoryError, RuntimeError, ValueError) as e:   # a member too large, or torch's
+        return f"cannot open the comparison: {type(e).__name__}: {e}"
     leave(win)
     win.controls.stop()
     state = win.saveState()
@@ -208,9 +218,10 @@ def open_in(win, source) -> str:
             d.hide()
     try:
         view = CompareView(comp, exps, batch, win.timeline)
-    except PlaygroundError as e:
+    except Exception as e:            # (the members made so far are shut down by the view)
         win.restoreState(state)
-        return str(e)
+        return str(e) if isinstance(e, PlaygroundError) else \
+            f"cannot open the comparison: {type(e).__name__}: {e}"
     view._saved_state = state
     win.compare_view = view
     win.setCentralWidget(view)
