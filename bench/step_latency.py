@@ -6,9 +6,11 @@ has a readable size), loads an LSTM language model (plus a self-attention layer 
 smaller case) on a random text, and steps through the trace. After each step the posted
 events are processed, which paints every changed region synchronously before the clock
 stops (the paint is forced, not deferred); a second figure forces a repaint of the whole
-window, unchanged pixels too. Prints the median and p99 milliseconds per step for H=256,
-T=1000 and H=1024, T=10,000; the last line is ``step latency median ms (H=256,T=1000): X``
-(goal X <= 8).
+window, unchanged pixels too. Issue 16's views are among them: the trajectory, the
+connectivity (its matrix computed before the clock starts, at T=1000 only: at T=10,000 it
+would take hours), the neuron search and the gradient horizon. Prints the median and p99
+milliseconds per step for H=256, T=1000 and H=1024, T=10,000; the last line is
+``step latency median ms (H=256,T=1000): X`` (goal X <= 8).
 The line before it times the issue's reference in the same process (six comparable panels
 in bare pyqtgraph, updated in place; the issue saw ~7.4 ms): this host's speed drifts a lot
 from minute to minute, and the ratio to that reference does not.
@@ -58,7 +60,15 @@ def build_window(H: int, T: int, attention: bool, every_panel: bool = True):
         show_every_panel(win)
     win.show()
     app.processEvents()
+    if every_panel:
+        size_every_panel(win)
+        app.processEvents()
     return app, win, trace_s
+
+
+TOP = ("h", "c", "gates", "attention", "gradient", "jacobian")
+INSIGHT = ("trajectory", "connectivity", "neurons")    # issue 16's views, a row of their own
+BOTTOM = ("input", "output", "loss", "curves", "horizon", "equation")
 
 
 def show_every_panel(win) -> None:
@@ -66,23 +76,61 @@ def show_every_panel(win) -> None:
     another move beside it, and the model-editing docks (canvas, palette, properties,
     sequence box, guide, training, what-if) step aside for the time of the benchmark.
     (Stacked into a 1600 x 1000 window next to them, some plots got a view a few pixels
-    high, or none: useless to anyone, and Qt then redraws their caches at every step.)"""
+    high, or none: useless to anyone, and Qt then redraws their caches at every step.)
+    The panel docks are laid out afresh, none of them tabbed (a dock split off a group of
+    three tabs lands back in it as a tab): the recurrent panels in a row at the top, issue
+    16's trajectory, connectivity and neuron search in a row below them, and the input,
+    output, loss, training curves, gradient horizon and equation along the bottom."""
     Qt = __import__("PySide6.QtCore", fromlist=["Qt"]).Qt
+    H, A = Qt.Orientation.Horizontal, Qt.DockWidgetArea
     d = win.docks
+    rows = [[d[k] for k in keys if k in d and (k in win.panels or k == "curves")]
+            for keys in (TOP, INSIGHT, BOTTOM)]
+    placed = {dock for row in rows for dock in row}
     for key, dock in d.items():
-        dock.setVisible(key in win.panels or key == "controls")
-    pairs = [(a, b) for a, b in (("h", "c"), ("gates", "attention"), ("gradient", "jacobian"),
-                                 ("loss", "curves")) if a in d and b in d]
-    for a, b in pairs:
-        area = win.dockWidgetArea(d[a])
-        win.removeDockWidget(d[b])                 # out of the tab group first: a tabbed
-        win.addDockWidget(area, d[b])              # dock only takes new tabs, not neighbours
-        win.splitDockWidget(d[a], d[b], Qt.Orientation.Horizontal)
-        d[b].show()
-    top = [d[k] for k in ("h", "c", "gates", "attention", "gradient", "jacobian") if k in d]
-    win.resizeDocks(top, [1] * len(top), Qt.Orientation.Horizontal)
-    bottom = [d[k] for k in ("input", "output", "loss", "curves", "equation") if k in d]
-    win.resizeDocks(bottom, [1] * len(bottom), Qt.Orientation.Horizontal)
+        if dock in placed:
+            win.removeDockWidget(dock)
+        else:
+            dock.setVisible(key == "controls")
+    for area, row, orientation in ((A.RightDockWidgetArea, rows[0], H),
+                                   (A.RightDockWidgetArea, rows[1], Qt.Orientation.Vertical),
+                                   (A.BottomDockWidgetArea, rows[2], H)):
+        if not row:
+            continue
+        win.addDockWidget(area, row[0], orientation)   # vertical: a row under the area
+        for a, b in zip(row, row[1:]):
+            win.addDockWidget(area, b)
+            win.splitDockWidget(a, b, H)
+        for dock in row:
+            dock.show()
+    win._bench_rows = [row for row in rows if row]
+
+
+def size_every_panel(win) -> None:
+    """Even widths in each row, and heights for three rows of plots; once the window is on
+    screen (it sets its own default sizes when it first shows)."""
+    Qt = __import__("PySide6.QtCore", fromlist=["Qt"]).Qt
+    rows = getattr(win, "_bench_rows", [])
+    for row in rows:
+        win.resizeDocks(row, [1000] * len(row), Qt.Orientation.Horizontal)
+    if len(rows) == 3:       # the top row, the insight row, the bottom row
+        win.resizeDocks([row[0] for row in rows], [340, 290, 260], Qt.Orientation.Vertical)
+
+
+def compute_connectivity(app, win, timeout_s: float = 600.0) -> float | None:
+    """The connectivity matrix of the trace, computed (as its Compute button does) before
+    any step is timed: the benchmark times a step's update, not the computation. Seconds
+    it took, or None where there is no such panel or it did not finish."""
+    panel = win.panels.get("connectivity")
+    if panel is None:
+        return None
+    t0 = time.perf_counter()
+    panel.compute()
+    while panel.matrix is None and time.perf_counter() - t0 < timeout_s:
+        app.processEvents()
+        time.sleep(0.01)
+    app.processEvents()
+    return None if panel.matrix is None else time.perf_counter() - t0
 
 
 def per_panel(app, win, start: int, rounds: int = 30) -> dict[str, float]:
@@ -101,9 +149,17 @@ def per_panel(app, win, start: int, rounds: int = 30) -> dict[str, float]:
     return {k: float(np.median(v)) for k, v in times.items()}
 
 
+CONNECTIVITY_MAX_T = 2000   # beyond, the matrix (T x T backward passes) takes hours: left out
+
+
 def measure(H: int, T: int, steps: int, attention: bool, every_panel: bool = True,
-            breakdown: dict | None = None) -> tuple[float, float, float, float]:
+            breakdown: dict | None = None,
+            info: dict | None = None) -> tuple[float, float, float, float]:
     app, win, trace_s = build_window(H, T, attention, every_panel)
+    if every_panel and T <= CONNECTIVITY_MAX_T:
+        conn_s = compute_connectivity(app, win)     # before the clock: a step's update is
+        if info is not None:                        # timed, not the computation
+            info["connectivity_s"] = conn_s
     hidden = [k for k, dk in win.docks.items() if k in win.panels and dk.visibleRegion().isEmpty()]
     if hidden and every_panel:
         print(f"  warning: docks not visible: {hidden}", file=sys.stderr)
@@ -198,10 +254,14 @@ def main(argv=None) -> int:
     results = {}
     for H, T, attn in cases:
         parts: dict[str, float] = {}
-        med, p99, tr, full = measure(H, T, args.steps, attn, breakdown=parts)
+        info: dict = {}
+        med, p99, tr, full = measure(H, T, args.steps, attn, breakdown=parts, info=info)
         results[(H, T)] = med
         extra = " + self-attention" if attn else ""
-        print(f"H={H}, T={T} (LSTM{extra}, trace {tr:.1f} s): median {med:.2f} ms, "
+        conn = info.get("connectivity_s")
+        conn = ("connectivity not computed" if conn is None
+                else f"connectivity computed in {conn:.0f} s before timing")
+        print(f"H={H}, T={T} (LSTM{extra}, trace {tr:.1f} s, {conn}): median {med:.2f} ms, "
               f"p99 {p99:.2f} ms per step; whole-window repaint median {full:.2f} ms")
         print("  one panel at a time, median ms: " + ", ".join(
             f"{k} {v:.2f}" for k, v in sorted(parts.items(), key=lambda kv: -kv[1])))

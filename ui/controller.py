@@ -41,8 +41,7 @@ from playground.model import registry
 from playground.model.build import build
 from playground.model.editing import GraphModel, carry_weights
 from playground.model.spec import GraphSpec, chain
-from playground.tracing import RecurrentTrace
-from playground.tracing.views import TraceView, make_view
+from playground.tracing.views import TraceView, layer_choices, make_view
 
 from .controller_module import ModuleMixin
 from .controller_parts import HELLO_TEXT, FilesMixin, GenerationMixin, TrainingMixin
@@ -97,7 +96,7 @@ class Controller(ModuleMixin, FilesMixin, GenerationMixin, TrainingMixin, QtCore
         self.tokens: list[str] = []
         self.trace = self.base_trace = None
         self.interventions: tuple = ()
-        self.rec_sel: tuple[str, int, int] | None = None
+        self.rec_sel: tuple | None = None  # (node, layer, direction[, call])
         self.attn_sel: str | None = None
         self.ngram_model = self.ngram = self.ngram_order = None
         self.stale = ""
@@ -448,16 +447,15 @@ class Controller(ModuleMixin, FilesMixin, GenerationMixin, TrainingMixin, QtCore
             return
         self.selectionChanged.emit()
 
-    def select_layer(self, node: str, layer: int, direction: int) -> None:
-        self.rec_sel = (node, layer, direction)
+    def select_layer(self, node: str, layer: int, direction: int, call: int = 0) -> None:
+        """Show that record (``call``: which call of a module called more than once)."""
+        self.rec_sel = (node, layer, direction) + ((call,) if call else ())
         self.selectionChanged.emit()
 
-    def layer_choices(self) -> list[tuple[str, int, int, str]]:
-        """Every recurrent record of the trace as (node, layer, direction, label)."""
-        if self.trace is None:
-            return []
-        return [(r.node, r.layer, r.direction, r.label) for r in self.trace.layers
-                if isinstance(r, RecurrentTrace)]
+    def layer_choices(self) -> list[tuple]:
+        """Every recurrent record of the trace as (node, layer, direction[, call], label):
+        the key :meth:`select_layer` takes and :attr:`rec_sel` holds, then its label."""
+        return layer_choices(self.trace)
 
     def view(self) -> TraceView | None:
         """What the panels draw (:mod:`playground.tracing.views`)."""

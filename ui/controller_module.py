@@ -21,6 +21,7 @@ import numpy as np
 from playground.errors import PlaygroundError
 from playground.files.trained import WeightsChoice
 from playground.tracing import AttentionTrace, RecurrentTrace
+from playground.tracing.records import record_key
 
 NOT_HERE = "inspecting your own model: {what} works on a playground experiment, not here"
 
@@ -143,7 +144,7 @@ class ModuleMixin:
         self.rec_sel = self.attn_sel = None
         for r in tr.layers:
             if isinstance(r, RecurrentTrace) and self.rec_sel is None:
-                self.rec_sel = (r.node, r.layer, r.direction)
+                self.rec_sel = record_key(r)
             if isinstance(r, AttentionTrace) and self.attn_sel is None:
                 self.attn_sel = r.node
         self.dirty = False
@@ -182,15 +183,16 @@ class ModuleMixin:
         return [] if self.trace is None else self.trace.layers_of(name)
 
     def select_module(self, name: str) -> bool:
-        """Show module ``name`` in the panels (its first recurrent record, or its
+        """Show module ``name`` in the panels (the first layer of its first call, or its
         attention); False when it has no record."""
         recs = self.module_records(name)
-        rec = next((r for r in recs if isinstance(r, RecurrentTrace)), None)
+        rec = min((r for r in recs if isinstance(r, RecurrentTrace)), default=None,
+                  key=lambda r: (r.call, r.layer, r.direction))
         att = next((r for r in recs if isinstance(r, AttentionTrace)), None)
         if rec is None and att is None:
             return False
         if rec is not None:
-            self.rec_sel = (rec.node, rec.layer, rec.direction)
+            self.rec_sel = record_key(rec)
         if att is not None:
             self.attn_sel = att.node
         self.selectionChanged.emit()

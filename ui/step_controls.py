@@ -165,8 +165,8 @@ class TimelineView(QtWidgets.QWidget):
 
 
 class LayerChoice(QtWidgets.QComboBox):
-    """Which recurrent layer (node, layer, direction) the panels show; ``chosen(sel)`` when
-    the user picks another."""
+    """Which recurrent layer (node, layer, direction[, call]) the panels show;
+    ``chosen(sel)`` when the user picks another."""
 
     chosen = QtCore.Signal(tuple)
 
@@ -176,13 +176,14 @@ class LayerChoice(QtWidgets.QComboBox):
         self._sel = None
 
     def set_choices(self, choices, sel) -> None:
-        """``choices``: (node, layer, direction, label); ``sel`` the selected one."""
+        """``choices``: (node, layer, direction[, call], label), the key then its label;
+        ``sel`` the selected key."""
         self.blockSignals(True)
         self.clear()
-        for node, layer, d, label in choices:
-            self.addItem(label, (node, layer, d))
+        for ch in choices:
+            self.addItem(ch[-1], tuple(ch[:-1]))
         self.setCurrentIndex(next((i for i, ch in enumerate(choices)
-                                   if sel and ch[:3] == tuple(sel)), -1))
+                                   if sel and tuple(ch[:-1]) == tuple(sel)), -1))
         self.setEnabled(bool(choices))
         self._sel = None if sel is None else tuple(sel)
         self.blockSignals(False)

@@ -122,6 +122,13 @@ class OutputTrace:
     label = AttentionTrace.label
 
 
+def record_key(rec) -> tuple:
+    """What selects ``rec`` again (``trace.layer(*record_key(rec))``): ``(node, layer,
+    direction)``, with the call appended when it is not the module's first call."""
+    call = getattr(rec, "call", 0)
+    return (rec.node, rec.layer, rec.direction) + ((call,) if call else ())
+
+
 @dataclass
 class Trace:
     """A model's run on one batch: per layer records plus outputs, losses and gradients."""
@@ -144,15 +151,19 @@ class Trace:
     def steps(self) -> int:
         return self.outputs.shape[1]
 
-    def layer(self, node: str, layer: int = 0, direction: int = 0):
+    def layer(self, node: str, layer: int = 0, direction: int = 0, call: int = 0):
+        """The record of ``node``'s ``layer`` and ``direction`` in its ``call``-th call (0:
+        the first; a module called more than once in one forward has a record per call)."""
         for rec in self.layers:
-            if rec.node == node and rec.layer == layer and rec.direction == direction:
+            if rec.node == node and rec.layer == layer and rec.direction == direction \
+                    and getattr(rec, "call", 0) == call:
                 return rec
-        raise KeyError(f"no trace for node '{node}' layer {layer} direction {direction}")
+        at = f" call {call}" if call else ""
+        raise KeyError(f"no trace for node '{node}' layer {layer} direction {direction}{at}")
 
-    def has_layer(self, node: str, layer: int = 0, direction: int = 0) -> bool:
+    def has_layer(self, node: str, layer: int = 0, direction: int = 0, call: int = 0) -> bool:
         return any(r.node == node and r.layer == layer and r.direction == direction
-                   for r in self.layers)
+                   and getattr(r, "call", 0) == call for r in self.layers)
 
     def layers_of(self, node: str) -> list:
         return [r for r in self.layers if r.node == node]

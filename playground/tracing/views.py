@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .records import AttentionTrace, RecurrentTrace, Trace, norm64
+from .records import AttentionTrace, RecurrentTrace, Trace, norm64, record_key
 
 TOP_K = 8
 
@@ -66,6 +66,18 @@ def _pick(tr: Trace | None, sel) -> RecurrentTrace | None:
     return rec if isinstance(rec, RecurrentTrace) else None
 
 
+def layer_choices(tr: Trace | None) -> list[tuple]:
+    """Every recurrent record of ``tr`` as ``(*record_key(rec), label)``; a node called more
+    than once has its calls told apart in the label ("lstm layer 0 (call 2)", counted from
+    1)."""
+    if tr is None:
+        return []
+    recs = [r for r in tr.layers if isinstance(r, RecurrentTrace)]
+    several = {r.node for r in recs if r.call}
+    return [(*record_key(r), f"{r.label} (call {r.call + 1})" if r.node in several
+             else r.label) for r in recs]
+
+
 def step_loss(tr: Trace | None) -> np.ndarray | None:
     """(T,) the loss of sequence 0 at each step, NaN where the step carries no loss (a step
     without a target is not a perfect prediction)."""
@@ -84,8 +96,9 @@ def _labels(n: int, tokens: list[str]) -> list[str]:
 def make_view(tr: Trace, base: Trace | None = None, rec_sel=None, attn_sel=None, *,
               tokens=(), out_symbols=None, in_symbols=None, ngram=None, ngram_order=None,
               interventions=()) -> TraceView:
-    """The :class:`TraceView` of ``tr`` for the selected layer (``(node, layer,
-    direction)``) and attention node."""
+    """The :class:`TraceView` of ``tr`` for the selected layer (``(node, layer, direction)``,
+    or ``(node, layer, direction, call)`` for a later call of a module called more than once:
+    :func:`~playground.tracing.records.record_key`) and attention node."""
     rec, base_rec = _pick(tr, rec_sel), _pick(base, rec_sel)
     attn = next((r for r in tr.layers if isinstance(r, AttentionTrace) and r.node == attn_sel),
                 None)

@@ -222,6 +222,80 @@ def test_clicking_a_recorded_module_shows_it(opened):
     assert tree.tree.currentItem() is tree.items["a"]
 
 
+class TwiceLSTM(nn.Module):
+    """One LSTM called twice in one forward: a record per call."""
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(4, 4, batch_first=True)
+        self.out = nn.Linear(4, 2)
+
+    def forward(self, x):
+        a, _ = self.lstm(x)
+        b, _ = self.lstm(a)
+        return self.out(b)
+
+
+def twice_case():
+    torch.manual_seed(5)
+    return TwiceLSTM(), torch.randn(1, 7, 4), torch.randn(1, 7, 2), mse
+
+
+def test_every_call_of_a_module_is_a_choice(opened):
+    win, model, x, y, loss, before = opened(twice_case)
+    c, combo = win.controller, win.layer_combo
+    ref = pg.inspect(model, x, y, loss)
+    first, second = ref.layer("lstm"), ref.layer("lstm", 0, 0, call=1)
+    assert (first.call, second.call) == (0, 1)
+    assert np.abs(first.h - second.h).max() > 1e-3
+    # two entries, told apart; the first call is shown at first
+    assert c.layer_choices() == [("lstm", 0, 0, "lstm layer 0 (call 1)"),
+                                 ("lstm", 0, 0, 1, "lstm layer 0 (call 2)")]
+    assert combo.count() == 2 and combo.itemText(0) != combo.itemText(1)
+    assert c.rec_sel == ("lstm", 0, 0) and combo.currentIndex() == 0
+    np.testing.assert_allclose(win.panels["h"].heat.data, first.h[0].T, rtol=1e-6, atol=1e-7)
+    # choosing the second shows the second call
+    combo.setCurrentIndex(1)
+    QtWidgets.QApplication.processEvents()
+    assert c.rec_sel == ("lstm", 0, 0, 1)
+    assert c.view().rec is c.trace.layer("lstm", 0, 0, 1)
+    np.testing.assert_allclose(c.view().rec.h, second.h, rtol=0, atol=0)
+    np.testing.assert_allclose(win.panels["h"].heat.data, second.h[0].T, rtol=1e-6,
+                               atol=1e-7)
+    # stepping follows the second call
+    for _ in range(4):
+        win.controls.next_btn.click()
+    QtWidgets.QApplication.processEvents()
+    assert win.timeline.step == 4
+    np.testing.assert_allclose(win.panels["h"].bars.values, second.h[0, 4], rtol=1e-6,
+                               atol=1e-7)
+    # a what-if (applied in every call of the module) keeps the second call shown
+    whatif = win.dock_widget("whatif", show=True)
+    win.timeline.step = 2
+    whatif.target.setCurrentIndex(whatif.target.findData("f"))
+    whatif.value.setValue(1.0)
+    whatif.span.setCurrentIndex(whatif.span.findData(None))
+    assert whatif.apply()
+    QtWidgets.QApplication.processEvents()
+    iv = pg.Intervention("lstm", step=2, target="f", value=1.0, span=None)
+    assert c.interventions == (iv,)
+    alt = pg.inspect(model, x, y, loss, [iv]).layer("lstm", 0, 0, 1).h
+    assert c.rec_sel == ("lstm", 0, 0, 1) and combo.currentIndex() == 1
+    np.testing.assert_allclose(c.view().rec.h, alt, rtol=1e-6, atol=1e-7)
+    assert np.abs(alt[:, 3:] - second.h[:, 3:]).max() > 1e-4
+    assert c.view().base_rec is c.base_trace.layer("lstm", 0, 0, 1)
+    np.testing.assert_allclose(win.panels["h"].heat.data, alt[0].T, rtol=1e-6, atol=1e-7)
+    whatif.restore()
+    np.testing.assert_allclose(c.view().rec.h, second.h, rtol=0, atol=0)
+    # a click on the module in the Model dock goes back to its first call
+    tree = win.module_tree
+    tree.tree.itemClicked.emit(tree.items["lstm"], 0)
+    QtWidgets.QApplication.processEvents()
+    assert c.rec_sel == ("lstm", 0, 0) and combo.currentIndex() == 0
+    np.testing.assert_allclose(win.panels["h"].heat.data, first.h[0].T, rtol=1e-6, atol=1e-7)
+    assert_unchanged(model, before)
+
+
 class Classifier(nn.Module):
     def __init__(self):
         super().__init__()

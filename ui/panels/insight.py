@@ -30,6 +30,7 @@ from .base import (
     Heatmap,
     Panel,
     TraceView,
+    cache_static,
     show_range,
 )
 
@@ -61,6 +62,7 @@ class TrajectoryPanel(Panel):
         self.last = pg.TextItem("", color="#555", anchor=(0, 1))
         p.addItem(self.first)
         p.addItem(self.last)
+        cache_static(self.path, self.points)   # fixed per trace: the marker blits them
         self.marker = Dot(p, size=13)
         self.marker.item.setPen(pg.mkPen("#000", width=1))
         self.add_hover(p, self._hover)
@@ -160,6 +162,17 @@ class ConnectivityJob(LatestCall):
         self._start(run, describe=lambda e: f"cannot compute the connectivity: {e}")
 
 
+def _nice_top(x: float) -> float:
+    """The smallest 1, 2 or 5 x 10^k at least ``x`` (1.0 for nothing positive)."""
+    if not np.isfinite(x) or x <= 0:
+        return 1.0
+    k = np.floor(np.log10(x))
+    for m in (1.0, 2.0, 5.0, 10.0):
+        if m * 10.0 ** k >= x * (1 - 1e-12):
+            return float(m * 10.0 ** k)
+    return float(10.0 ** (k + 1))
+
+
 class ConnectivityPanel(Panel):
     """``||dy_t/dx_s||`` (rows: output step t, columns: input step s, log colours) and the
     row of the current step over the input steps."""
@@ -187,6 +200,7 @@ class ConnectivityPanel(Panel):
         self.layout_widget.ci.layout.setRowStretchFactor(0, 3)
         self.layout_widget.ci.layout.setRowStretchFactor(1, 1)
         self.matrix: np.ndarray | None = None     # (T_out, T_in)
+        self._strip_top: float | None = None      # the strip's y range shown
         self.busy = False
         self.job = ConnectivityJob(self)
         self.job.busy.connect(self._busy)
@@ -195,6 +209,7 @@ class ConnectivityPanel(Panel):
 
     def _clear(self) -> None:
         self.matrix = None
+        self._strip_top = None
         self.heat.set(np.full((1, 1), -FLOOR_DECADES, np.float32))
         self.strip.set(np.zeros(1))
 
@@ -271,8 +286,11 @@ class ConnectivityPanel(Panel):
         t = min(max(t, 0), len(self.matrix) - 1)
         row = self.matrix[t]
         self.strip.set(row)
-        top = float(row.max()) if row.size else 0.0   # each row at its own scale: a
-        self.strip_plot.setYRange(0.0, top * 1.05 if top > 0 else 1.0, padding=0)  # far one
+        top = float(row.max()) if row.size else 0.0   # each row at its own scale (a far
+        ylim = _nice_top(top * 1.05)                  # one is small), snapped to 1-2-5 x 10^k:
+        if ylim != self._strip_top:                   # a new range re-plans the axis (~4 ms),
+            self._strip_top = ylim                    # so only when the row needs one
+            self.strip_plot.setYRange(0.0, ylim, padding=0)
 
     def shutdown(self) -> None:
         self.job.cancel(wait=True)
