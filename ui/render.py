@@ -25,7 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from playground.cli.common import EXIT_ERROR, EXIT_USAGE, Parser, UsageError, error, writing
+from playground.cli.common import Parser, UsageError, run_command, writing
 from playground.errors import PlaygroundError
 
 WAIT_S = 120.0          # the longest a trace or an analysis is waited for
@@ -96,7 +96,8 @@ def parser() -> Parser:
 def main(argv: list[str] | None = None) -> int:
     """``render`` from the command line; returns the exit status."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    try:
+
+    def run() -> int:
         args = parser().parse_args(argv)
         out = Path(args.out)
         if out.suffix.lower() not in (".png", ".svg"):
@@ -112,19 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             out.write_bytes(data)
         print(f"wrote {out}", file=sys.stderr)
         return 0
-    except SystemExit as e:   # --help
-        return int(e.code or 0)
-    except (UsageError, PlaygroundError) as e:
-        error(str(e))
-        return EXIT_USAGE if isinstance(e, UsageError) else EXIT_ERROR
-    except KeyboardInterrupt:
-        error("interrupted")
-        return 130
-    except Exception as e:  # a bug: still one line, with its type to report it
-        if os.environ.get("PLAYGROUND_DEBUG"):
-            raise
-        error(f"internal error ({type(e).__name__}): {e}")
-        return EXIT_ERROR
+
+    return run_command(run, "render")
 
 
 def resolve_file(name: str) -> Path:
@@ -286,7 +276,9 @@ def _show(app, win, panel: RenderPanel, name: str, step: int):
 def _encode(widget, fmt: str, scale: int, panel: RenderPanel) -> bytes:
     """The widget drawn as PNG or SVG; a panel without its Export (and Compute) button and
     hover line (they mean nothing on paper)."""
-    from PySide6 import QtCore, QtGui, QtSvg, QtWidgets
+    from PySide6 import QtWidgets
+
+    from .panels.base import widget_image
 
     hidden = []
     if panel.dock is not None:
@@ -298,28 +290,7 @@ def _encode(widget, fmt: str, scale: int, panel: RenderPanel) -> bytes:
             w.hide()
         QtWidgets.QApplication.processEvents()
     try:
-        buf = QtCore.QBuffer()
-        buf.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
-        size = widget.size()
-        if fmt == "svg":
-            gen = QtSvg.QSvgGenerator(QtSvg.QSvgGenerator.SvgVersion.Svg11)   # with clipping
-            gen.setOutputDevice(buf)
-            gen.setSize(size)
-            gen.setViewBox(QtCore.QRect(QtCore.QPoint(0, 0), size))
-            gen.setTitle(getattr(widget, "title", "Sequence Playground"))
-            painter = QtGui.QPainter(gen)
-            widget.render(painter, QtCore.QPoint(0, 0))
-            painter.end()
-        else:
-            img = QtGui.QImage(size.width() * scale, size.height() * scale,
-                               QtGui.QImage.Format.Format_ARGB32)
-            img.setDevicePixelRatio(scale)   # drawn at that resolution, not magnified
-            img.fill(QtGui.QColor("white"))
-            painter = QtGui.QPainter(img)
-            widget.render(painter, QtCore.QPoint(0, 0))
-            painter.end()
-            img.save(buf, "PNG")
-        return bytes(buf.data())
+        return widget_image(widget, fmt, scale, str(getattr(widget, "title", "")))
     finally:
         for w in hidden:
             w.show()

@@ -142,13 +142,14 @@ def main_inspect(argv: list[str], block: bool | None = True) -> int:
     Y.pt --loss cross_entropy|mse]``: the window on the model (``--out`` is the
     command line's: ``playground.cli``). Returns the exit status; a problem is one line on
     stderr."""
-    from playground.cli.common import EXIT_ERROR, EXIT_USAGE, Parser, UsageError, error
+    from playground.cli.common import Parser, UsageError, run_command
     from playground.cli.inspecting import add_arguments, load
-    from playground.errors import PlaygroundError
 
     parser = Parser(prog="main.py")
     add_arguments(parser.add_subparsers(dest="command", required=True, parser_class=Parser))
-    try:
+
+    def run() -> int:     # (an error in the user's FILE.py is one line too)
+        global last_window
         args = parser.parse_args(["inspect", *argv])
         if args.out is not None:
             raise UsageError("--out writes a trace without the window: run it through "
@@ -156,12 +157,7 @@ def main_inspect(argv: list[str], block: bool | None = True) -> int:
         model, inputs, targets, loss = load(args)
         file, _, factory = args.factory.rpartition(":")
         name = f"{type(model).__name__} ({Path(file).name}:{factory})"
-        win = show(model, inputs, targets, loss, block=block, name=name)
-    except SystemExit as e:   # --help
-        return int(e.code or 0)
-    except (UsageError, PlaygroundError) as e:
-        error(str(e))
-        return EXIT_USAGE if isinstance(e, UsageError) else EXIT_ERROR
-    global last_window
-    last_window = win            # (tests: block=False)
-    return 0
+        last_window = show(model, inputs, targets, loss, block=block, name=name)  # (tests)
+        return 0
+
+    return run_command(run, "inspect")

@@ -14,11 +14,18 @@ from __future__ import annotations
 
 import difflib
 import importlib
-import os
 import sys
 
-from ..errors import PlaygroundError
-from .common import EXIT_ERROR, EXIT_USAGE, LIMITS, Parser, UsageError, check_limits, error
+from .common import (
+    EXIT_ERROR,
+    EXIT_USAGE,
+    LIMITS,
+    Parser,
+    UsageError,
+    check_limits,
+    error,
+    run_command,
+)
 from .running import flatten_trace
 
 # command -> the module of this package that defines it
@@ -45,23 +52,11 @@ def main(argv: list[str] | None = None) -> int:
         hint = f"; did you mean '{close[0]}'?" if close else ""
         error(f"unknown command {argv[0]!r}{hint} (commands: {', '.join(commands)})")
         return EXIT_USAGE
-    try:
+
+    def run() -> int:
         args = _parser().parse_args(argv)
         check_limits(args)
         module = importlib.import_module(f"{__name__}.{MODULES[args.command]}")
         return getattr(module, f"cmd_{args.command}")(args)
-    except SystemExit as e:  # --help
-        return int(e.code or 0)
-    except (UsageError, PlaygroundError) as e:
-        error(str(e))
-        return EXIT_USAGE if isinstance(e, UsageError) else EXIT_ERROR
-    except KeyboardInterrupt:
-        error("interrupted")
-        return 130
-    except Exception as e:  # a bug: still one line, with its type to report it
-        if os.environ.get("PLAYGROUND_DEBUG"):
-            raise
-        oom = isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError"
-        error(f"out of memory while running {argv[0]}: use a smaller model, batch or "
-              "sequence" if oom else f"internal error ({type(e).__name__}): {e}")
-        return EXIT_ERROR
+
+    return run_command(run, argv[0] if argv else "main.py")

@@ -44,6 +44,29 @@ def error(message: str) -> None:
     print("error: " + " ".join(str(message).split()), file=sys.stderr)
 
 
+def run_command(command, name: str) -> int:
+    """``command()``'s exit status, any problem as one line on stderr: a usage error (2), a
+    PlaygroundError (1), an interrupt (130), running out of memory, or a bug (1, with its
+    type; ``PLAYGROUND_DEBUG=1`` raises it). ``name``: the command, for those lines."""
+    try:
+        return command()
+    except SystemExit as e:  # --help
+        return int(e.code or 0)
+    except (UsageError, PlaygroundError) as e:
+        error(str(e))
+        return EXIT_USAGE if isinstance(e, UsageError) else EXIT_ERROR
+    except KeyboardInterrupt:
+        error("interrupted")
+        return 130
+    except Exception as e:  # a bug: still one line, with its type to report it
+        if os.environ.get("PLAYGROUND_DEBUG"):
+            raise
+        oom = isinstance(e, MemoryError) or type(e).__name__ == "OutOfMemoryError"
+        error(f"out of memory while running {name}: use a smaller model, batch or sequence"
+              if oom else f"internal error ({type(e).__name__}): {e}")
+        return EXIT_ERROR
+
+
 def check_limits(args) -> None:
     """A numeric flag out of range (NaN too) is a UsageError naming the flag."""
     for name, (low, high) in LIMITS.items():

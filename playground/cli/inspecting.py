@@ -14,11 +14,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import sys
 from pathlib import Path
-
-import numpy as np
 
 from .common import UsageError, num, writing
 
@@ -143,7 +140,7 @@ def _to_experiment(model, inputs, out: str, factory: str) -> None:
 
 def cmd_inspect(args) -> int:
     from ..probe.inspector import inspect
-    from .running import flatten_trace
+    from .running import write_trace
 
     if args.out is not None and Path(args.out).suffix != ".npz":
         raise UsageError(f"--out must end in .npz, got {args.out!r}")
@@ -158,15 +155,7 @@ def cmd_inspect(args) -> int:
                          "window): python main.py inspect without --out opens it; give "
                          "--out trace.npz to write the trace")
     out = Path(args.out)
-    arrays = flatten_trace(tr)
-    tmp = out.with_name(f".{out.name}.tmp.npz")
-    with writing("--out", out, "choose another --out"):
-        out.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            np.savez_compressed(tmp, **arrays)
-            os.replace(tmp, out)
-        finally:
-            tmp.unlink(missing_ok=True)
+    arrays = write_trace(tr, out)
     steps = int(tr.outputs.shape[1]) if tr.outputs.ndim > 1 else None
     print(json.dumps({"file": str(out), "arrays": len(arrays), "steps": steps,
                       "loss": num(tr.loss), "records": [r.label for r in tr.layers]}))

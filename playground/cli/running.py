@@ -61,6 +61,21 @@ def flatten_trace(tr) -> dict[str, np.ndarray]:
     return out
 
 
+def write_trace(tr, out: Path) -> dict[str, np.ndarray]:
+    """``--out``: the trace's :func:`flatten_trace` arrays as a compressed ``.npz``, whole or
+    not at all; returns the arrays."""
+    arrays = flatten_trace(tr)
+    tmp = out.with_name(f".{out.name}.tmp.npz")
+    with writing("--out", out, "choose another --out"):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            np.savez_compressed(tmp, **arrays)
+            os.replace(tmp, out)
+        finally:                                # no half-written file left behind
+            tmp.unlink(missing_ok=True)
+    return arrays
+
+
 def cmd_trace(args) -> int:
     from ..data.bind import bind_inputs
     from ..tracing.tracer import trace
@@ -74,15 +89,7 @@ def cmd_trace(args) -> int:
     has_targets = float(np.asarray(batch.mask).sum()) > 0
     tr = trace(model, bind_inputs(model, batch), batch.targets if has_targets else None,
                batch.mask if has_targets else None, tbptt=exp.train.tbptt, path=args.path)
-    arrays = flatten_trace(tr)
-    tmp = out.with_name(f".{out.name}.tmp.npz")
-    with writing("--out", out, "choose another --out"):
-        out.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            np.savez_compressed(tmp, **arrays)
-            os.replace(tmp, out)
-        finally:                                # no half-written file left behind
-            tmp.unlink(missing_ok=True)
+    arrays = write_trace(tr, out)
     print(json.dumps({"file": str(out), "arrays": len(arrays), "steps": tr.steps,
                       "loss": num(tr.loss), "trained": exp.weights is not None,
                       "experiment": str(path)}))

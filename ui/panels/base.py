@@ -267,23 +267,34 @@ class Panel(QtWidgets.QWidget):
                 w.writerow(names)
                 for row in np.asarray(data):
                     w.writerow([fmt(float(v)) if np.isfinite(v) else "" for v in row])
-        elif low.endswith(".svg"):
-            # Qt's SVG painter: vector output that never trips over NaN gaps in curves
-            gen = QtSvg.QSvgGenerator()
-            gen.setFileName(path)
-            gen.setSize(self.size())
-            gen.setViewBox(QtCore.QRect(QtCore.QPoint(0, 0), self.size()))
-            gen.setTitle(self.title)
-            painter = QtGui.QPainter(gen)
-            self.render(painter, QtCore.QPoint(0, 0))
-            painter.end()
         else:
-            size = self.size()
-            img = QtGui.QImage(size.width() * scale, size.height() * scale,
-                               QtGui.QImage.Format.Format_ARGB32)
-            img.setDevicePixelRatio(scale)   # drawn at that resolution, not magnified
-            img.fill(QtGui.QColor("white"))
-            painter = QtGui.QPainter(img)
-            self.render(painter, QtCore.QPoint(0, 0))
-            painter.end()
-            img.save(path)
+            data = widget_image(self, "svg" if low.endswith(".svg") else "png", scale,
+                                self.title)
+            with open(path, "wb") as f:
+                f.write(data)
+
+
+def widget_image(widget: QtWidgets.QWidget, fmt: str, scale: int = 1, title: str = "") -> bytes:
+    """``widget`` drawn as ``fmt``: ``"png"`` (``scale`` times its size on screen, drawn at
+    that resolution, not magnified) or ``"svg"`` (Qt's SVG painter: vector output, clipped to
+    each plot, that never trips over NaN gaps in curves)."""
+    buf = QtCore.QBuffer()
+    buf.open(QtCore.QIODevice.OpenModeFlag.WriteOnly)
+    size = widget.size()
+    if fmt == "svg":
+        device = QtSvg.QSvgGenerator(QtSvg.QSvgGenerator.SvgVersion.Svg11)   # with clipping
+        device.setOutputDevice(buf)
+        device.setSize(size)
+        device.setViewBox(QtCore.QRect(QtCore.QPoint(0, 0), size))
+        device.setTitle(title or "Sequence Playground")
+    else:
+        device = QtGui.QImage(size.width() * scale, size.height() * scale,
+                              QtGui.QImage.Format.Format_ARGB32)
+        device.setDevicePixelRatio(scale)
+        device.fill(QtGui.QColor("white"))
+    painter = QtGui.QPainter(device)
+    widget.render(painter, QtCore.QPoint(0, 0))
+    painter.end()
+    if fmt != "svg":
+        device.save(buf, "PNG")
+    return bytes(buf.data())
