@@ -5,18 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..tracing.gates import _np, forward_quantities, gradient_quantities
+from ..tracing.gates import _np, flip_time, forward_quantities, gradient_quantities
 from ..tracing.records import AttentionTrace, RecurrentTrace
 
 WEIGHTS = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-
-
-def _flip(a):
-    if a is None:
-        return None
-    if isinstance(a, dict):
-        return {k: _flip(v) for k, v in a.items()}
-    return np.ascontiguousarray(a[:, ::-1])
 
 
 def _grad(grads, t):
@@ -61,7 +53,7 @@ def recurrent_records(call, grads, pg) -> list[RecurrentTrace]:
                 else:
                     res.update(gradient_quantities(run, [_grad(grads, t)
                                                          for t in run.grad_targets()]))
-                flip = _flip if d else (lambda a: a)
+                flip = flip_time if d else (lambda a: a)
                 res = {k: flip(res[k]) for k in ("h", "c", "gates", "pre", "dh", "dc",
                                                  "dh_dropped")}
                 res["x"] = flip(_np(run.x))

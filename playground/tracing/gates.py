@@ -54,3 +54,13 @@ def gradient_quantities(run: Run, grads: list) -> dict:
                 "dh_dropped": None}
     g = run.grads
     return {"dh": _np(g["dh"]), "dc": _np(g["dc"]), "dh_dropped": _np(g["dropped"])}
+
+
+def flip_time(a):
+    """A reverse direction's arrays (batch, time, ...) in natural time order (dicts of them
+    too; None stays None)."""
+    if a is None:
+        return None
+    if isinstance(a, dict):
+        return {k: flip_time(v) for k, v in a.items()}
+    return np.ascontiguousarray(a[:, ::-1])

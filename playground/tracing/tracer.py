@@ -26,7 +26,7 @@ from ..model.build import SequenceModel
 from ..model.inputs import check_inputs
 from ..model.losses import mean_loss, step_losses
 from . import compiled
-from .gates import _np, forward_quantities, gradient_quantities
+from .gates import _np, flip_time, forward_quantities, gradient_quantities
 from .incremental import base_prefix, first_change, model_key
 from .interventions import check_interventions, records_for
 from .records import AttentionTrace, OutputTrace, RecurrentTrace, Trace
@@ -49,14 +49,6 @@ def _natural_cut(run_cut: np.ndarray) -> np.ndarray:
     r = np.nonzero(run_cut)[0]
     nat[T - r[r > 0]] = True
     return nat
-
-
-def _flip(a):
-    if a is None:
-        return None
-    if isinstance(a, dict):
-        return {k: _flip(v) for k, v in a.items()}
-    return np.ascontiguousarray(a[:, ::-1])
 
 
 def trace(model: SequenceModel, inputs, targets=None, mask=None, *, tbptt: int | None = None,
@@ -178,7 +170,7 @@ def _trace(model, inputs, targets, mask, tbptt, interventions, path, base):  # n
              for gi, gt in zip(g, run.grad_targets())]
         res.update(gradient_quantities(run, g) if has_loss else
                    {"dh": None, "dc": None, "dh_dropped": None})
-        flip = _flip if d == 1 else (lambda a: a)
+        flip = flip_time if d == 1 else (lambda a: a)
         sfx = f"_l{l}" + ("_reverse" if d else "")
         wg = {name: pg.get(f"layers.{nid}.rnn.{name}{sfx}") for name in
               ("weight_ih", "weight_hh", "bias_ih", "bias_hh")}
