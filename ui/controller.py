@@ -482,4 +482,6 @@ class Controller(ModuleMixin, FilesMixin, GenerationMixin, TrainingMixin, QtCore
         self.analysis.cancel(wait=True)
         self.generation.cancel(wait=True)
         self.tracer.cancel(wait=True)
+        if "_inspect_job" in self.__dict__:       # a what-if of playground.show's model
+            self._inspect_job.cancel(wait=True)
         self.training.shutdown()

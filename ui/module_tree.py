@@ -3,8 +3,9 @@
 One row per module: its name, class and parameter count (its own and its children's);
 the modules the trace recorded (recurrent layers, cells, attention) are bold, with how
 many records they gave. Clicking a recorded module shows it in the panels
-(:meth:`ui.controller_module.ModuleMixin.select_module`); the row of the module on view is
-selected.
+(:meth:`ui.controller_module.ModuleMixin.select_module`); a module called more than once
+has a row per call under it ("call 2 of 2"), which shows that call. The row of the module on
+view is selected.
 """
 
 from __future__ import annotations
@@ -82,6 +83,13 @@ class ModuleTree(QtWidgets.QWidget):
             else:
                 parent.addChild(item)
             self.items[name] = item
+            calls = self.controller.module_calls(name) if n else 0
+            for k in range(calls if calls > 1 else 0):    # a module called more than once
+                child = QtWidgets.QTreeWidgetItem([f"call {k + 1} of {calls}", "", "", ""])
+                child.setData(NAME, ROLE, (name, k))
+                child.setToolTip(NAME, f"{name}, its call {k + 1} in the forward pass "
+                                 "(click to show it in the panels)")
+                item.addChild(child)
         self.tree.expandAll()
         for col in range(4):
             self.tree.resizeColumnToContents(col)
@@ -93,13 +101,14 @@ class ModuleTree(QtWidgets.QWidget):
     def recorded_names(self) -> list[str]:
         return [n for n, it in self.items.items() if it.text(RECORDS)]
 
-    def choose(self, name: str) -> bool:
-        """As a click on module ``name``."""
-        return self.controller.select_module(name)
+    def choose(self, name: str, call: int = 0) -> bool:
+        """As a click on module ``name`` (or on its ``call``-th call's row)."""
+        return self.controller.select_module(name, call)
 
     def _clicked(self, item, _col=0) -> None:
         name = item.data(NAME, ROLE)
-        if name is not None and not self.choose(name):
+        name, call = name if isinstance(name, tuple) else (name, 0)
+        if name is not None and not self.choose(name, call):
             self.controller.message.emit(f"{name or 'the model'}: no record (only recurrent "
                                          "modules, cells and attention are traced)")
 

@@ -41,7 +41,8 @@ def _kernel_shell():
     return ip if ip is not None and getattr(ip, "kernel", None) is not None else None
 
 
-def open_in(win, model, inputs, targets=None, loss_fn=None, *, name: str | None = None) -> str:
+def open_in(win, model, inputs, targets=None, loss_fn=None, *, name: str | None = None,
+            output: str = "auto") -> str:
     """Put the main window ``win`` in the inspected-model mode; ``""`` or the problem (then
     nothing changes)."""
     from .compare import leave
@@ -53,7 +54,7 @@ def open_in(win, model, inputs, targets=None, loss_fn=None, *, name: str | None 
     made = tree is None
     if made:
         tree = ModuleTree(c)
-    problem = c.open_module(model, inputs, targets, loss_fn, name=name)
+    problem = c.open_module(model, inputs, targets, loss_fn, name=name, output=output)
     if problem:
         if made:
             tree.deleteLater()
@@ -95,10 +96,13 @@ def open_in(win, model, inputs, targets=None, loss_fn=None, *, name: str | None 
 
 
 def show(model, inputs, targets=None, loss_fn=None, *, block: bool | None = None,
-         name: str | None = None, settings: QtCore.QSettings | None = None):
+         name: str | None = None, settings: QtCore.QSettings | None = None,
+         output: str = "auto"):
     """Open the app on ``model`` (any ``torch.nn.Module``) run on ``inputs`` (a tensor or a
     tuple of the forward's arguments), with ``loss_fn(output, targets)`` for the gradients
-    and the loss. ``block``: run the event loop until the window closes (default: yes,
+    and the loss. ``output``: ``"logits"`` (the Output panel draws their softmax, the top
+    classes per step), ``"values"``, or ``"auto"`` (logits when ``loss_fn`` is
+    cross-entropy). ``block``: run the event loop until the window closes (default: yes,
     except in a Jupyter kernel, where the kernel's Qt integration runs it). Returns the
     window. The model is left as it was (weights, ``.grad`` fields, mode)."""
     from playground.errors import SequenceError
@@ -114,7 +118,7 @@ def show(model, inputs, targets=None, loss_fn=None, *, block: bool | None = None
     if settings is None:     # its own layout: the inspected mode's docks are not the app's
         settings = QtCore.QSettings("SequencePlayground", "InspectedModel")
     win = MainWindow(settings)
-    problem = open_in(win, model, inputs, targets, loss_fn, name=name)
+    problem = open_in(win, model, inputs, targets, loss_fn, name=name, output=output)
     if problem:
         win.shutdown()
         win.deleteLater()

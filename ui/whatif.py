@@ -111,7 +111,8 @@ class WhatIfPanel(QtWidgets.QWidget):
 
     def _busy(self, on: bool) -> None:
         pending = self.session.tracer.latest() if on else None
-        if pending is not None and pending.interventions:
+        if on and self.session.inspected is not None or \
+                pending is not None and pending.interventions:
             self.state.setText("<b>Tracing the what-if…</b> the panels show the last trace "
                                "until it is done.")
         else:
@@ -125,7 +126,15 @@ class WhatIfPanel(QtWidgets.QWidget):
         return Intervention(node=rec.node, step=self.timeline.step,
                             target=self.target.currentData(), value=float(self.value.value()),
                             units=units, layer=rec.layer, direction=rec.direction,
-                            span=self.span.currentData())
+                            span=self.span.currentData(),
+                            call=self._call(rec))
+
+    def _call(self, rec) -> int | None:
+        """The call on view of a user's module called more than once (else every call)."""
+        s = self.session
+        if s.inspected is None or s.module_calls(rec.node) < 2:
+            return None
+        return rec.call
 
     def apply(self) -> bool:
         iv = self.intervention()

@@ -18,6 +18,30 @@ from .assemble import attention_record, cell_record, recurrent_records
 from .patching import Recording, check_interventions, patched
 
 PATHS = ("auto", "compiled", "fused", "stepwise")
+OUTPUTS = ("auto", "logits", "values")
+
+
+def _is_cross_entropy(loss_fn) -> bool:
+    """Whether ``loss_fn`` is PyTorch's cross-entropy (function or module) or a function
+    named so (the command line's ``--loss cross_entropy``): its output is then logits."""
+    if loss_fn is None:
+        return False
+    if loss_fn is torch.nn.functional.cross_entropy or isinstance(loss_fn, nn.CrossEntropyLoss):
+        return True
+    return getattr(loss_fn, "__name__", "") == "cross_entropy"
+
+
+def _steps(records, out: np.ndarray) -> int:
+    """The trace's time steps: its first record's (an output need not have a time axis, as
+    a classifier's ``(B, C)``), else the output's second axis."""
+    from ..tracing.records import AttentionTrace, RecurrentTrace
+
+    for r in records:
+        if isinstance(r, RecurrentTrace):
+            return int(r.h.shape[1])
+        if isinstance(r, AttentionTrace):
+            return int(r.weights.shape[2])
+    return int(out.shape[1]) if out.ndim >= 2 else 1
 
 
 def _first_tensor(output):
@@ -43,7 +67,7 @@ def _inputs(inputs) -> dict[str, np.ndarray]:
 
 
 def inspect(model: nn.Module, inputs, targets=None, loss_fn=None, interventions=(), *,
-            path: str = "auto") -> Trace:
+            path: str = "auto", output: str = "auto") -> Trace:
     """Run ``model(*inputs)`` once and record every recurrent layer, cell and attention in it.
 
     ``inputs`` is a tensor or a tuple of positional arguments. With ``loss_fn`` (and
@@ -60,12 +84,18 @@ def inspect(model: nn.Module, inputs, targets=None, loss_fn=None, interventions=
     ``nn.MultiheadAttention`` (also in ``nn.TransformerEncoderLayer``) an
     :class:`AttentionTrace` per call. ``trace.outputs`` is the model's output (its first
     tensor when it returns several). The model's mode, weights and device are untouched.
-    ``path`` picks the recurrent path as in :func:`playground.trace`.
+    ``path`` picks the recurrent path as in :func:`playground.trace`. ``output`` says what
+    the output is: ``"logits"`` (then ``trace.probs`` is their softmax over the last axis),
+    ``"values"``, or ``"auto"``: logits when ``loss_fn`` is cross-entropy.
+    ``trace.steps`` is the recorded modules' number of steps.
     """
     if not isinstance(model, nn.Module):
         raise SequenceError(f"inspect takes a torch.nn.Module, got {type(model).__name__}")
     if path not in PATHS:
         raise SequenceError(f"unknown trace path {path!r}; choose one of {', '.join(PATHS)}")
+    if output not in OUTPUTS:
+        raise SequenceError(f"unknown output {output!r}; choose one of {', '.join(OUTPUTS)}")
+    logits = output == "logits" or (output == "auto" and _is_cross_entropy(loss_fn))
     if loss_fn is None and targets is not None:
         raise SequenceError("targets were given without a loss_fn(output, targets)")
     interventions = tuple(interventions)
@@ -79,6 +109,10 @@ def inspect(model: nn.Module, inputs, targets=None, loss_fn=None, interventions=
         raise SequenceError(f"intervention on '{sorted(unused)[0]}': that module was not "
                             "called in the forward pass")
     for iv in interventions:
+        made = rec.calls.get(iv.node, 0)
+        if iv.call is not None and iv.call >= made:
+            raise SequenceError(f"intervention on '{iv.node}': call {iv.call} does not exist "
+                                f"(the module was called {made} time(s), counted from 0)")
         steps = rec.cells.get(iv.node)
         if steps is not None and iv.step >= len(steps.x):
             raise SequenceError(f"intervention on '{iv.node}': step {iv.step} is outside the "
@@ -125,9 +159,15 @@ def inspect(model: nn.Module, inputs, targets=None, loss_fn=None, interventions=
     t_np = None
     if targets is not None and isinstance(targets, torch.Tensor):
         t_np = _np(targets)
+    probs = None
+    if logits and out.is_floating_point() and out.dim() >= 1:
+        with torch.no_grad():
+            probs = _np(torch.softmax(out.detach().double(), dim=-1).to(out.dtype)).copy()
+    outputs = _np(out).copy()
     return Trace(
         layers=records, inputs=_inputs(args if len(args) > 1 else args[0]),
-        outputs=_np(out).copy(), probs=None, targets=t_np, mask=None,
+        outputs=outputs, probs=probs, targets=t_np, mask=None,
         step_loss=None if sl is None else _np(sl).copy(),
         loss=None if loss is None else float(loss.item()), param_grads=pg,
-        head_output="identity", interventions=interventions)
+        head_output="softmax" if logits else "identity", interventions=interventions,
+        time_steps=_steps(records, outputs))

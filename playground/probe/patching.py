@@ -29,15 +29,17 @@ class Recording:
         self.cells: dict = {}          # name -> CellSteps
         self.attention: list = []      # AttentionCall
         self.calls: dict[str, int] = {}
-        self.used: set = set()
+        self.used: set = set()         # names whose interventions ran
 
     def next_call(self, name: str) -> int:
         n = self.calls.get(name, 0)
         self.calls[name] = n + 1
         return n
 
-    def interventions_for(self, name, kind, T, L, D, H) -> list:
-        mine = [iv for iv in self.interventions if iv.node == name]
+    def interventions_for(self, name, kind, T, L, D, H, call: int = 0) -> list:
+        """The interventions on ``call`` of module ``name`` (checked against its sizes)."""
+        mine = [iv for iv in self.interventions if iv.node == name
+                and (iv.call is None or iv.call == call)]
         for iv in mine:
             where = f"intervention on '{name}'"
             if iv.target not in allowed_targets(kind):
@@ -77,6 +79,12 @@ def check_interventions(model: nn.Module, interventions) -> None:
             if iv.layer or iv.direction or iv.step < 0:
                 raise SequenceError(f"intervention on '{iv.node}': a cell has one layer, one "
                                     "direction and steps from 0")
+            if iv.call is not None:
+                raise SequenceError(f"intervention on '{iv.node}': a cell's calls are its "
+                                    "steps; choose one with step, not call")
+        elif iv.call is not None and iv.call < 0:
+            raise SequenceError(f"intervention on '{iv.node}': call {iv.call} does not exist "
+                                "(calls count from 0)")
 
 
 @contextlib.contextmanager

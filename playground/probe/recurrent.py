@@ -134,8 +134,9 @@ def recurrent_forward(rec, name: str, module: nn.RNNBase, input, hx=None):
         h0, c0 = hx if kind == "lstm" else (hx, None)
         if unbatched:
             h0, c0 = h0.unsqueeze(1), None if c0 is None else c0.unsqueeze(1)
-    ivs = rec.interventions_for(name, kind, T, L, D, H)
-    call = RecurrentCall(name, rec.next_call(name), kind, nonlinearity, L, D, B, T, [])
+    n = rec.next_call(name)
+    ivs = rec.interventions_for(name, kind, T, L, D, H, n)
+    call = RecurrentCall(name, n, kind, nonlinearity, L, D, B, T, [])
     lens = None if lengths is None else lengths.tolist()
     if lens is None or min(lens) == T:
         out, hn, cn, runs = _run_group(module, kind, nonlinearity, x, h0, c0, ivs, name,

@@ -21,6 +21,9 @@ class Intervention:
     ``target`` is a gate letter (``i f g o`` for LSTM, ``r z n`` for GRU) to clamp
     it, or ``h`` / ``c`` to overwrite the state after the step. ``units`` selects
     hidden units (``None``: all). ``step`` is in natural time, for either direction.
+    ``call`` picks one call of a module that runs more than once in one forward
+    (:func:`playground.inspect`; 0 is the first); ``None`` changes every call. A layer of a
+    playground model runs once per trace.
     """
 
     node: str
@@ -31,6 +34,7 @@ class Intervention:
     layer: int = 0
     direction: int = 0
     span: int | None = 1
+    call: int | None = None
 
     def covers(self, t: int) -> bool:
         return t >= self.step and (self.span is None or t < self.step + self.span)
@@ -64,6 +68,9 @@ def check_interventions(model, interventions, T: int) -> None:
                                 f"{rnn.hidden_size})")
         if iv.value != iv.value:
             raise SequenceError(f"{where}: the value is NaN")
+        if iv.call not in (None, 0):
+            raise SequenceError(f"{where}: call {iv.call} does not exist (a layer of a "
+                                "playground model runs once per trace)")
 
 
 def apply(ivs: list[Intervention], name: str, value: torch.Tensor) -> torch.Tensor:

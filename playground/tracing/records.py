@@ -146,10 +146,12 @@ class Trace:
     tbptt: int | None = None
     interventions: tuple = field(default_factory=tuple)
     model_key: tuple | None = None    # which weights made it (a later trace may reuse it)
+    time_steps: int | None = None     # steps when the output has no time axis (inspect)
 
     @property
     def steps(self) -> int:
-        return self.outputs.shape[1]
+        """The number of time steps (the output's second axis, batch first)."""
+        return self.outputs.shape[1] if self.time_steps is None else self.time_steps
 
     def layer(self, node: str, layer: int = 0, direction: int = 0, call: int = 0):
         """The record of ``node``'s ``layer`` and ``direction`` in its ``call``-th call (0:

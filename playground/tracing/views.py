@@ -98,10 +98,12 @@ def make_view(tr: Trace, base: Trace | None = None, rec_sel=None, attn_sel=None,
               interventions=()) -> TraceView:
     """The :class:`TraceView` of ``tr`` for the selected layer (``(node, layer, direction)``,
     or ``(node, layer, direction, call)`` for a later call of a module called more than once:
-    :func:`~playground.tracing.records.record_key`) and attention node."""
+    :func:`~playground.tracing.records.record_key`) and attention node (or ``(node, call)``
+    for a later call of an attention module called more than once)."""
     rec, base_rec = _pick(tr, rec_sel), _pick(base, rec_sel)
-    attn = next((r for r in tr.layers if isinstance(r, AttentionTrace) and r.node == attn_sel),
-                None)
+    node, call = attn_sel if isinstance(attn_sel, tuple) else (attn_sel, 0)
+    attn = next((r for r in tr.layers if isinstance(r, AttentionTrace) and r.node == node
+                 and r.call == call), None)
     tokens = list(tokens)
     v = TraceView(trace=tr, base=base, rec=rec, base_rec=base_rec, attn=attn, tokens=tokens,
                   out_symbols=None if out_symbols is None else list(out_symbols),

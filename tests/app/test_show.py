@@ -269,7 +269,7 @@ def test_every_call_of_a_module_is_a_choice(opened):
     assert win.timeline.step == 4
     np.testing.assert_allclose(win.panels["h"].bars.values, second.h[0, 4], rtol=1e-6,
                                atol=1e-7)
-    # a what-if (applied in every call of the module) keeps the second call shown
+    # a what-if acts on the call on view (the second) and keeps it shown
     whatif = win.dock_widget("whatif", show=True)
     win.timeline.step = 2
     whatif.target.setCurrentIndex(whatif.target.findData("f"))
@@ -277,9 +277,10 @@ def test_every_call_of_a_module_is_a_choice(opened):
     whatif.span.setCurrentIndex(whatif.span.findData(None))
     assert whatif.apply()
     QtWidgets.QApplication.processEvents()
-    iv = pg.Intervention("lstm", step=2, target="f", value=1.0, span=None)
+    iv = pg.Intervention("lstm", step=2, target="f", value=1.0, span=None, call=1)
     assert c.interventions == (iv,)
     alt = pg.inspect(model, x, y, loss, [iv]).layer("lstm", 0, 0, 1).h
+    np.testing.assert_array_equal(c.trace.layer("lstm").h, first.h)   # call 0 as it was
     assert c.rec_sel == ("lstm", 0, 0, 1) and combo.currentIndex() == 1
     np.testing.assert_allclose(c.view().rec.h, alt, rtol=1e-6, atol=1e-7)
     assert np.abs(alt[:, 3:] - second.h[:, 3:]).max() > 1e-4

@@ -101,7 +101,8 @@ class Unrolled(nn.Module):
                     hs = {}
                     for t in steps:
                         ivs = [iv for iv in self.ivs if iv.node == self.name and iv.layer == layer
-                               and iv.direction == d and iv.covers(t)]
+                               and iv.direction == d and iv.covers(t)
+                               and iv.call in (None, call)]
                         h, c, g = self._step(cell, seqs[b][t:t + 1], h, c, ivs)
                         h.retain_grad()
                         rec["h"][b, t] = h

@@ -269,6 +269,14 @@ class OutputPanel(Panel):
 
     def _classes_at(self, t: int) -> None:
         p = self.probs[t]
+        if not np.isfinite(p).any():     # a classifier of playground.show: one output, at T-1
+            for it in (self.net, self.base, self.orig):
+                it.set([], [])
+            self.shown = []
+            self.names.set([])
+            self.caption.setText(f"step {t}: no output at this step (the model gives one "
+                                 f"output per sequence, shown at step {len(self.probs) - 1})")
+            return
         order = self.top[t]
         x = np.arange(len(order), dtype=np.float64)
         self.net.set(x - 0.2, p[order])
