@@ -105,7 +105,10 @@ class WhatIfPanel(QtWidgets.QWidget):
         loss = ""
         if b is not None and b.loss is not None and t.loss is not None:
             loss = f" Loss {b.loss:.4f} → {t.loss:.4f}."
-        self.state.setText(f"<b>Active:</b> {iv.target} = {iv.value:g} at {iv.node} step "
+        where = iv.node + (f" layer {iv.layer}" if iv.layer else "") + \
+            (" (reverse)" if iv.direction else "") + \
+            (f" (call {iv.call + 1})" if iv.call is not None else "")
+        self.state.setText(f"<b>Active:</b> {iv.target} = {iv.value:g} at {where} step "
                            f"{iv.step} ({units}, {span}).{loss}")
         self.restore_btn.setEnabled(True)
 

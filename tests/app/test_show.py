@@ -281,6 +281,7 @@ def test_every_call_of_a_module_is_a_choice(opened):
     assert c.interventions == (iv,)
     alt = pg.inspect(model, x, y, loss, [iv]).layer("lstm", 0, 0, 1).h
     np.testing.assert_array_equal(c.trace.layer("lstm").h, first.h)   # call 0 as it was
+    assert "f = 1 at lstm (call 2) step 2" in whatif.state.text()
     assert c.rec_sel == ("lstm", 0, 0, 1) and combo.currentIndex() == 1
     np.testing.assert_allclose(c.view().rec.h, alt, rtol=1e-6, atol=1e-7)
     assert np.abs(alt[:, 3:] - second.h[:, 3:]).max() > 1e-4
