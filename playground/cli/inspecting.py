@@ -156,7 +156,6 @@ def cmd_inspect(args) -> int:
                          "--out trace.npz to write the trace")
     out = Path(args.out)
     arrays = write_trace(tr, out)
-    steps = int(tr.outputs.shape[1]) if tr.outputs.ndim > 1 else None
-    print(json.dumps({"file": str(out), "arrays": len(arrays), "steps": steps,
+    print(json.dumps({"file": str(out), "arrays": len(arrays), "steps": tr.steps,
                       "loss": num(tr.loss), "records": [r.label for r in tr.layers]}))
     return 0

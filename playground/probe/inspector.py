@@ -72,7 +72,8 @@ def inspect(model: nn.Module, inputs, targets=None, loss_fn=None, interventions=
 
     ``inputs`` is a tensor or a tuple of positional arguments. With ``loss_fn`` (and
     ``targets``), ``loss = loss_fn(output, targets)`` -- a scalar, or per-step losses
-    ``(B, T)`` whose mean is the loss -- is backpropagated: the trace then holds dL/dh_t and
+    ``(B, T)`` whose mean is the loss (losses of another shape, one per sequence say, count
+    by their mean too, but are not per step) -- is backpropagated: the trace then holds dL/dh_t and
     dL/dc_t of every step (the total BPTT delivers) and dL/dW of every parameter, while the
     model's own ``.grad`` fields stay as they were. ``interventions``
     (:class:`playground.Intervention`, ``node`` = the module's name in
@@ -131,8 +132,8 @@ def inspect(model: nn.Module, inputs, targets=None, loss_fn=None, interventions=
                                 "per-step losses")
         if value.dim() == 0:
             loss = value
-        else:
-            sl, loss = value, value.mean()
+        else:       # per step (B, T) is kept per step; any other shape (per sequence) is not
+            sl, loss = (value if value.dim() == 2 else None), value.mean()
         wanted = [p for _, p in params]
         for call in rec.recurrent:
             for _, _, runs in call.groups:

@@ -66,3 +66,43 @@ def test_inspect_errors_are_one_line(tmp_path, capsys):
     code = main(["inspect", f"{tmp_path / 'net.py'}:make", "--input", str(tmp_path / "x.pt")])
     err = capsys.readouterr().err
     assert code == 0 or ("not available yet" in err and len(err.strip().splitlines()) == 1)
+
+
+CLASSIFIER = textwrap.dedent("""
+    import torch
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.gru = nn.GRU(3, 6, batch_first=True)
+            self.fc = nn.Linear(6, 4)
+
+        def forward(self, x):
+            return self.fc(self.gru(x)[0][:, -1])       # one output per sequence
+
+    def make():
+        torch.manual_seed(0)
+        return Net()
+""")
+
+
+def test_inspect_a_classifier(tmp_path, capsys):
+    (tmp_path / "net.py").write_text(CLASSIFIER)
+    x, y = torch.randn(2, 9, 3), torch.tensor([1, 2])
+    torch.save(x, tmp_path / "x.pt")
+    torch.save(y, tmp_path / "y.pt")
+    assert main(["inspect", f"{tmp_path / 'net.py'}:make", "--input", str(tmp_path / "x.pt"),
+                 "--targets", str(tmp_path / "y.pt"), "--loss", "cross_entropy",
+                 "--out", str(tmp_path / "t.npz")]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["steps"] == 9                       # the GRU's, not the 4 classes
+    ns: dict = {}
+    exec(CLASSIFIER, ns)
+    with torch.no_grad():
+        logits = ns["make"]()(x).double()
+    want = torch.nn.functional.cross_entropy(logits, y).item()
+    assert abs(summary["loss"] - want) < 1e-5
+    d = np.load(tmp_path / "t.npz")
+    np.testing.assert_allclose(d["probs"], torch.softmax(logits, -1).numpy(), rtol=1e-5)
+    assert "step_loss" not in d.files                  # one loss per sequence, not per step
