@@ -7,11 +7,15 @@ embedding; for value inputs the raw features). A causal model (every layer sees 
 steps so far) gives zeros above the diagonal; a bidirectional or attention model fills
 the whole matrix.
 
-Exact reverse mode, vectorised over the output steps by putting them in the batch: the
-sequence is repeated once per output step (and per output unit with ``output="all"``),
-each copy gets the cotangent of its own ``y_t``, and one backward through PyTorch's own
-kernels gives ``d y_t / d x_s`` for every s at once. A causal model runs each chunk of
-output steps only up to its last step, so the work is about half the ``T x T`` square.
+Exact reverse mode. A chain ``input -> RNN/LSTM/GRU nodes -> linear head`` (what
+:func:`~.connectivity_fast.fast_chain` recognises) goes through
+:mod:`.connectivity_fast`: closed-form per-step Jacobians, all output steps' cotangents
+carried back through time together, one GEMM per step. Any other model is vectorised over
+the output steps by putting them in the batch: the sequence is repeated once per output step
+(and per output unit with ``output="all"``), each copy gets the cotangent of its own
+``y_t``, and one backward through PyTorch's own kernels gives ``d y_t / d x_s`` for every s
+at once. A causal model runs each chunk of output steps only up to its last step, so the
+work is about half the ``T x T`` square.
 """
 
 from __future__ import annotations
@@ -24,9 +28,12 @@ import torch
 from ..errors import SequenceError
 from ..model.build import SequenceModel
 from ..model.inputs import check_inputs
+from .connectivity_fast import chain_connectivity, fast_chain
 
 OUTPUTS = ("auto", "predicted", "all")
-ROW_STEPS = 65536   # sequence copies times steps per backward: bounds memory, not results
+# Sequence copies times steps per backward (the fast path: cotangent rows per sweep): bounds
+# memory, not results.
+ROW_STEPS = 65536
 
 
 def _forward(model: SequenceModel, inputs: dict, node: str, x: torch.Tensor) -> torch.Tensor:
@@ -90,7 +97,19 @@ def _connectivity(model, one, node, output, should_stop, row_steps):
         raise SequenceError(f"output unit {output} is out of range; the model has {C}")
     units = (torch.arange(C) if output == "all" else
              y[0].argmax(-1) if output == "predicted" else torch.full((T_out,), output))
-    per_step = C if output == "all" else 1
+    every = output == "all"
+    chain = fast_chain(model, node)
+    if chain is not None and T_in == T_out:   # closed-form Jacobians, no autograd graph
+        return chain_connectivity(*chain, x[0], None if every else units, should_stop,
+                                  row_steps)
+    return _autograd_rows(model, one, node, x, T_out, units, every, should_stop, row_steps)
+
+
+def _autograd_rows(model, one, node, x, T_out, units, every, should_stop, row_steps):
+    """Any model: the sequence repeated once per (output step, unit), each copy given the
+    cotangent of its own ``y_t``, one backward through PyTorch's kernels per chunk."""
+    T_in = x.shape[1]
+    per_step = len(units) if every else 1
     # Causal: y_t reads only x_{<=t}, so a chunk of output steps runs up to its last one.
     causal = model.window_problem() is None and T_in == T_out
     others = {k: v for k, v in one.items() if k != node}
@@ -111,7 +130,7 @@ def _connectivity(model, one, node, output, should_stop, row_steps):
                 v.expand(rows, *v.shape[1:]) for k, v in others.items()}
         out = _forward(model, rest, node, xs)   # (rows, L|T_out, C)
         steps = torch.arange(t, t + n).repeat_interleave(per_step)   # (rows,)
-        unit = (units.repeat(n) if output == "all" else units[t:t + n])
+        unit = units.repeat(n) if every else units[t:t + n]
         picked = out[torch.arange(rows), steps, unit.to(out.device)]
         (g,) = torch.autograd.grad(picked.sum(), xs)                 # (rows, L, E)
         sq = g.detach().double().square().sum(-1).view(n, per_step, L).sum(1)
