@@ -58,11 +58,13 @@ def _jit_all() -> None:
         return
     import numba
 
-    def jit(fn):
-        return numba.njit(cache=True, nogil=True)(fn)
+    def jit(fn, **opts):
+        # IEEE division (no ZeroDivisionError check in the loops, which then vectorise)
+        return numba.njit(cache=True, nogil=True, error_model="numpy", **opts)(fn)
 
     for name in (*kernels.HELPERS, *kernels.KERNELS):
-        setattr(kernels, name, jit(getattr(kernels, name)))
+        inline = {"inline": "always"} if name in kernels.INLINE else {}
+        setattr(kernels, name, jit(getattr(kernels, name), **inline))
     scan_loop = jit(scan._scan_loop)
     _jitted = True
     _jitted_scan[0] = scan_loop
@@ -256,8 +258,8 @@ def bptt(kind, relu, a: dict, h0, c0, out_g, hT_g, cT_g, W, keep, truncated,
     dc = dc0 = None
     if kind == "lstm":
         dc, dc0 = np.empty((B, T, H), dt), np.empty((B, H), dt)
-        kernels.lstm_bptt(a["act"], a["c"], np.tanh(a["c"]), c0, out_g, hT_g, cT_g, W, keep,
-                          truncated, *iv, dh, dc, dG, dropped, dh0, dc0)
+        kernels.lstm_bptt(a["act"], a["c"], c0, out_g, hT_g, cT_g, W, keep, truncated,
+                          *iv, dh, dc, dG, dropped, dh0, dc0)
     elif kind == "gru":
         kernels.gru_bptt(a["act"], a["ghn"], h, h0, out_g, hT_g, W, keep, truncated, *iv, dh,
                          dG, dropped, dh0)

@@ -31,10 +31,45 @@ import numpy as np
 
 # numba is imported only when :mod:`playground.tracing.compiled` compiles these (in a thread
 # of its own): it replaces each function here by its compiled version, helpers first.
-HELPERS = ("_iv_mask", "_add_rows")
+HELPERS = ("_exp", "_tanh", "_iv_mask", "_add_rows")
+# Inlined into the loops that call them, so that those loops vectorise.
+INLINE = ("_exp", "_tanh")
 
 # Quantities an intervention can change, by cell, in the index order the kernels use.
 QUANTITIES = {"lstm": "ifgoch", "gru": "rznh", "rnn": "h"}
+
+
+def _exp(x):
+    """``exp`` of a float64, branch-free (so that a loop of them vectorises): fdlibm's
+    method, within 1 ulp; 0 and inf beyond the range, NaN stays NaN."""
+    x = 710.0 if x > 710.0 else x
+    x = -746.0 if x < -746.0 else x
+    kf = np.floor(x * 1.44269504088896338700e+00 + 0.5)
+    hi = x - kf * 6.93147180369123816490e-01
+    lo = kf * 1.90821492927058770002e-10
+    r = hi - lo
+    t = r * r
+    c = r - t * (1.66666666666666019037e-01 + t * (-2.77777777770155933842e-03 + t * (
+        6.61375632143793436117e-05 + t * (-1.65339022054652515390e-06
+                                          + t * 4.13813679705723846039e-08))))
+    y = 1.0 - ((lo - (r * c) / (2.0 - c)) - hi)
+    k = np.int64(kf)
+    k1 = k >> 1     # 2^k in two factors: each a normal number down to subnormal results
+    return (y * np.int64((k1 + 1023) << 52).view(np.float64)
+            * np.int64((k - k1 + 1023) << 52).view(np.float64))
+
+
+def _tanh(x):
+    """``tanh`` of a float64, branch-free (Cephes' method, within 2 ulp)."""
+    s = x * x
+    p = x + x * s * (((-9.64399179425052238628e-1 * s - 9.92877231001918586564e1) * s
+                      - 1.61468768441708447952e3)
+                     / (((s + 1.12811678491632931402e2) * s + 2.23548839060100448583e3) * s
+                        + 4.84406305325125486048e3))
+    z = -x if x < 0.0 else x
+    q = 1.0 - 2.0 / (_exp(2.0 * z) + 1.0)
+    q = -q if x < 0.0 else q
+    return q if z >= 0.625 else (x if s == 0.0 else p)
 
 
 def _iv_mask(t, iv_q, iv_lo, iv_hi, iv_val, iv_units, on, val):
@@ -78,7 +113,8 @@ def lstm_forward(xp, WT, h0, c0, start, iv_q, iv_lo, iv_hi, iv_val, iv_units, pr
     """Steps ``start..T-1`` (earlier ones are already filled in); ``WT = W_hh^T (H, 4H)``."""
     B, T, H4 = xp.shape
     H = H4 // 4
-    one = xp.dtype.type(1.0)
+    dt = xp.dtype.type
+    one = dt(1.0)
     hp = np.empty(H, xp.dtype)
     cp = np.empty(H, xp.dtype)
     s = np.empty(H4, xp.dtype)
@@ -93,30 +129,32 @@ def lstm_forward(xp, WT, h0, c0, start, iv_q, iv_lo, iv_hi, iv_val, iv_units, pr
             for j in range(H4):
                 s[j] = xp[b, t, j]
             _add_rows(s, hp, WT, 0)
-            masked = n_iv > 0 and _iv_mask(t, iv_q, iv_lo, iv_hi, iv_val, iv_units, on, val)
+            p, a = pre[b, t], act[b, t]
+            for j in range(H4):
+                p[j] = s[j]
+            # every unit as if nothing intervened (a loop that vectorises), then the
+            # units an intervention touches again, one by one
             for k in range(H):
-                pi, pf, pg, po = s[k], s[H + k], s[2 * H + k], s[3 * H + k]
-                i = one / (one + np.exp(-pi))
-                f = one / (one + np.exp(-pf))
-                g = np.tanh(pg)
-                o = one / (one + np.exp(-po))
-                if masked:
-                    i = val[0, k] if on[0, k] else i
-                    f = val[1, k] if on[1, k] else f
-                    g = val[2, k] if on[2, k] else g
-                    o = val[3, k] if on[3, k] else o
+                i = one / (one + dt(_exp(-np.float64(s[k]))))
+                f = one / (one + dt(_exp(-np.float64(s[H + k]))))
+                g = dt(_tanh(np.float64(s[2 * H + k])))
+                o = one / (one + dt(_exp(-np.float64(s[3 * H + k]))))
                 ck = f * cp[k] + i * g
-                if masked and on[4, k]:
-                    ck = val[4, k]
-                hk = o * np.tanh(ck)
-                if masked and on[5, k]:
-                    hk = val[5, k]
-                pre[b, t, k], pre[b, t, H + k] = pi, pf
-                pre[b, t, 2 * H + k], pre[b, t, 3 * H + k] = pg, po
-                act[b, t, k], act[b, t, H + k], act[b, t, 2 * H + k], act[b, t, 3 * H + k] = \
-                    i, f, g, o
+                a[k], a[H + k], a[2 * H + k], a[3 * H + k] = i, f, g, o
                 c[b, t, k] = ck
-                h[b, t, k] = hk
+                h[b, t, k] = o * dt(_tanh(np.float64(ck)))
+            if n_iv > 0 and _iv_mask(t, iv_q, iv_lo, iv_hi, iv_val, iv_units, on, val):
+                for k in range(H):
+                    if not (on[0, k] or on[1, k] or on[2, k] or on[3, k] or on[4, k]
+                            or on[5, k]):
+                        continue
+                    for q in range(4):
+                        if on[q, k]:
+                            a[q * H + k] = val[q, k]
+                    i, f, g, o = a[k], a[H + k], a[2 * H + k], a[3 * H + k]
+                    ck = val[4, k] if on[4, k] else f * cp[k] + i * g
+                    c[b, t, k] = ck
+                    h[b, t, k] = val[5, k] if on[5, k] else o * dt(_tanh(np.float64(ck)))
             for k in range(H):
                 hp[k] = h[b, t, k]
                 cp[k] = c[b, t, k]
@@ -195,14 +233,16 @@ def rnn_forward(xp, WT, h0, start, relu, iv_q, iv_lo, iv_hi, iv_val, iv_units, p
 
 # -- backpropagation through time ---------------------------------------------------------
 
-def lstm_bptt(act, c, tc, c0, out_g, hT_g, cT_g, W, keep, truncated, iv_q, iv_lo, iv_hi,
+def lstm_bptt(act, c, c0, out_g, hT_g, cT_g, W, keep, truncated, iv_q, iv_lo, iv_hi,
               iv_val, iv_units, dh, dc, dG, dropped, dh0, dc0):
-    """``tc = tanh(c)``, computed beforehand for all steps at once."""
+    """``tanh(c)`` is computed again here (as the forward did), not kept."""
     B, T, H4 = act.shape
     H = H4 // 4
-    one, zero = act.dtype.type(1.0), act.dtype.type(0.0)
+    dt = act.dtype.type
+    one, zero = dt(1.0), dt(0.0)
     rec = np.zeros(H, act.dtype)     # W_hh^T dG_{t+1}: the recurrent part of dL/dh_t
     carry = np.zeros(H, act.dtype)   # f_{t+1} dL/dc_{t+1} (where c_{t+1} was computed)
+    cin = np.zeros(H, act.dtype)     # what reaches dL/dc_t from step t+1
     on = np.zeros((6, H), np.bool_)
     val = np.zeros((6, H), act.dtype)
     n_iv = iv_q.shape[0]
@@ -210,46 +250,52 @@ def lstm_bptt(act, c, tc, c0, out_g, hT_g, cT_g, W, keep, truncated, iv_q, iv_lo
         rec[:] = 0.0
         carry[:] = 0.0
         for t in range(T - 1, -1, -1):
-            masked = n_iv > 0 and _iv_mask(t, iv_q, iv_lo, iv_hi, iv_val, iv_units, on, val)
-            for k in range(H):
-                v = out_g[b, t, k]
-                if t == T - 1:
-                    v += hT_g[b, k]
-                    cin = cT_g[b, k]
-                elif keep[t]:
-                    v += rec[k]
-                    cin = carry[k]
-                else:
-                    if truncated:
+            v = dh[b, t]
+            if t == T - 1:
+                for k in range(H):
+                    v[k] = out_g[b, t, k] + hT_g[b, k]
+                    cin[k] = cT_g[b, k]
+            elif keep[t]:
+                for k in range(H):
+                    v[k] = out_g[b, t, k] + rec[k]
+                    cin[k] = carry[k]
+            else:
+                for k in range(H):
+                    v[k] = out_g[b, t, k]
+                    cin[k] = zero
+                if truncated:
+                    for k in range(H):
                         dropped[b, t, k] = rec[k]
-                    cin = zero
-                dh[b, t, k] = v
-                if masked and on[5, k]:
-                    v = zero
-                th = tc[b, t, k]
-                i = act[b, t, k]
-                f = act[b, t, H + k]
-                g = act[b, t, 2 * H + k]
-                o = act[b, t, 3 * H + k]
-                d = v * o * (one - th * th) + cin
-                dc[b, t, k] = d
-                if masked and on[4, k]:
-                    d = zero
-                cp = c[b, t - 1, k] if t > 0 else c0[b, k]
-                gi = d * g * i * (one - i)
-                gf = d * cp * f * (one - f)
-                gg = d * i * (one - g * g)
-                go = v * th * o * (one - o)
-                if masked:
-                    gi = zero if on[0, k] else gi
-                    gf = zero if on[1, k] else gf
-                    gg = zero if on[2, k] else gg
-                    go = zero if on[3, k] else go
-                dG[b, t, k], dG[b, t, H + k], dG[b, t, 2 * H + k], dG[b, t, 3 * H + k] = \
-                    gi, gf, gg, go
+            a, gd, ct, d_c = act[b, t], dG[b, t], c[b, t], dc[b, t]
+            cp = c[b, t - 1] if t > 0 else c0[b]
+            for k in range(H):
+                th = dt(_tanh(np.float64(ct[k])))
+                i, f, g, o = a[k], a[H + k], a[2 * H + k], a[3 * H + k]
+                d = v[k] * o * (one - th * th) + cin[k]
+                d_c[k] = d
+                gd[k] = d * g * i * (one - i)
+                gd[H + k] = d * cp[k] * f * (one - f)
+                gd[2 * H + k] = d * i * (one - g * g)
+                gd[3 * H + k] = v[k] * th * o * (one - o)
                 carry[k] = d * f
+            if n_iv > 0 and _iv_mask(t, iv_q, iv_lo, iv_hi, iv_val, iv_units, on, val):
+                for k in range(H):
+                    if not (on[0, k] or on[1, k] or on[2, k] or on[3, k] or on[4, k]
+                            or on[5, k]):
+                        continue
+                    th = dt(_tanh(np.float64(ct[k])))
+                    i, f, g, o = a[k], a[H + k], a[2 * H + k], a[3 * H + k]
+                    vk = zero if on[5, k] else v[k]
+                    d = vk * o * (one - th * th) + cin[k]
+                    d_c[k] = d
+                    d = zero if on[4, k] else d
+                    gd[k] = zero if on[0, k] else d * g * i * (one - i)
+                    gd[H + k] = zero if on[1, k] else d * cp[k] * f * (one - f)
+                    gd[2 * H + k] = zero if on[2, k] else d * i * (one - g * g)
+                    gd[3 * H + k] = zero if on[3, k] else vk * th * o * (one - o)
+                    carry[k] = d * f
             rec[:] = 0.0
-            _add_rows(rec, dG[b, t], W, 0)
+            _add_rows(rec, gd, W, 0)
         for k in range(H):
             dh0[b, k] = rec[k]
             dc0[b, k] = carry[k]
