@@ -40,6 +40,7 @@ from .scales import (  # noqa: F401
     decade_labels,
     nice_ceil,
     set_curve,
+    set_range,
     set_title,
     show_range,
     state_levels,

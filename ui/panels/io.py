@@ -24,6 +24,7 @@ from .base import (
     cache_static,
     hairline,
     set_curve,
+    set_range,
     set_title,
     steady_top,
     time_extent,
@@ -103,7 +104,7 @@ class InputPanel(Panel):
         self.caption.setText(f"Input read by {name}" if self.x is not None else "no layer input")
         if self.x is not None and self.x.size:
             lo, hi = float(np.nanmin(self.x)), float(np.nanmax(self.x))
-            self.plot.setYRange(min(lo, 0.0), max(hi, 1e-6), padding=0.05)
+            set_range(self.plot, y=(min(lo, 0.0), max(hi, 1e-6)), padding=0.05)
         self.set_step(self.step)
 
     def set_step(self, t: int) -> None:
@@ -210,8 +211,8 @@ class OutputPanel(Panel):
                     self.legend.addItem(self._base_sample, f"{order}-gram baseline")
             if self.plot.getAxis("left").logMode:
                 self.plot.setLogMode(y=False)
-            self.plot.setYRange(0, 1, padding=0.02)
-            self.plot.setXRange(-0.7, min(TOP_K, C) - 0.3, padding=0)
+            set_range(self.plot, y=(0, 1), padding=0.02)
+            set_range(self.plot, x=(-0.7, min(TOP_K, C) - 0.3), padding=0)
             axis_label(self.plot, "left", "probability")
             axis_label(self.plot, "bottom", "")
             set_title(self.plot, f"Top {min(TOP_K, C)} next symbols at step t")
@@ -250,8 +251,7 @@ class OutputPanel(Panel):
                      self.targets is not None else np.inf)
             hi = max(float(np.nanmax(self.outputs)), float(np.nanmax(tg)) if
                      self.targets is not None else -np.inf)
-            self.plot.setRange(xRange=(0, time_extent(self.plot, len(x)) - 1), yRange=(lo, hi),
-                               padding=0.05)
+            set_range(self.plot, (0, time_extent(self.plot, len(x)) - 1), (lo, hi), padding=0.05)
         self.set_step(self.step)
 
     def set_step(self, t: int) -> None:
@@ -374,8 +374,8 @@ class LossPanel(Panel):
         tops = [np.nanmax(a) for a in (self.loss, b) if a is not None and np.isfinite(a).any()]
         top = max(tops) if tops else 1.0
         # a round top, kept while the loss fits it: the axis is not re-planned per key
-        self.plot.setRange(xRange=(-0.5, time_extent(self.plot, len(x)) - 0.5),
-                           yRange=(0, steady_top(self.plot, max(top, 1e-6))), padding=0.04)
+        set_range(self.plot, (-0.5, time_extent(self.plot, len(x)) - 0.5),
+                  (0, steady_top(self.plot, max(top, 1e-6))), padding=0.04)
         base = view.base
         extra = f" (original {base.loss:.4f})" if base is not None and base.loss is not None \
             else ""

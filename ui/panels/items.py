@@ -113,6 +113,81 @@ class MarkBand(QtWidgets.QGraphicsRectItem):
             self._plot.removeItem(self)
 
 
+class LevelsImage(pg.ImageItem):
+    """An ImageItem that turns a heatmap (a 2-D float32 image without NaNs, fixed levels, a
+    colour map of at most 256 colours, blocks of pixels averaged) into its QImage in a few
+    numpy passes: blocks summed by strided slices, colour indices made in place (as
+    pyqtgraph's ``rescaleData``: ``(v - lo) * n / (hi - lo)`` clipped to the map, rounded
+    down), the colour table made once per colour map. pyqtgraph 0.14 spent ~0.55 ms on a
+    1000-step x 256-unit map (a NaN check, two downsamples, an ``nditer`` rescale and a
+    colour table of 256 ``qRgb`` calls, at every new trace); this takes ~0.15 ms. Anything
+    else (NaNs, other images, no block averaging) is pyqtgraph's own render."""
+
+    _table: tuple | None = None     # (lut it was made from, colour table)
+
+    def render(self):
+        image, lut, levels = self.image, self.lut, self.levels
+        if (image is None or image.ndim != 2 or image.dtype != np.float32 or image.size == 0
+                or not self.autoDownsample or self.axisOrder != "row-major"
+                or not isinstance(lut, np.ndarray) or lut.dtype != np.uint8
+                or lut.ndim != 2 or lut.shape[1] != 3 or not 0 < len(lut) <= 256
+                or levels is None or np.ndim(levels) != 1):
+            return super().render()
+        if self._imageHasNans is None:
+            self._imageHasNans = bool(np.isnan(image.min()))
+            self._imageNanLocations = None
+        if self._imageHasNans:
+            return super().render()
+        self._unrenderable = True
+        xds, yds = self._computeDownsampleFactors()
+        if xds is None:
+            return
+        rows, cols = image.shape[0] // yds, image.shape[1] // xds
+        if rows == 0 or cols == 0:
+            return
+        # sum x blocks, then y blocks (pyqtgraph: x, then y); never the image itself
+        out = _block_sum(_block_sum(image, xds, 1), yds, 0)
+        if out is image:
+            out = np.array(image, dtype=np.float32, order="K")
+        n = len(lut)
+        lo, hi = float(levels[0]), float(levels[1])
+        scale = n / (hi - lo if hi != lo else 1.0)
+        out *= np.float32(scale / (xds * yds))
+        out -= np.float32(lo * scale)
+        np.clip(out, 0, n - 1, out=out)
+        index = np.ascontiguousarray(out.astype(np.uint8, order="K"))   # rows of pixels
+        table = self._table
+        if table is None or table[0] is not lut:
+            table = self._table = (lut, [QtGui.qRgb(*rgb) for rgb in lut.tolist()])
+        qimage = pg.functions.ndarray_to_qimage(index, QtGui.QImage.Format.Format_Indexed8)
+        qimage.setColorTable(table[1])
+        self._lastDownsample = (xds, yds)
+        self._processingBuffer = self._displayBuffer = None
+        self.qimage = qimage
+        self._renderRequired = False
+        self._unrenderable = False
+
+
+def _block_sum(a: np.ndarray, n: int, axis: int) -> np.ndarray:
+    """Sums of ``n`` consecutive values along ``axis`` of a 2-D array (the rest dropped), as
+    float32 in the array's memory order: ``n`` strided slices added (numpy reduces a short
+    inner axis block by block, slowly), or for more than 16 a sum over the reshaped axis."""
+    if n <= 1:
+        return a
+    m = a.shape[axis] // n
+    if n > 16:
+        if axis == 1:
+            return a[:, :m * n].reshape(a.shape[0], m, n).sum(axis=2, dtype=np.float32)
+        return a[:m * n].reshape(m, n, a.shape[1]).sum(axis=1, dtype=np.float32)
+    sl = [slice(None), slice(None)]
+    sl[axis] = slice(0, m * n, n)
+    out = np.array(a[tuple(sl)], dtype=np.float32, order="K")
+    for j in range(1, n):
+        sl[axis] = slice(j, m * n, n)
+        out += a[tuple(sl)]
+    return out
+
+
 class Heatmap:
     """An ImageItem in a plot with fixed levels, a current-step line and hover values.
 
@@ -122,7 +197,7 @@ class Heatmap:
     def __init__(self, panel: Panel, plot: pg.PlotItem, cmap=STATE_CMAP, levels=(-1.0, 1.0),
                  row_name: str = "unit", value_name: str = "value", colorbar: bool = True):
         self.plot = plot
-        self.item = pg.ImageItem(axisOrder="row-major")
+        self.item = LevelsImage(axisOrder="row-major")
         self.item.setColorMap(cmap)
         self.cmap = cmap
         self.item.setAutoDownsample(True)
@@ -134,6 +209,7 @@ class Heatmap:
         self.line = StepLine(plot)
         self.cut_lines: list[StepLine] = []
         self.data = np.zeros((1, 1), np.float32)
+        self._rect: tuple | None = None
         self.row_name, self.value_name = row_name, value_name
         panel.add_hover(plot, self.hover)
         # what a colour means, beside the map (static: it costs nothing per step)
@@ -156,7 +232,13 @@ class Heatmap:
             self.bar.setColorMap(cmap)
 
     def set(self, data: np.ndarray, levels=None) -> None:
-        self.data = np.array(data, dtype=np.float32, copy=True)  # pyqtgraph keeps a view
+        # A trace's arrays are never written once traced: one already float32 is shown as it
+        # is, through a read-only view (a copy of a gate's strided slice cost ~0.2 ms a map)
+        # that pyqtgraph keeps; anything else becomes a float32 copy.
+        a = np.asarray(data)
+        self.data = a.view() if a.dtype == np.float32 and a.ndim == 2 else \
+            np.array(a, dtype=np.float32, copy=True, ndmin=2)
+        self.data.flags.writeable = False
         if levels is not None:
             self.levels = levels
         self.item.setImage(self.data, levels=self.levels, autoLevels=False)
@@ -164,7 +246,9 @@ class Heatmap:
             self.bar.setLevels(self.levels)     # (same levels: its axis is not redrawn)
         rows, cols = self.data.shape
         # cell (r, t) is centred on (t, r): ticks name steps and units
-        self.item.setRect(QtCore.QRectF(-0.5, -0.5, cols, rows))
+        if self._rect != (rows, cols):    # (the same rect: nothing to move)
+            self._rect = (rows, cols)
+            self.item.setRect(QtCore.QRectF(-0.5, -0.5, cols, rows))
         show_range(self.plot, (-0.5, time_extent(self.plot, cols) - 0.5), (-0.5, rows - 0.5))
 
     def set_cuts(self, steps) -> None:

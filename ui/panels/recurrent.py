@@ -23,6 +23,7 @@ from .base import (
     cache_static,
     decade_labels,  # noqa: I001
     set_curve,
+    set_range,
     set_title,
     state_levels,
     steady_levels,
@@ -85,7 +86,7 @@ class StatePanel(Panel):
         self.caption.setText(f"{self.title} of {rec.label} ({rec.kind.upper()}, "
                              f"{rec.hidden_size} units)")
         self.heat.set(self.array.T, levels)
-        self.bar_plot.setYRange(*levels, padding=0.05)
+        set_range(self.bar_plot, y=levels, padding=0.05)
         self.set_step(self.step)
 
     def set_step(self, t: int) -> None:
@@ -173,7 +174,7 @@ class GatesPanel(Panel):
             self.bars[r].value_name = f"{k}_t"
             set_title(hp, f"{k}: {GATE_LABELS[k]}")
             set_title(bp, f"{k}_t")
-            bp.setYRange(*levels, padding=0.02)
+            set_range(bp, y=levels, padding=0.02)
             self.heats[r].set(self.arrays[k].T, levels)
         self.set_step(self.step)
 
@@ -293,8 +294,8 @@ class GradientPanel(Panel):
             elif cur is not None:       # it moved: a decade of room below, where gradients go
                 lo -= 1
             self.norm_plot._decades = (lo, hi)
-            self.norm_plot.setRange(xRange=(-0.5, time_extent(self.norm_plot, T) - 0.5),
-                                    yRange=(lo, hi), padding=0.08)
+            set_range(self.norm_plot, (-0.5, time_extent(self.norm_plot, T) - 0.5), (lo, hi),
+                      padding=0.08)
         ghost = view.base_dh_norm
         set_curve(self.ghost, x, None if ghost is None else _positive(ghost), connect="finite")
         cuts = np.flatnonzero(rec.cut)

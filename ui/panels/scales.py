@@ -62,6 +62,33 @@ def show_range(plot: pg.PlotItem, x: tuple, y: tuple) -> None:
         plot.setRange(xRange=want[0], yRange=want[1], padding=0)
 
 
+def set_range(plot: pg.PlotItem, x: tuple | None = None, y: tuple | None = None,
+              padding: float | None = None) -> None:
+    """``plot.setRange(xRange=x, yRange=y, padding=padding)``, unless this was the last
+    request for these axes and the view still shows what it gave (nothing moved it since:
+    no zoom, pan, reset or other range). pyqtgraph applies an unchanged range again and
+    tells every listener (the plot, its axes, the step markers): ~0.1 ms a call, a dozen
+    calls a new trace."""
+    axes = tuple(i for i, r in enumerate((x, y)) if r is not None)
+    if not axes:
+        return
+    key = (tuple(None if r is None else (float(r[0]), float(r[1])) for r in (x, y)),
+           padding if padding is not None else (plot.vb.width(), plot.vb.height()))
+    done = getattr(plot, "_range_done", None)
+    if done is None:
+        done = plot._range_done = {}
+    if done.get(axes, (None,))[0] == key and done[axes][1] == _range_state(plot.vb, axes):
+        return
+    plot.setRange(xRange=x, yRange=y, padding=padding)
+    done[axes] = (key, _range_state(plot.vb, axes))
+
+
+def _range_state(vb, axes: tuple) -> tuple:
+    s = vb.state
+    return tuple((tuple(s["targetRange"][i]), tuple(s["viewRange"][i]), s["autoRange"][i],
+                  s["logMode"][i]) for i in axes)
+
+
 ROUND_STEPS = (1.0, 1.2, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
 
 
@@ -238,8 +265,12 @@ def symmetric_levels(a: np.ndarray | None, floor: float = 1e-6) -> tuple[float, 
     """(-m, m) with m the largest finite |value|: diverging colour maps centred on 0."""
     if a is None or a.size == 0:
         return (-1.0, 1.0)
-    finite = np.abs(a[np.isfinite(a)])
-    m = float(finite.max()) if finite.size else 1.0
+    lo, hi = float(np.min(a)), float(np.max(a))      # two passes, no copies (~0.03 ms for
+    if np.isfinite(lo) and np.isfinite(hi):          # 1000 x 256, against ~0.16 ms)
+        m = max(-lo, hi)
+    else:
+        finite = np.abs(a[np.isfinite(a)])
+        m = float(finite.max()) if finite.size else 1.0
     m = max(m, floor)
     return (-m, m)
 
