@@ -160,10 +160,14 @@ class TokenStrip(QtWidgets.QWidget):
                            QtWidgets.QSizePolicy.Policy.Fixed)
 
     def set_tokens(self, tokens: list[str]) -> None:
-        self.tokens = list(tokens)
+        tokens = list(tokens)
+        if tokens == self.tokens:
+            return
+        self.tokens = tokens
         # characters side by side ("hello"); words and numbers apart ("0.5 1 0.5")
-        self.spaced = any(len(s) > 1 for s in self.tokens)
-        self._shown = [self.shown(s) + (" " if self.spaced else "") for s in self.tokens]
+        self.spaced = any(len(s) > 1 for s in tokens)
+        shown = list(map(self.shown, tokens))
+        self._shown = [s + " " for s in shown] if self.spaced else shown
         self.update()
 
     def set_step(self, t: int) -> None:

@@ -33,9 +33,12 @@ from .base import (
 TOKEN_WINDOW = 40  # tokens shown either side of the current one
 
 
+_VISIBLE = {" ": "␣", "\n": "⏎", "\t": "⇥", "": "∅"}
+
+
 def _shown(symbol: str) -> str:
     """A symbol as drawn: blanks and newlines made visible."""
-    return {" ": "␣", "\n": "⏎", "\t": "⇥", "": "∅"}.get(symbol, symbol)
+    return _VISIBLE.get(symbol, symbol)
 
 
 def token_strip(tokens: list[str], t: int, window: int = TOKEN_WINDOW) -> str:
