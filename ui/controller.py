@@ -246,6 +246,7 @@ class Controller(ModuleMixin, FilesMixin, GenerationMixin, TrainingMixin, QtCore
             self.attn_sel = None
         self._select_first(graph)
         self.training.forget()
+        self.horizon.forget_experiments()
         self._set_stale("")
         self._lesson_after_edit(old, graph)
         self.modelChanged.emit()

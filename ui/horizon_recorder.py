@@ -47,10 +47,18 @@ class HorizonRecorder(QtCore.QObject):
         self.changed.emit()
 
     def _forget(self) -> None:
-        """Another model: the rows of the last one are not its horizon."""
-        if self.horizon is not None and not self.controller.training.running:
-            self.horizon, self._trainer = None, None
-            self.changed.emit()
+        """Another model on view (an edit, the other weights, a new initialisation): the
+        horizon is the experiment's again, which a canvas edit has cleared
+        (:meth:`forget_experiments`); rows of a model edited away are not this one's."""
+        if not self.controller.training.running:
+            self._opened()
+
+    def forget_experiments(self) -> None:
+        """The model's layers changed: the horizon the experiment kept (and Save would
+        write) belongs to the model before the edit."""
+        exp = self.controller.experiment
+        if exp is not None:
+            exp.horizon = None
 
     def _started(self) -> None:
         job = self.controller.training

@@ -181,6 +181,16 @@ class GradientHorizon:
                 return steps, np.zeros((0, 0))
             return steps, np.array(self._norms[layer], dtype=np.float64)
 
+    def snapshot(self, layer: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(iterations, norms, singular values)`` of layer ``layer`` read under one lock: a
+        row the trainer adds meanwhile is in all three or in none."""
+        with self._lock:
+            steps = np.asarray(self.steps, dtype=np.int64)
+            if not self.layers:
+                return steps, np.zeros((0, 0)), np.zeros((0, self.top_k))
+            return (steps, np.array(self._norms[layer], dtype=np.float64),
+                    np.array(self._sv[layer], dtype=np.float64).reshape(-1, self.top_k))
+
     def singular_values(self, layer: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """``(iterations (R,), top-k singular values (R, top_k))`` of layer ``layer``."""
         with self._lock:
