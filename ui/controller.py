@@ -354,6 +354,17 @@ class Controller(ModuleMixin, FilesMixin, GenerationMixin, TrainingMixin, QtCore
             job.busy.connect(self.traceBusy)
         return job
 
+    @property
+    def validation(self):
+        """The validation sequences' hidden states (:class:`~ui.validation.ValidationJob`),
+        for the Trajectory and Neuron search docks; made on first use."""
+        job = self.__dict__.get("_validation")
+        if job is None:
+            from .validation import ValidationJob
+
+            job = self.__dict__["_validation"] = ValidationJob(self)
+        return job
+
     def _wanted(self) -> tuple:
         """(batch, tokens, text) the user asked for last: one still being traced, or the
         one on screen."""
@@ -483,6 +494,8 @@ class Controller(ModuleMixin, FilesMixin, GenerationMixin, TrainingMixin, QtCore
         self.analysis.cancel(wait=True)
         self.generation.cancel(wait=True)
         self.tracer.cancel(wait=True)
+        if "_validation" in self.__dict__:
+            self._validation.cancel(wait=True)
         if "_inspect_job" in self.__dict__:       # a what-if of playground.show's model
             self._inspect_job.cancel(wait=True)
         self.training.shutdown()

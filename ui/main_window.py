@@ -41,7 +41,7 @@ CORE_MODULES = ("torch", "playground.tracing", "pyqtgraph", "ui.controller",
                 "ui.files", "ui.panels.analysis", "ui.panels.attention", "ui.panels.equation",
                 "ui.panels.io", "ui.panels.recurrent", "ui.panels.training",
                 "ui.sequence_input", "ui.training_panel", "ui.whatif", "ui.panels.generate",
-                "ui.panels.insight", "ui.horizon_recorder")
+                "ui.panels.states", "ui.panels.insight", "ui.horizon_recorder")
 # the default preset (playground.files.experiment.DEFAULT_PRESET, which imports torch), for
 # the canvas to show before the core is loaded; a test checks that they agree
 DEFAULT_PREVIEW = Path(__file__).resolve().parents[1] / "presets" / "hello_rnn.json"
@@ -118,6 +118,11 @@ class MainWindow(QtWidgets.QMainWindow):
         self._later_timer.timeout.connect(self._make_later)
         self._build_docks()
         self.menus = build_menus(self)
+        act = self.menus["save_comparison"] = QtGui.QAction("Save &comparison...", self)
+        act.setEnabled(False)                # in compare mode only (ui.compare.open_in)
+        act.triggered.connect(self._save_comparison)
+        file_menu = self.menuBar().actions()[0].menu()
+        file_menu.insertAction(self.menus["export"], act)
         self.timeline.events.step.connect(self.refresher.set_step)
         self._loading = QtWidgets.QLabel(LOADING)
         self._loading.setObjectName("loadingCore")
@@ -225,6 +230,11 @@ class MainWindow(QtWidgets.QMainWindow):
         if self._later:
             self._later_timer.start(0)
 
+    def _save_comparison(self, *_) -> bool:
+        from .compare import save_comparison
+
+        return save_comparison(self)
+
     def _core_keys(self) -> list[str]:
         return [k for k, d in self.docks.items() if isinstance(d.widget(), Placeholder)]
 
@@ -234,14 +244,10 @@ class MainWindow(QtWidgets.QMainWindow):
         from .panels.analysis import JacobianPanel
         from .panels.attention import AttentionPanel
         from .panels.equation import EquationPanel
-        from .panels.insight import (
-            ConnectivityPanel,
-            HorizonPanel,
-            NeuronSearchPanel,
-            TrajectoryPanel,
-        )
+        from .panels.insight import ConnectivityPanel, HorizonPanel
         from .panels.io import InputPanel, LossPanel, OutputPanel
         from .panels.recurrent import GatesPanel, GradientPanel, StatePanel
+        from .panels.states import NeuronSearchPanel, TrajectoryPanel
         from .whatif import WhatIfPanel
 
         c = self.controller
@@ -259,8 +265,9 @@ class MainWindow(QtWidgets.QMainWindow):
                 "gates": GatesPanel, "gradient": GradientPanel, "attention": AttentionPanel,
                 "jacobian": lambda: JacobianPanel(c), "input": InputPanel,
                 "output": OutputPanel, "loss": LossPanel, "equation": EquationPanel,
-                "trajectory": TrajectoryPanel, "connectivity": lambda: ConnectivityPanel(c),
-                "neurons": lambda: NeuronSearchPanel(self.timeline),
+                "trajectory": lambda: TrajectoryPanel(c),
+                "connectivity": lambda: ConnectivityPanel(c),
+                "neurons": lambda: NeuronSearchPanel(c, self.timeline),
                 "horizon": lambda: HorizonPanel(c)}
         panel = make[key]()
         self.panels[key] = panel

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import FileFormatError, PlaygroundError
-from . import experiment, safejson
+from ..errors import FileFormatError, PlaygroundError, file_boundary
+from . import experiment, pairsave, safejson
 
 FORMAT = "sequence-playground-comparison"
 VERSION = 1
@@ -117,15 +117,44 @@ class Comparison:
         return experiment.resolve(ref)
 
     def save(self, path: str | os.PathLike | None = None) -> Path:
-        """Write the JSON atomically (the member experiments are left as they are)."""
+        """Write the JSON atomically (the member experiments are left as they are): the
+        old file or the new one, never a mix, and no temporary left behind. Member files
+        named relative to this comparison's old folder are named so that the saved file
+        still finds them (:meth:`relocated`). FileAccessError naming the file when it
+        cannot be written."""
         path = Path(path) if path is not None else self.path
         if path is None:
             raise FileFormatError("no file name to save to")
-        tmp = path.with_name(path.name + ".saving")
-        tmp.write_text(self.to_json(), encoding="utf-8")
-        os.replace(tmp, path)        # atomic: the old file or the new one, never a mix
-        self.path = path
+        moved = self.relocated(path)
+        data = moved.to_json().encode("utf-8")
+        with file_boundary(path, "save it"):
+            tmp = pairsave.write_temp(path, data)
+            try:
+                os.replace(tmp, path)
+            except BaseException:
+                if tmp.exists():
+                    tmp.unlink()
+                raise
+        self.members, self.path = moved.members, path
         return path
+
+    def relocated(self, path: str | os.PathLike) -> Comparison:
+        """This comparison as a file at ``path`` names its members: a member read beside
+        the old file is named relative to the new folder (absolute where none fits)."""
+        new_dir = Path(path).resolve().parent
+        members = []
+        for i, m in enumerate(self.members):
+            p = Path(m.file)
+            if not p.is_absolute() and self.path is not None and (
+                    p.suffix == ".json" or len(p.parts) > 1):
+                target = self.member_path(i).resolve()
+                try:
+                    ref = os.path.relpath(target, new_dir)
+                except ValueError:         # another drive (Windows)
+                    ref = str(target)
+                m = replace(m, file=Path(ref).as_posix())
+            members.append(m)
+        return replace(self, members=tuple(members), path=Path(path))
 
 
 def is_comparison(path: str | os.PathLike) -> bool:

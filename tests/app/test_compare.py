@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from PySide6 import QtCore
 
 import playground as pg
 from playground.files import comparison as C
@@ -115,12 +116,24 @@ def test_errors_are_reported_and_the_window_stays(tmp_path):
 
 
 def state(win):
-    """What the window shows of its experiment: the trace, the step, visible docks, title."""
+    """What the window shows of its experiment: the trace, the step, visible docks, title,
+    the menu entries on, the layer box (shown, its choices) and the View menu's dock
+    entries on."""
     c = win.controller
     rec = c.view().rec
+    combo = win.layer_combo
     return (c.name, win.windowTitle(), win.timeline.n_steps, win.timeline.step,
             sorted(k for k, d in win.docks.items() if d.isVisible()),
-            rec.h.copy(), c.view().dh_norm.copy(), win.menus["save"].isEnabled())
+            rec.h.copy(), c.view().dh_norm.copy(), win.menus["save"].isEnabled(),
+            {n: a.isEnabled() for n, a in win.menus.items()},
+            (not combo.isHidden(), [combo.itemText(i) for i in range(combo.count())]),
+            [d.toggleViewAction().isEnabled() for d in win.docks.values()],
+            win.centralWidget() is None)
+
+
+def layer_label(win):
+    lay = win.controls.layout()
+    return lay.itemAt(lay.indexOf(win.layer_combo) - 1).widget()
 
 
 def test_path_preset_then_comparison_then_preset_is_a_fresh_window(tmp_path):
@@ -143,10 +156,129 @@ def test_path_preset_then_comparison_then_preset_is_a_fresh_window(tmp_path):
         want = state(fresh)
     finally:
         close_window(fresh)
-    assert got[:5] == want[:5] and got[7] == want[7]
+    assert got[:5] == want[:5] and got[7:] == want[7:]
     np.testing.assert_array_equal(got[5], want[5])
     np.testing.assert_array_equal(got[6], want[6])
     assert load(path).name == got[0]
+
+
+def test_path_preset_comparison_cursor_save_leave_preset_is_a_fresh_window(tmp_path):
+    path = str(PRESETS_DIR / "adding_lstm.json")
+    win = make_window(tmp_path / "a", str(PRESETS_DIR / "hello_rnn.json"))
+    saved = tmp_path / "mine"
+    try:
+        assert not win.menus["save_comparison"].isEnabled()
+        assert win.files.open_path(str(C.resolve("init_orthogonal_vs_normal")), ask=False)
+        view = win.compare_view
+        win.timeline.step = 9
+        win.timeline.next()
+        assert all(p.step == 10 for col in view.columns for p in col.panels.values())
+        win.files.ask_path = lambda title, save, flt: str(saved)
+        win.menus["save_comparison"].trigger()
+        assert win.errors == []
+        compare.leave(win)
+        assert win.compare_view is None and not win.menus["save_comparison"].isEnabled()
+        assert win.files.open_path(path, ask=False)
+        got = state(win)
+    finally:
+        close_window(win)
+    (tmp_path / "b").mkdir()
+    fresh = make_window(tmp_path / "b", path)
+    try:
+        want = state(fresh)
+    finally:
+        close_window(fresh)
+    assert got[:5] == want[:5] and got[7:] == want[7:]
+    np.testing.assert_array_equal(got[5], want[5])
+    np.testing.assert_array_equal(got[6], want[6])
+    again = C.load(str(saved) + C.SUFFIX)       # the suffix added to a bare name
+    assert again.members == C.load(C.resolve("init_orthogonal_vs_normal")).members
+
+
+def test_the_column_selector_switches_every_column_in_line(tmp_path, qapp):
+    win = make_window(tmp_path)
+    try:
+        assert open_in(win, RNN_LSTM) == ""
+        view = win.compare_view
+        assert view.kinds == compare.DEFAULT_KINDS
+        assert all(list(col.panels) == ["h", "gradient"] for col in view.columns)
+        view.kind_buttons["h"].click()                      # off
+        view.kind_buttons["gates"].click()                  # on
+        view.kind_buttons["output"].click()
+        view.kind_buttons["c"].click()
+        want = ["c", "gates", "gradient", "output"]
+        assert view.kinds == tuple(want)
+        win.timeline.step = 12
+        qapp.processEvents()
+        for col in view.columns:
+            assert list(col.panels) == want
+            assert all(p.isVisible() and p.step == 12 for p in col.panels.values())
+            assert all(not p.isVisible() for k, p in col._made.items() if k not in want)
+        rnn, lstm = view.columns
+        # the same panel at the same height in every column
+        for k in want:
+            ys = [col.panels[k].mapTo(view, QtCore.QPoint(0, 0)).y() for col in view.columns]
+            assert len(set(ys)) == 1, (k, ys)
+        # each column drew its own model: the LSTM has c and gates, the RNN says it has none
+        lrec, rrec = lstm.controller.view().rec, rnn.controller.view().rec
+        np.testing.assert_allclose(lstm.panels["c"].array, lrec.c[0])
+        assert rnn.panels["c"].message.isVisibleTo(rnn.panels["c"])
+        assert "only an LSTM" in rnn.panels["c"].message.text()
+        assert not lstm.panels["c"].message.isVisibleTo(lstm.panels["c"])
+        np.testing.assert_allclose(lstm.panels["c"].bars.values, lrec.c[0, 12], rtol=1e-6)
+        for b in want:                                      # the last one stays on
+            view.kind_buttons[b].click()
+        assert view.kinds == ("output",) and view.kind_buttons["output"].isChecked()
+        view.kind_buttons["h"].click()                     # shown again: drawn up to date
+        np.testing.assert_allclose(rnn.panels["h"].bars.values, rrec.h[0, 12], rtol=1e-6)
+    finally:
+        close_window(win)
+
+
+def test_compare_mode_hides_the_layer_box_turns_off_own_actions_and_leave_restores(
+        tmp_path):
+    win = make_window(tmp_path, str(PRESETS_DIR / "adding_lstm.json"))
+    try:
+        before = state(win)
+        label = layer_label(win)
+        assert not win.layer_combo.isHidden() and label.text() == "layer"
+        assert open_in(win, RNN_LSTM) == ""
+        assert win.layer_combo.isHidden() and label.isHidden()
+        for name in compare.OFF_IN_COMPARE:
+            assert not win.menus[name].isEnabled(), name
+        assert win.menus["save_comparison"].isEnabled()
+        assert not any(d.toggleViewAction().isEnabled() for k, d in win.docks.items()
+                       if k != "controls")
+        win.menus["delete"].trigger()                       # off: the hidden graph stays
+        assert win.canvas.model.graph.nodes
+        compare.leave(win)
+        after = state(win)
+        assert after[:5] == before[:5] and after[7:] == before[7:]
+        assert not win.layer_combo.isHidden() and not label.isHidden()
+    finally:
+        close_window(win)
+
+
+def test_save_comparison_writes_a_file_that_loads_back_and_says_a_failure(tmp_path,
+                                                                        monkeypatch):
+    win = make_window(tmp_path)
+    try:
+        assert not compare.save_comparison(win, tmp_path / "none.comparison.json")
+        assert not (tmp_path / "none.comparison.json").exists()     # not in compare mode
+        comp = C.from_names(["adding_rnn", "adding_lstm"])
+        assert open_in(win, comp) == ""
+        out = tmp_path / "pair.comparison.json"
+        assert compare.save_comparison(win, out)
+        again = C.load(out)
+        assert again.members == comp.members and again.name == comp.name
+        assert out.name in win.statusBar().currentMessage()
+        win.files.ask_path = lambda title, save, flt: None       # cancelled
+        assert not compare.save_comparison(win)
+        assert compare.save_comparison(win, tmp_path / "no" / "x.comparison.json") is False
+        assert len(win.errors) == 1 and "x.comparison.json" in win.errors[0]
+        assert "cannot save it" in win.errors[0] and "\n" not in win.errors[0]
+    finally:
+        close_window(win)
 
 
 def test_the_gallery_offers_the_comparisons_and_opens_one(tmp_path):

@@ -115,3 +115,203 @@ def test_command_line_as_the_readme_shows_it_and_its_errors(tmp_path):
         assert out.returncode == code, (args, out.stderr)
         lines = out.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], lines
+
+
+def draw_compare(name, others, panel, fmt="png", **kw) -> bytes:
+    return render.render_compare(name, others, render.BY_NAME[panel], fmt, **kw)
+
+
+def test_compare_overlays_and_columns_are_drawn(qapp):
+    overlay = pixels(draw_compare("adding_rnn", ["adding_lstm"], "compare", step=3))
+    assert overlay.std() > 10 and plotted(overlay) > 0.002     # the coloured curves
+    blue = (overlay[..., 2].astype(int) - overlay[..., 0] > 80).mean()   # the RNN's colour
+    green = ((overlay[..., 1].astype(int) - overlay[..., 0] > 60) &
+             (overlay[..., 1].astype(int) - overlay[..., 2] > 60)).mean()   # the LSTM's
+    assert blue > 0.0005 and green > 0.0005
+    cols = pixels(draw_compare("adding_rnn", ["adding_lstm"], "hidden", step=5))
+    assert cols.std() > 20 and plotted(cols) > 0.1             # two heatmaps side by side
+    one = pixels(draw("adding_rnn", "hidden", step=5))
+    assert cols.shape[1] > one.shape[1] * 0.9
+    gates = pixels(draw_compare("rnn_vs_lstm_adding", [], "gates"))   # a comparison file
+    assert plotted(gates) > 0.1                                 # the LSTM's gates
+
+
+def test_compare_svg_of_the_window_parses(qapp):
+    data = draw_compare("init_orthogonal_vs_normal", [], "window", "svg", step=-1)
+    root = ET.fromstring(data)
+    tags = [el.tag.rsplit("}", 1)[-1] for el in root.iter()]
+    assert root.tag.endswith("svg") and tags.count("path") + tags.count("polyline") > 10
+    assert "image" in tags
+
+
+def test_compare_command_line_and_its_errors(tmp_path):
+    out = run("--help")
+    assert out.returncode == 0 and "--compare" in out.stdout and "FILE2" in out.stdout
+    fig = tmp_path / "both.png"
+    out = run("adding_rnn", "--compare", "adding_lstm", "--panel", "gradient", "--step", "-1",
+              "--out", str(fig))
+    assert out.returncode == 0, out.stderr
+    px = pixels(fig.read_bytes())
+    assert px.std() > 20 and plotted(px) > 0.02       # curves and dL/dh heatmaps
+    svg = tmp_path / "both.svg"
+    out = run("rnn_vs_lstm_adding", "--panel", "compare", "--out", str(svg))
+    assert out.returncode == 0, out.stderr
+    assert ET.fromstring(svg.read_bytes()).tag.endswith("svg")
+    bad = [(["adding_rnn", "--compare", "nosuch_member", "--panel", "compare"],
+            "nosuch_member"),
+           (["adding_rnn", "--compare", "hello_rnn", "--panel", "compare"],
+            "one shared input"),
+           (["adding_rnn", "--compare", "adding_lstm", "--panel", "jacobian"],
+            "does not exist in compare mode"),
+           (["adding_rnn", "--panel", "compare"], "add --compare"),
+           (["rnn_vs_lstm_adding", "--compare", "adding_rnn", "--panel", "window"],
+            "is a comparison already"),
+           (["adding_rnn", "--compare", "adding_lstm", "--panel", "hidden", "--step", "40"],
+            "--step must be 0 to 39")]
+    for args, words in bad:
+        out = run(*args, "--out", str(fig))
+        assert out.returncode == 2, (args, out.stderr)
+        lines = out.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], lines
+
+
+# -- the panels with background work: connectivity, neuron search, trajectory, horizon --------
+def spy(monkeypatch, read):
+    """What ``read(widget)`` says of the widget render draws (the panel itself, before the
+    window is shut down)."""
+    seen = []
+    encode = render._encode
+
+    def wrapped(widget, *args):
+        seen.append(read(widget))
+        return encode(widget, *args)
+
+    monkeypatch.setattr(render, "_encode", wrapped)
+    return seen
+
+
+def near(px: np.ndarray, rgb) -> int:
+    """How many pixels are within a few levels of the colour ``rgb``."""
+    return int((np.abs(px.astype(int) - np.asarray(rgb[:3], int)).max(axis=2) <= 6).sum())
+
+
+def test_connectivity_is_waited_for_and_its_heatmap_drawn(qapp, monkeypatch):
+    from ui.panels.style import GATE_CMAP
+
+    seen = spy(monkeypatch, lambda w: (w.matrix.copy(), w.heat.data.copy(),
+                                       tuple(w.heat.levels)))
+    px = pixels(draw("hello_rnn", "connectivity", step=2))
+    (matrix, logm, (lo, hi)), = seen
+    assert matrix.shape == (4, 4) and np.isfinite(matrix).all() and matrix.max() > 0
+    assert np.all(np.triu(matrix, 1) == 0) and np.all(np.diag(matrix) > 0)   # causal
+    assert px.std() > 20 and plotted(px) > 0.2
+    shown = logm[np.isfinite(logm)]              # (a cell without a path may be blank)
+    assert shown.size >= np.count_nonzero(matrix)
+    for v in np.unique(np.round(shown, 6)):      # every cell's colour, as big as a cell
+        rgb = GATE_CMAP.map(np.clip((v - lo) / (hi - lo), 0, 1), mode="byte")
+        assert near(px, rgb) > 1500, v
+    root = ET.fromstring(draw("hello_rnn", "connectivity", "svg"))
+    tags = [el.tag.rsplit("}", 1)[-1] for el in root.iter()]
+    assert root.tag.endswith("svg") and "image" in tags           # the heatmap
+    assert tags.count("path") + tags.count("polyline") > 10       # axes and the row's bars
+
+
+def test_trajectory_waits_for_the_validation_paths(qapp, monkeypatch):
+    def read(w):
+        states = w.controller.validation.current()
+        return (len(w.validation_paths), w.caption.text(),
+                None if states is None else len(states.of(w.view.rec)))
+
+    seen = spy(monkeypatch, read)
+    px = pixels(draw("lstm_forget_gate", "trajectory", step=3))
+    (paths, caption, n), = seen
+    assert n > 0 and paths == n and f"{n} validation sequences" in caption
+    assert px.std() > 10 and plotted(px) > 0.002              # the points coloured by t
+    from ui.validation import ValidationJob
+
+    monkeypatch.setattr(ValidationJob, "available", property(lambda self: False))
+    bare = pixels(draw("lstm_forget_gate", "trajectory", step=3))
+    assert seen[-1][0] == 0 and bare.shape == px.shape
+
+    # the faint paths tint much of the plot's white (whatever their colour and alpha)
+    tinted = (bare == 255).all(axis=2) & (px != 255).any(axis=2) & (px.min(axis=2) > 200)
+    assert tinted.sum() > 5000, tinted.sum()
+
+
+def test_neuron_search_is_drawn_with_its_query_run(qapp, monkeypatch):
+    seen = spy(monkeypatch, lambda w: (w.result, [w.list.item(i).text()
+                                                  for i in range(w.list.count())],
+                                       w.controller.validation.current()))
+    px = pixels(draw("hello_rnn", "neurons", step=1))
+    (result, texts, states), = seen
+    assert states is not None                     # the validation sequences were waited for
+    assert result is not None and len(result.units) > 0 and texts   # Search was pressed
+    assert any(t.startswith("validation #") for t in texts)
+    assert px.std() > 10
+
+
+def horizon_experiment(tmp_path) -> Path:
+    """hello_rnn trained a few steps with its gradient horizon recorded, saved."""
+    from playground.files import experiment
+    from playground.train import TrainConfig, Trainer
+    from playground.train.horizon import GradientHorizon
+
+    exp = experiment.load(experiment.resolve("hello_rnn"), weights=False)
+    model, data = exp.build_model(), exp.make_dataset()
+    trainer = Trainer(model, data, TrainConfig(steps=40, lr=0.05, batch_size=4, seed=0),
+                      device="cpu")
+    horizon = GradientHorizon(data.example(), every=2, top_k=3).attach(trainer)
+    trainer.run()
+    exp.horizon = horizon.to_dict()
+    return exp.save(tmp_path / "hz.json", model=model)
+
+
+def test_gradient_horizon_recorded_or_not(qapp, monkeypatch, tmp_path, capsys):
+    seen = spy(monkeypatch, lambda w: (None if w.rows is None else w.rows.copy(),
+                                       w.message.isVisibleTo(w)))
+    path = horizon_experiment(tmp_path)
+    px = pixels(draw(str(path), "horizon"))
+    rows, message = seen[-1]
+    assert rows is not None and rows.shape == (20, 4) and not message
+    assert px.std() > 20 and plotted(px) > 0.1            # the heatmap and the curves
+    assert "note:" not in capsys.readouterr().err
+    out = tmp_path / "none.png"                            # nothing recorded: said, drawn
+    assert render.main(["hello_rnn", "--panel", "horizon", "--out", str(out)]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[0].startswith("note: hello_rnn has no gradient horizon recorded"), err
+    assert seen[-1][1] and pixels(out.read_bytes()).std() > 5   # "Train the model..."
+
+
+def test_a_background_job_past_the_timeout_is_one_line_and_exit_2(qapp, monkeypatch,
+                                                                  tmp_path, capsys):
+    from ui.panels.insight import ConnectivityJob
+
+    monkeypatch.setattr(ConnectivityJob, "start", lambda self, *a: self.busy.emit(True))
+    with pytest.raises(render.UsageError, match=r"--timeout: computing the connectivity took "
+                                                r"longer than 0\.2 s; give a longer --timeout"):
+        draw("hello_rnn", "connectivity", timeout=0.2)
+    out = tmp_path / "x.png"
+    assert render.main(["hello_rnn", "--panel", "connectivity", "--timeout", "0.2",
+                        "--out", str(out)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --timeout: computing the")
+    assert not out.exists()
+
+
+def test_a_failed_connectivity_is_an_error(qapp, monkeypatch):
+    import playground.tracing.connectivity as C
+
+    def broken(*a, **kw):
+        raise ValueError("no gradient here")
+
+    monkeypatch.setattr(C, "connectivity", broken)
+    with pytest.raises(PlaygroundError, match="--panel connectivity: cannot compute the "
+                                              "connectivity: no gradient here"):
+        draw("hello_rnn", "connectivity")
+
+
+@pytest.mark.parametrize("panel", ["connectivity", "neurons", "horizon", "trajectory"])
+def test_the_panels_with_background_work_are_not_in_compare_mode(panel):
+    with pytest.raises(render.UsageError, match=f"--panel {panel} does not exist in compare "
+                                                "mode; choose one of hidden"):
+        draw_compare("adding_rnn", ["adding_lstm"], panel)

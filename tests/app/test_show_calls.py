@@ -35,7 +35,7 @@ def test_a_slow_whatif_runs_in_a_thread_and_the_newest_wins(opened, qtbot, monke
     assert c.trace is before                        # the last trace stays drawn meanwhile
     assert "Tracing the what-if" in win.whatif.state.text()
     qtbot.waitUntil(lambda: c.trace is not before and busy and busy[-1] is False,
-                    timeout=20_000)
+                    timeout=60_000)
     assert busy[0] is True
     assert c.interventions == (newest,) and c.base_trace is before
     want = pg.inspect(model, x, y, loss, [newest]).layer("gru")

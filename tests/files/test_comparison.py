@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import shutil
 
 import pytest
 
-from playground.errors import FileFormatError
+from playground.errors import FileAccessError, FileFormatError
 from playground.files import comparison as C
 from playground.files import experiment
 
@@ -103,3 +105,57 @@ def test_from_names_labels_by_file_and_checks_the_count():
     assert [m.label for m in comp.members] == ["adding_rnn", "adding_lstm"]
     with pytest.raises(FileFormatError):
         C.from_names(["adding_rnn"])
+
+
+@pytest.mark.parametrize("exc, words", [
+    (OSError(errno.ENOSPC, "No space left on device"), "the disk is full"),
+    (PermissionError(errno.EACCES, "Permission denied"), "permission denied"),
+    (MemoryError(), "not enough memory"),
+])
+def test_a_failed_save_is_typed_names_the_file_and_keeps_the_old_one(tmp_path, monkeypatch,
+                                                                      exc, words):
+    path = tmp_path / "pair.comparison.json"
+    comp = C.load(write(path, base()))
+    before = path.read_bytes()
+    comp.name = "renamed"
+
+    def fail(*a, **k):
+        raise exc
+
+    monkeypatch.setattr(os, "replace", fail)   # the temporary is written, the move fails
+    with pytest.raises(FileAccessError) as e:
+        comp.save()
+    monkeypatch.undo()
+    msg = str(e.value)
+    assert isinstance(e.value, OSError) and "\n" not in msg
+    assert str(path) in msg and "cannot save it" in msg and words in msg
+    assert path.read_bytes() == before                       # the old file, whole
+    assert sorted(p.name for p in tmp_path.iterdir()) == [path.name]   # no temporary
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
+                    reason="root writes into a read-only folder")
+def test_saving_into_a_read_only_folder_is_said(tmp_path):
+    comp = C.from_names(["adding_rnn", "adding_lstm"])
+    tmp_path.chmod(0o500)
+    try:
+        with pytest.raises(FileAccessError) as e:
+            C.save(comp, tmp_path / "x.comparison.json")
+        assert "permission denied" in str(e.value) and "x.comparison.json" in str(e.value)
+    finally:
+        tmp_path.chmod(0o700)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_saving_elsewhere_keeps_members_read_beside_the_old_file(tmp_path):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    shutil.copy(experiment.resolve("adding_rnn"), tmp_path / "a" / "mine.json")
+    d = base()
+    d["members"][0] = {"file": "mine.json", "label": "mine"}
+    comp = C.load(write(tmp_path / "a" / "c.comparison.json", d))
+    out = comp.save(tmp_path / "b" / "c.comparison.json")
+    again = C.load(out)
+    assert again.members[0].file == "../a/mine.json" and again.members[1].file == "adding_lstm"
+    assert again.member_path(0).resolve() == (tmp_path / "a" / "mine.json").resolve()
+    assert [m.label for m in again.members] == ["mine", "LSTM"]

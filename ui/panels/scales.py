@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore
+from PySide6 import QtCore, QtGui
 
 
 def time_extent(plot: pg.PlotItem, n: int) -> int:
@@ -133,8 +133,31 @@ def set_curve(item: pg.PlotDataItem, x: np.ndarray, y: np.ndarray | None, **kw) 
     if key is None:
         item.setData([], [])
     else:
+        _pen_for(item, len(key[0]))
         item.setData(key[0], key[1], **kw)
     item._shown_data, item._shown_set = key, True
+
+
+# A curve of more points than this is drawn with a one-pixel line: its points are closer
+# than a wide pen's width anyway, and Qt draws a wide pen segment by segment (~0.8 ms for
+# 1000 points, against ~0.09 ms for a one-pixel line).
+DENSE_POINTS = 400
+
+
+def _pen_for(item: pg.PlotDataItem, n: int) -> None:
+    pen = item.opts.get("pen")
+    wide = getattr(item, "_wide_pen", None)
+    if wide is None:
+        if n <= DENSE_POINTS or not isinstance(pen, QtGui.QPen) or pen.widthF() <= 1.0:
+            return
+        item._wide_pen = wide = QtGui.QPen(pen)
+        thin = QtGui.QPen(pen)
+        thin.setWidthF(1.0)
+        item._thin_pen = thin
+    thin = n > DENSE_POINTS
+    if getattr(item, "_is_thin", False) != thin:
+        item.setPen(item._thin_pen if thin else wide)
+        item._is_thin = thin
 
 
 def set_title(plot: pg.PlotItem, text: str, size: str = "9pt") -> None:

@@ -1,5 +1,6 @@
-"""The heatmaps' fast image (:class:`ui.panels.items.LevelsImage`) paints exactly the pixels
-pyqtgraph's own ImageItem paints for the same data, levels, colour map and view."""
+"""Fast painting: the heatmaps' image (:class:`ui.panels.items.LevelsImage`) paints exactly
+the pixels pyqtgraph's own ImageItem paints for the same data, levels, colour map and view;
+a dense curve is drawn one pixel wide."""
 
 from __future__ import annotations
 
@@ -57,3 +58,19 @@ def test_nans_and_other_images_take_pyqtgraphs_render(qapp):
     ref, _ = _pixels(qapp, pg.ImageItem, f64, (-1.0, 1.0), STATE_CMAP, (300, 200))
     got, _ = _pixels(qapp, LevelsImage, f64, (-1.0, 1.0), STATE_CMAP, (300, 200))
     assert np.array_equal(got, ref)
+
+
+def test_a_dense_curve_is_drawn_one_pixel_wide_and_a_short_one_as_styled(qapp):
+    from ui.panels.scales import DENSE_POINTS, set_curve
+
+    item = pg.PlotDataItem(pen=pg.mkPen("#1f77b4", width=2))
+    n = DENSE_POINTS * 3
+    set_curve(item, np.arange(n), np.sin(np.arange(n)))
+    pen = item.opts["pen"]
+    assert pen.widthF() == 1.0 and pen.color().name() == "#1f77b4"
+    assert len(item.getData()[0]) == n
+    set_curve(item, np.arange(20), np.ones(20))
+    assert item.opts["pen"].widthF() == 2.0 and item.opts["pen"].color().name() == "#1f77b4"
+    thin = pg.PlotDataItem(pen=pg.mkPen("k", width=1))
+    set_curve(thin, np.arange(n), np.ones(n))
+    assert thin.opts["pen"].widthF() == 1.0
