@@ -159,7 +159,7 @@ class TrajectoryPanel(Panel):
             gap = np.full((1, 2), np.nan)
             joined = np.concatenate([part for p in paths for part in (p, gap)])
             # a few short paths read as lines; thousands of steps as a faint haze
-            alpha = int(np.clip(6000 / len(joined), 14, 80))
+            alpha = int(np.clip(8000 / len(joined), 30, 90))
             self.validation_item.setPen(pg.mkPen((*VALIDATION_RGB, alpha)))
             self.validation_item.setData(joined[:, 0], joined[:, 1], connect="finite")
         else:
