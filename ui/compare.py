@@ -307,7 +307,7 @@ SAVE_FILTER = "Comparisons (*.comparison.json);;All files (*)"
 def open_in(win, source) -> str:
     """Show the comparison ``source`` in the main window ``win``; ``""`` or the problem
     (then nothing changes)."""
-    if win.controller is not None and win.controller.training.running:
+    if win.controller is not None and win.controller.training.running or training(win):
         return "stop training first, then open a comparison"
     try:
         comp, exps, _datasets, batch = prepare(source)
@@ -373,6 +373,12 @@ def _own_controls_back(win, saved) -> None:
             w.setVisible(on)
         else:
             w.setEnabled(on)
+
+
+def training(win) -> bool:
+    """Whether a member of the comparison on screen is training (leaving would drop it)."""
+    view = getattr(win, "compare_view", None)
+    return view is not None and any(c.training.running for c in view.controllers)
 
 
 def leave(win) -> None:

@@ -54,6 +54,8 @@ class FileActions:
     # -- opening --------------------------------------------------------------------------
     def new(self) -> bool:
         """An empty canvas, untitled."""
+        if self._members_training("start a new experiment"):
+            return False
         if not self.maybe_save():
             return False
         if getattr(self.window, "compare_view", None) is not None:
@@ -61,6 +63,18 @@ class FileActions:
 
             leave(self.window)
         self.controller.new()
+        return True
+
+    def _members_training(self, what: str) -> bool:
+        """A model of the comparison on screen is training: say so, and do nothing (its
+        training would be dropped with the comparison)."""
+        from .compare import training
+
+        if not training(self.window):
+            return False
+        self.last_error = problem = (f"a model of the comparison is training: stop it first, "
+                                     f"then {what}")
+        self.show_error("Training is running", problem)
         return True
 
     def open_default(self) -> bool:
@@ -93,6 +107,8 @@ class FileActions:
 
     def open_path(self, path, as_copy: bool = False, ask: bool = True) -> bool:
         """Open an experiment file (``as_copy``: a preset, saved elsewhere)."""
+        if self._members_training("open"):
+            return False
         if ask and not self.maybe_save():
             return False
         from playground.files.comparison import is_comparison

@@ -34,6 +34,7 @@ class TrainWorker(QtCore.QObject):
                  threads: int = 1):
         super().__init__()
         self.trainer = trainer
+        trainer.clear_stop()     # (here, before the thread starts: a Stop from now on counts)
         self.steps = steps
         self.trace_interval_s = trace_interval_s
         self.threads = threads
@@ -64,7 +65,7 @@ class TrainWorker(QtCore.QObject):
         last = None
         self.trainer.add_callback("on_step_end", self._on_step)
         try:
-            last = self.trainer.run(self.steps)
+            last = self.trainer.run(self.steps, keep_stop=True)
         except torch.cuda.OutOfMemoryError:
             self.failed.emit("out of GPU memory: use a smaller batch or model, or the CPU")
         except MemoryError:

@@ -250,6 +250,8 @@ def chain_connectivity(rnns, head: nn.Linear, x: torch.Tensor, units: torch.Tens
             if Wh.shape[0] > Wh.shape[1]:
                 Wh = torch.linalg.qr(Wh, mode="r")[1]                    # ||W J|| = ||R J||
             U, per = Wh.to(dtype), Wh.shape[0]
+            if per == 1:        # one output unit: the same row at every step, as a row a step
+                U = U.expand(T, -1)
         else:
             U, per = Wh[units.to(Wh.device)].to(dtype), 1
         causal = all(not c.reverse for cells in layers for c in cells)

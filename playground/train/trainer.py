@@ -140,22 +140,18 @@ class Trainer:
         self.base_lr = float(self.config.lr)   # the rate the schedule scales (set_lr moves it)
         self.rng = np.random.default_rng(self.config.seed)
         torch.manual_seed(self.config.seed)  # dropout masks
-        self.step = 0
+        self.step: int = 0
         self.history: dict[str, list] = {"step": [], "loss": [], "grad_norm": [], "lr": [],
                                          "val_step": [], "val_loss": []}
         self.error: TrainingError | None = None
         self.last_val_loss: float | None = None
         self._callbacks: dict[str, list[Callable]] = {e: [] for e in EVENTS}
-        self._resume = threading.Event()
+        self._resume, self._stop, self._lock = threading.Event(), threading.Event(), \
+            threading.Lock()
         self._resume.set()
-        self._stop, self._lock = threading.Event(), threading.Lock()
-        self._trace_wanted = False
-        self._trace_batch = None
-        self._val = None
-        self._checked = False
-        with torch.no_grad():
-            self._good = [p.detach().clone() for p in self.params]  # last weights with finite loss
-        self._times: collections.deque = collections.deque(maxlen=20)
+        self._trace_wanted, self._trace_batch, self._val, self._checked = False, None, None, False
+        self._good = [p.detach().clone() for p in self.params]   # last weights, finite loss
+        self._times: collections.deque = collections.deque(maxlen=20)  # of step end times
         self._elapsed, self._t0 = 0.0, time.perf_counter()
 
     # -- control, from any thread -----------------------------------------------------------
@@ -166,10 +162,8 @@ class Trainer:
 
     def remove_callback(self, event: str, fn: Callable[[Snapshot], None]) -> None:
         """Undo :meth:`add_callback` (a worker that ends removes its own)."""
-        try:
+        if fn in self._callbacks.get(event, ()):
             self._callbacks[event].remove(fn)
-        except (KeyError, ValueError):
-            pass
 
     def pause(self) -> None:
         self._resume.clear()
@@ -180,6 +174,10 @@ class Trainer:
     def stop(self) -> None:
         self._stop.set()
         self._resume.set()  # wake a paused loop so it can see the stop
+
+    def clear_stop(self) -> None:
+        """Forget an earlier :meth:`stop` (before a ``run(keep_stop=True)``)."""
+        self._stop.clear()
 
     @property
     def paused(self) -> bool:
@@ -344,12 +342,14 @@ class Trainer:
         return Snapshot(self.step, loss_v, val, norm_v, clipped, lr, self._rate(),
                         self._elapsed + time.perf_counter() - self._t0, tr, error=problem)
 
-    def run(self, steps: int | None = None) -> Snapshot:
+    def run(self, steps: int | None = None, *, keep_stop: bool = False) -> Snapshot:
         """Train ``steps`` more steps (default ``config.steps``) unless stopped or diverged;
         returns the last snapshot (``status`` done, stopped or diverged), which the
-        ``on_train_end`` callbacks also get. Out of memory raises TrainingError."""
+        ``on_train_end`` callbacks also get. Out of memory raises TrainingError.
+        ``keep_stop``: a :meth:`stop` since :meth:`clear_stop` still counts (a worker's)."""
         end = self.step + (self.config.steps if steps is None else steps)
-        self._stop.clear()
+        if not keep_stop:
+            self._stop.clear()
         self.error = last = None
         self._times.clear()
         self._t0 = time.perf_counter()

@@ -147,6 +147,18 @@ def test_fast_path_more_outputs_than_hidden_units(bidirectional, monkeypatch):
                                np.sqrt((J ** 2).sum(axis=(1, 3))), rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("layers", [[("gru", {})], [("lstm", {"bidirectional": True})],
+                                    [("rnn", {"num_layers": 2})]])
+def test_fast_path_one_output_unit(layers, monkeypatch):
+    """A regression head of one value (the adding problem, a sine): every output."""
+    _no_autograd(monkeypatch)
+    model = _chain_model(layers, out_features=1)
+    x = torch.randn(1, 8, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(7))
+    J = _reference(model, x)
+    np.testing.assert_allclose(connectivity(model, x, output="all"),
+                               np.sqrt((J ** 2).sum(axis=(1, 3))), rtol=1e-9, atol=1e-12)
+
+
 @pytest.mark.parametrize("kind", ["rnn", "lstm", "gru"])
 def test_fast_path_float32_model(kind, monkeypatch):
     """A float32 model sweeps in float32; against the float64 Jacobian of the same weights."""

@@ -177,6 +177,19 @@ def test_stop_and_pause_are_honoured_within_one_step():
     assert last.status == "done" and last.step == 9 and ends == [last]
 
 
+def test_a_stop_while_a_worker_starts_is_kept():
+    """A worker clears the stop when it is made and runs with keep_stop: a Stop pressed
+    between the two (its thread starting) ends the run before a step."""
+    t = Trainer(char_model(), TextTask(), TrainConfig(steps=100, device="cpu", val_every=0))
+    t.stop()
+    t.clear_stop()                 # the worker is made: earlier stops are forgotten
+    assert t.run(2, keep_stop=True).step == 2
+    t.clear_stop()
+    t.stop()                       # pressed while its thread was starting
+    last = t.run(50, keep_stop=True)
+    assert last.status == "stopped" and t.step == 2
+
+
 def test_stop_from_another_thread_while_paused():
     t = Trainer(char_model(), TextTask(), TrainConfig(steps=100, device="cpu", val_every=0))
     ends = []

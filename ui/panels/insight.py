@@ -29,6 +29,7 @@ __all__ = ["ConnectivityJob", "ConnectivityPanel", "HorizonPanel", "NeuronSearch
 AUTO_STEPS = 200     # connectivity is computed without asking up to this many steps
 FLOOR_DECADES = 6    # the log colour scale spans this many decades below the largest value
 TOKEN_TICKS = 48     # the strip names its steps by their tokens up to this many
+TOKEN_CHARS = 120    # ... and while their labels fit (not a row of long numbers)
 
 
 # -- connectivity ------------------------------------------------------------------------
@@ -99,8 +100,9 @@ class ConnectivityPanel(Panel):
     def _clear(self) -> None:
         self.matrix = None
         self._strip_top = None
-        self.heat.set(np.full((1, 1), -FLOOR_DECADES, np.float32))
+        self.heat.set(np.full((1, 1), np.nan, np.float32))      # blank: nothing computed
         self.strip.set(np.zeros(1))
+        self._token_ticks(-1)                                   # not the last trace's tokens
 
     def _key(self, view: TraceView | None):
         return None if view is None else view.trace
@@ -175,7 +177,8 @@ class ConnectivityPanel(Panel):
         """The strip's steps named by the input tokens while they fit (else numbers)."""
         tokens = list(self.view.tokens) if self.view is not None else []
         axis = self.strip_plot.getAxis("bottom")
-        if len(tokens) == T_in and 0 < T_in <= TOKEN_TICKS:
+        fits = sum(len(_shown(tok)) + 1 for tok in tokens) <= TOKEN_CHARS
+        if len(tokens) == T_in and 0 < T_in <= TOKEN_TICKS and fits:
             axis.setTicks([[(float(s), _shown(tok)) for s, tok in enumerate(tokens)]])
             axis.setLabel("input token x_s")
         else:

@@ -46,6 +46,12 @@ def _validation(controller, view: TraceView | None, visible: bool):
     return states.of(view.rec)
 
 
+def _same(a: np.ndarray, h: np.ndarray) -> bool:
+    """Whether validation states ``a`` are the traced sequence's own ``h`` (the example may
+    be one of the validation sequences): shown or found once, as the traced one."""
+    return a.shape == h.shape and np.allclose(a, h, rtol=1e-5, atol=1e-6)
+
+
 def _validation_note(controller, n) -> str:
     if controller is None or not controller.validation.available:
         return ""
@@ -130,6 +136,8 @@ class TrajectoryPanel(Panel):
         key = (view.trace, view.rec.node, view.rec.layer, view.rec.direction)
         old = self._key
         others = _validation(self.controller, view, self.isVisible())
+        if others:
+            others = [o for o in others if not _same(o, h)]
         if old is None or old[0] is not key[0] or old[1:] != key[1:] or self.basis is None:
             # fitted once per trace and layer, on the traced sequence: stepping never moves it
             self._key = key
@@ -346,14 +354,17 @@ class NeuronSearchPanel(Panel):
         others = [] if states is None else states.of(self.view.rec)
         if others and others[0].shape[-1] != self._h.shape[-1]:
             others = []
+        keep = [i for i, o in enumerate(others) if not _same(o, self._h)]
+        others = [others[i] for i in keep]
         self.result = res = search(self._h, a, b, thr, others=others)
         searched_batch = None if c is None else c.batch
         for m in res.matches:
             if m.sequence == 0:
                 where, batch, label = SEARCHED, searched_batch, "searched sequence"
             else:
-                where = states.indices[m.sequence - 1]
-                batch, label = states.rows[m.sequence - 1], f"validation #{where}"
+                i = keep[m.sequence - 1]
+                where = states.indices[i]
+                batch, label = states.rows[i], f"validation #{where}"
             self.found.append((m, where, batch))
             item = QtWidgets.QListWidgetItem(
                 f"{label}, steps {m.start}-{m.end}, {m.extra} extra "
