@@ -242,7 +242,7 @@ def test_neuron_search_is_drawn_with_its_query_run(qapp, monkeypatch):
     seen = spy(monkeypatch, lambda w: (w.result, [w.list.item(i).text()
                                                   for i in range(w.list.count())],
                                        w.controller.validation.current()))
-    px = pixels(draw("hello_rnn", "neurons", step=1))
+    px = pixels(draw("tbptt_long_text", "neurons", step=40))
     (result, texts, states), = seen
     assert states is not None                     # the validation sequences were waited for
     assert result is not None and len(result.units) > 0 and texts   # Search was pressed
