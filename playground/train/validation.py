@@ -49,6 +49,15 @@ class ValidationStates:
         key = rec if isinstance(rec, tuple) else record_key(rec)
         return self.states.get(tuple(key), [])
 
+    def besides(self, rec: RecurrentTrace | tuple, h) -> tuple[list[int], list[np.ndarray]]:
+        """``(positions, states)`` of :meth:`of` ``rec`` without copies of the traced
+        sequence's own ``h (T, H)`` (its example may be a validation sequence): those to
+        draw and search beside it. Positions index :attr:`indices` and :attr:`rows`."""
+        h = np.asarray(h)
+        keep = [(i, o) for i, o in enumerate(self.of(rec)) if o.shape[-1] == h.shape[-1]
+                and not (o.shape == h.shape and np.allclose(o, h, rtol=1e-5, atol=1e-6))]
+        return [i for i, _ in keep], [o for _, o in keep]
+
     def padded(self, rec: RecurrentTrace | tuple) -> np.ndarray:
         """``(B, T_max, H)`` states of ``rec``, batch-first, NaN past each sequence's end."""
         hs = self.of(rec)

@@ -97,3 +97,18 @@ def test_neuron_search_finds_a_pattern_planted_in_a_validation_sequence():
     got = [(m.sequence, m.start, m.end) for m in res.matches]
     assert list(res.units) == [3, 17] and got == [(5, 8, 11)]   # others[4]: sequence 5
     assert v.indices[got[0][0] - 1] == 4
+
+
+def test_besides_leaves_out_copies_of_the_traced_sequence():
+    from playground.train.validation import ValidationStates
+
+    rng = np.random.default_rng(0)
+    h = rng.standard_normal((6, 4))
+    other, longer = rng.standard_normal((6, 4)), rng.standard_normal((9, 4))
+    key = ("cell", 0, 0)
+    vs = ValidationStates((3, 5, 8, 9), (6, 6, 6, 9), (None,) * 4,
+                          {key: [other, h.copy(), h + 1e-9, longer]})
+    pos, states = vs.besides(key, h)
+    assert pos == [0, 3] and [vs.indices[i] for i in pos] == [3, 9]
+    assert states[0] is other and states[1] is longer
+    assert vs.besides(("none", 0, 0), h) == ([], [])

@@ -31,8 +31,9 @@ def _h(view: TraceView | None) -> np.ndarray | None:
 
 
 def _validation(controller, view: TraceView | None, visible: bool):
-    """The validation states of ``view``'s layer (a list of (T_i, H)), ``[]`` when there
-    are none, or None while they are not known (asked for when ``visible``)."""
+    """The validation states of ``view``'s layer beside the traced sequence (a list of
+    (T_i, H)), ``[]`` when there are none, or None while they are not known (asked for
+    when ``visible``)."""
     if controller is None or view is None or view.rec is None:
         return []
     job = controller.validation
@@ -43,13 +44,7 @@ def _validation(controller, view: TraceView | None, visible: bool):
         if visible:
             job.request()
         return None
-    return states.of(view.rec)
-
-
-def _same(a: np.ndarray, h: np.ndarray) -> bool:
-    """Whether validation states ``a`` are the traced sequence's own ``h`` (the example may
-    be one of the validation sequences): shown or found once, as the traced one."""
-    return a.shape == h.shape and np.allclose(a, h, rtol=1e-5, atol=1e-6)
+    return states.besides(view.rec, view.rec.h[0])[1]
 
 
 def _validation_note(controller, n) -> str:
@@ -136,21 +131,18 @@ class TrajectoryPanel(Panel):
         key = (view.trace, view.rec.node, view.rec.layer, view.rec.direction)
         old = self._key
         others = _validation(self.controller, view, self.isVisible())
-        if others:
-            others = [o for o in others if not _same(o, h)]
+        states = None if self.controller is None else self.controller.validation.current()
         if old is None or old[0] is not key[0] or old[1:] != key[1:] or self.basis is None:
             # fitted once per trace and layer, on the traced sequence: stepping never moves it
             self._key = key
             self.basis = fit_pca(h, dims=3)
             self.coords = self.basis.project(h)[:, list(self.axes)]
             self._drawn_validation = None
-        drawn = (self.basis, None if others is None else len(others),
-                 id(others) if others else 0)
+        drawn = (self.basis, None if others is None else len(others), id(states))
         if drawn != self._drawn_validation:
             self._drawn_validation = drawn
             self.validation_paths = [self.basis.project(o)[:, list(self.axes)]
-                                     for o in others or ()
-                                     if o.shape[-1] == h.shape[-1]]
+                                     for o in others or ()]
             self._draw(view, others)
         self.set_step(self.step)
 
@@ -351,11 +343,7 @@ class NeuronSearchPanel(Panel):
             a, b = b, a
         thr = float(self.threshold_box.value())
         states = None if c is None else c.validation.current()
-        others = [] if states is None else states.of(self.view.rec)
-        if others and others[0].shape[-1] != self._h.shape[-1]:
-            others = []
-        keep = [i for i, o in enumerate(others) if not _same(o, self._h)]
-        others = [others[i] for i in keep]
+        keep, others = ([], []) if states is None else states.besides(self.view.rec, self._h)
         self.result = res = search(self._h, a, b, thr, others=others)
         searched_batch = None if c is None else c.batch
         for m in res.matches:
