@@ -429,7 +429,7 @@ def run(names: list[str], started: float | None = None) -> int:
     from .main_window import MainWindow
 
     try:
-        one = len(names) == 1 and (C.is_comparison(names[0]) or names[0] in C.preset_names())
+        one = len(names) == 1 and C.names_comparison(names[0])
         source = C.resolve(names[0]) if one else C.from_names(names)
         prepare(source)
     except (PlaygroundError, OSError) as e:

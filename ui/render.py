@@ -149,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
             raise PlaygroundError(f"--out: cannot write {out}: the folder {out.parent} does "
                                   "not exist; choose another --out")
         fmt, panel = out.suffix.lower()[1:], BY_NAME[args.panel]
-        if args.compare is not None or is_comparison_name(args.file):
+        from playground.files.comparison import names_comparison
+
+        if args.compare is not None or names_comparison(args.file):
             data = render_compare(args.file, args.compare or [], panel, fmt, args.step,
                                   args.input, args.layer, args.scale)
         else:
@@ -228,17 +230,6 @@ def _offscreen(draw) -> bytes:
             QtCore.qInstallMessageHandler(handler)
 
 
-def is_comparison_name(name: str) -> bool:
-    """Whether FILE names a comparison: a comparison file, or a bundled comparison's name
-    (a file ``NAME.json`` here is an experiment)."""
-    from playground.files import comparison as C
-
-    p = Path(name)
-    if p.suffix == "" and len(p.parts) == 1:
-        return not Path(f"{name}.json").exists() and name in C.preset_names()
-    return C.is_comparison(p)
-
-
 def comparison_of(name: str, others: list[str], text: str | None):
     """The comparison to draw: the comparison file ``name`` (no ``others``), or the
     experiments ``name`` and ``others``; ``text``: the input every member reads. Every
@@ -251,7 +242,7 @@ def comparison_of(name: str, others: list[str], text: str | None):
     from .compare import prepare
 
     try:
-        if is_comparison_name(name):
+        if C.names_comparison(name):
             if others:
                 raise UsageError(f"{name} is a comparison already: name its members in it, "
                                  "or give an experiment as FILE with --compare")

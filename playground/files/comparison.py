@@ -172,6 +172,15 @@ def is_comparison(path: str | os.PathLike) -> bool:
     return isinstance(data, dict) and data.get("format") == FORMAT
 
 
+def names_comparison(name: str) -> bool:
+    """Whether a command line's FILE names a comparison: a comparison file, or a bundled
+    comparison's name (unless a file ``NAME.json`` here is an experiment of that name)."""
+    p = Path(name)
+    if p.suffix == "" and len(p.parts) == 1:
+        return not Path(f"{name}.json").exists() and name in preset_names()
+    return is_comparison(p)
+
+
 def load(path: str | os.PathLike) -> Comparison:
     """Read and check a comparison file (not its members: :func:`load_members`)."""
     path = Path(path)
