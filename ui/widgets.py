@@ -296,6 +296,7 @@ class RichLines(QtWidgets.QWidget):
         self._digits_even: bool | None = None
         self._plans: dict = {}
         self._values: list[str] = []
+        self._line_h = 0.0
         self.setAttribute(QtCore.Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
                            QtWidgets.QSizePolicy.Policy.Expanding)
@@ -433,7 +434,7 @@ class RichLines(QtWidgets.QWidget):
         """The layout of the current text (``filled``: its plain pieces with the numbers
         in): ``(x, y, rich piece or None, plain piece index, start, end, font key, colour)``."""
         fm0 = self._font(False, False, False)[1]
-        line_h = fm0.height() * 1.3
+        line_h = self._line_h = fm0.height() * 1.3
         ops, y = [], 4.0
         n = 0
         for pieces in self._paras:
@@ -472,7 +473,13 @@ class RichLines(QtWidgets.QWidget):
             self._ops = self._layout(self.width() - 8)
             self._ops_for = (self._text, self.width())
         cur_key, cur_color = 0, 0
+        # only the lines in the exposed part (a scroll area shows a few of them): each
+        # plain run is shaped anew when drawn (~12 us)
+        r = ev.rect()
+        top, bottom = r.top() - self._line_h, r.bottom() + self._line_h
         for x, y, piece, key, color in self._ops:
+            if not top <= y <= bottom:
+                continue
             if key != cur_key:
                 p.setFont(self._font(*key)[0] if key else self.font())
                 cur_key = key

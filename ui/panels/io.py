@@ -6,11 +6,12 @@ import html
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui, QtWidgets
+from PySide6 import QtCore
 
 from playground.tracing.views import TOP_K
 
 from ..widgets import TokenStrip
+from .bars import BarItem
 from .base import (
     CURVE_PEN,
     GHOST_PEN,
@@ -22,7 +23,6 @@ from .base import (
     TraceView,
     axis_label,
     cache_static,
-    hairline,
     set_curve,
     set_range,
     set_title,
@@ -123,29 +123,17 @@ class InputPanel(Panel):
         return ["t"] + [f"x[{i}]" for i in range(I)], np.column_stack([np.arange(T), self.x])
 
 
-class _Bars(QtWidgets.QGraphicsPathItem):
-    """Bars of one width at given x, drawn by one C++ path item: a BarGraphItem re-plans its
-    bars and records a QPicture in Python at every change (~0.3 ms a step for three).
-    ``opts`` holds what is drawn (``x``, ``height``), as a BarGraphItem's does."""
+class _Bars(BarItem):
+    """Bars of one width at given x (a BarGraphItem re-plans its bars and records a
+    QPicture in Python at every change, ~0.3 ms a step for three). ``opts`` holds what is
+    drawn (``x``, ``height``), as a BarGraphItem's does."""
 
     def __init__(self, width: float, brush=None, pen="#333333"):
-        super().__init__()
+        super().__init__(pg.mkPen(pen), pg.mkBrush(brush) if brush is not None else None)
         self.bar_width = width
-        self.setBrush(pg.mkBrush(brush) if brush is not None else
-                      QtGui.QBrush(QtCore.Qt.BrushStyle.NoBrush))
-        self.setPen(hairline(pg.mkPen(pen)))
-        self.opts = {"x": np.zeros(0), "height": np.zeros(0)}
 
     def set(self, x, height) -> None:
-        x = np.asarray(x, dtype=np.float64)
-        h = np.nan_to_num(np.asarray(height, dtype=np.float64), nan=0.0, posinf=0.0,
-                          neginf=0.0)
-        path = QtGui.QPainterPath()
-        half = self.bar_width / 2.0
-        for xi, hi in zip(x.tolist(), h.tolist()):
-            path.addRect(QtCore.QRectF(xi - half, 0.0, self.bar_width, hi))
-        self.opts = {"x": x, "height": h}
-        self.setPath(path)
+        self.set_values(height, x, self.bar_width)
 
 
 class OutputPanel(Panel):

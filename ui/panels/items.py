@@ -1,5 +1,5 @@
 """The plot items the panels are made of: step markers, lesson marks, heatmaps with fixed
-levels, bar polygons, tick names, the current-step dot. Each is created once; a new trace
+levels, tick names, the current-step dot. Each is created once; a new trace
 calls ``set``, a new step only moves markers (pyqtgraph's fast path)."""
 
 from __future__ import annotations
@@ -16,10 +16,7 @@ if TYPE_CHECKING:
     from .base import Panel
 
 from .style import (
-    BAR_BRUSH,
-    BAR_PEN,
     CUT_PEN,
-    GHOST_PEN,
     MARK_BRUSH,
     MARK_FRAME_PEN,
     MARK_PEN,
@@ -265,100 +262,6 @@ class Heatmap:
         c, r = int(np.floor(x + 0.5)), int(np.floor(y + 0.5))
         if 0 <= r < self.data.shape[0] and 0 <= c < self.data.shape[1]:
             return f"t={c} {self.row_name}={r}: {self.value_name}={self.data[r, c]:.6g}"
-        return None
-
-
-def step_polygon(values: np.ndarray) -> QtGui.QPolygonF:
-    """The bar outline as a new polygon, written straight into its memory (no Python loop
-    and no path building: ~6 us for 256 bars instead of ~140 us)."""
-    v = np.asarray(values, dtype=np.float64).ravel()
-    if not np.isfinite(v).all():
-        v = np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)
-    n = len(v)
-    poly = pg.functions.create_qpolygonf(2 * n + 2)
-    a = pg.functions.ndarray_from_qpolygonf(poly)
-    a[:, 0] = _bar_xs(n)
-    a[0, 1] = a[-1, 1] = 0.0
-    a[1:-1, 1].reshape(n, 2)[:] = v[:, None]
-    return poly
-
-
-_XS: dict[int, np.ndarray] = {}
-
-
-def _bar_xs(n: int) -> np.ndarray:
-    xs = _XS.get(n)
-    if xs is None:
-        xs = np.concatenate([[-0.5], np.repeat(np.arange(n + 1, dtype=np.float64) - 0.5, 2)
-                             [1:-1], [n - 0.5]])
-        _XS[n] = xs
-    return xs
-
-
-def hairline(pen: QtGui.QPen) -> QtGui.QPen:
-    """The pen as a width-0 (one device pixel) pen: Qt then bounds a polygon item by its
-    points instead of stroking the whole outline to find its shape at every change."""
-    pen = QtGui.QPen(pen)
-    pen.setWidth(0)
-    return pen
-
-
-class Bars:
-    """Bars drawn as one closed polygon by a C++ QGraphicsPolygonItem (fast for thousands
-    of bars), with an optional faint 'original' outline for what-if comparisons. A new step
-    fills a fresh polygon's memory from numpy (a shared one would compare equal and not
-    repaint)."""
-
-    def __init__(self, panel: Panel, plot: pg.PlotItem, brush=BAR_BRUSH, pen=BAR_PEN,
-                 name: str = "unit", value_name: str = "value"):
-        self.plot = plot
-        self.curve = QtWidgets.QGraphicsPolygonItem()
-        self.curve.setPen(hairline(pen))
-        self.curve.setBrush(brush)
-        self.ghost = QtWidgets.QGraphicsPolygonItem()
-        self.ghost.setPen(hairline(GHOST_PEN))
-        plot.addItem(self.curve, ignoreBounds=True)
-        plot.addItem(self.ghost, ignoreBounds=True)
-        self.ghost.setVisible(False)
-        self.values = np.zeros(0)
-        self.ghost_values: np.ndarray | None = None
-        self.labels: list[str] | None = None
-        self.name, self.value_name = name, value_name
-        panel.add_hover(plot, self.hover)
-        panel.bars_items.append(self)
-
-    def forget(self) -> None:
-        """The next values set the x range again (a new experiment)."""
-        self.values = np.zeros(0)
-
-    def set(self, values: np.ndarray, ghost: np.ndarray | None = None) -> None:
-        v = np.array(values, dtype=np.float64, copy=True).ravel()
-        if len(v) != len(self.values):
-            self.plot.setXRange(-0.5, len(v) - 0.5, padding=0.01)
-        self.values = v
-        self.curve.setPolygon(step_polygon(v))
-        self.ghost_values = None if ghost is None else \
-            np.array(ghost, dtype=np.float64, copy=True).ravel()
-        if self.ghost_values is not None:
-            self.ghost.setPolygon(step_polygon(self.ghost_values))
-        if self.ghost.isVisible() != (ghost is not None):
-            self.ghost.setVisible(ghost is not None)
-
-    @staticmethod
-    def heights(item) -> np.ndarray:
-        """The bar heights a polygon (or path) item draws, read back from it (for tests)."""
-        if isinstance(item, QtWidgets.QGraphicsPolygonItem):
-            poly = item.polygon()
-            return np.asarray([poly.at(i).y() for i in range(1, poly.size() - 1, 2)])
-        path = item.path()
-        ys = [path.elementAt(i).y for i in range(1, path.elementCount() - 1, 2)]
-        return np.asarray(ys)
-
-    def hover(self, x: float, y: float) -> str | None:
-        i = int(np.floor(x + 0.5))
-        if 0 <= i < len(self.values):
-            name = self.labels[i] if self.labels and i < len(self.labels) else f"{self.name}={i}"
-            return f"{name}: {self.value_name}={self.values[i]:.6g}"
         return None
 
 

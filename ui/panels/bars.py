@@ -1,0 +1,197 @@
+"""Bar charts of one value per unit (or feature, or input step), redrawn at every step.
+
+Qt fills a polygon in time that grows with the square of its corners: the outline of 256
+bars as one filled polygon took ~1 ms to fill in a 300 x 100 view, 1000 bars ~10 ms. So
+:class:`BarItem` fills the bars as rectangles, handed to ``QPainter.drawRects`` straight from
+numpy memory (~0.07 ms for 256), and strokes the outline as one unfilled polygon (as cheap).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pyqtgraph as pg
+import shiboken6
+from PySide6 import QtCore, QtGui, QtWidgets
+
+from .style import BAR_BRUSH, BAR_PEN, GHOST_PEN
+
+if TYPE_CHECKING:
+    from .base import Panel
+
+
+def step_polygon(values: np.ndarray) -> QtGui.QPolygonF:
+    """The bar outline as a new polygon, written straight into its memory (no Python loop
+    and no path building: ~6 us for 256 bars instead of ~140 us)."""
+    v = _finite(values)
+    n = len(v)
+    poly = pg.functions.create_qpolygonf(2 * n + 2)
+    a = pg.functions.ndarray_from_qpolygonf(poly)
+    a[:, 0] = _bar_xs(n)
+    a[0, 1] = a[-1, 1] = 0.0
+    a[1:-1, 1].reshape(n, 2)[:] = v[:, None]
+    return poly
+
+
+def _finite(values) -> np.ndarray:
+    v = np.asarray(values, dtype=np.float64).ravel()
+    if not np.isfinite(v).all():
+        v = np.nan_to_num(v, nan=0.0, posinf=0.0, neginf=0.0)
+    return v
+
+
+_XS: dict[int, np.ndarray] = {}
+
+
+def _bar_xs(n: int) -> np.ndarray:
+    xs = _XS.get(n)
+    if xs is None:
+        xs = np.concatenate([[-0.5], np.repeat(np.arange(n + 1, dtype=np.float64) - 0.5, 2)
+                             [1:-1], [n - 0.5]])
+        _XS[n] = xs
+    return xs
+
+
+def hairline(pen: QtGui.QPen) -> QtGui.QPen:
+    """The pen as a width-0 (one device pixel) pen: Qt then bounds a polygon item by its
+    points instead of stroking the whole outline to find its shape at every change."""
+    pen = QtGui.QPen(pen)
+    pen.setWidth(0)
+    return pen
+
+
+class BarItem(QtWidgets.QGraphicsItem):
+    """Bars from 0 to ``values[i]``: side by side (bar i spans x in [i - 0.5, i + 0.5]),
+    their fill as rectangles (when there is a brush) and their outline as one polygon; or
+    placed at ``x`` with a ``width`` each, filled and outlined as rectangles. The pen is a
+    hairline. The memory Qt draws from is kept and rewritten in place at every step."""
+
+    def __init__(self, pen: QtGui.QPen, brush: QtGui.QBrush | None = None):
+        super().__init__()
+        self._pen = hairline(pen)
+        self._brush = brush
+        self._rects = np.zeros((0, 4))        # x, y, width, height per bar (QRectF's layout)
+        self._outline: QtGui.QPolygonF | None = None    # side by side only
+        self._outline_y: np.ndarray | None = None       # its y values, in its memory
+        self._layout: tuple | None = None
+        self._bounds = QtCore.QRectF()
+        self.opts = {"x": np.zeros(0), "height": np.zeros(0)}    # what is drawn
+
+    def set_values(self, values, x=None, width: float = 1.0) -> None:
+        v = _finite(values)
+        n = len(v)
+        layout = (n, None if x is None else width)
+        if x is not None:
+            x = np.asarray(x, dtype=np.float64).ravel()
+        if layout != self._layout:
+            self._layout = layout
+            self._rects = np.empty((n, 4))
+            self._rects[:, 2] = width
+            if x is None:
+                self._rects[:, 0] = np.arange(n) - 0.5
+                self._outline = pg.functions.create_qpolygonf(2 * n + 2)
+                a = pg.functions.ndarray_from_qpolygonf(self._outline)
+                a[:, 0] = _bar_xs(n)
+                a[:, 1] = 0.0
+                self._outline_y = a[1:-1, 1].reshape(n, 2)
+            else:
+                self._outline = self._outline_y = None
+        r = self._rects
+        if x is not None:
+            r[:, 0] = x - width / 2.0
+        np.minimum(v, 0.0, out=r[:, 1])
+        np.abs(v, out=r[:, 3])
+        if self._outline_y is not None:
+            self._outline_y[:] = v[:, None]
+        self.opts = {"x": np.arange(n, dtype=np.float64) if x is None else x, "height": v}
+        if n:
+            x0 = float(r[:, 0].min())
+            lo, hi = min(float(v.min()), 0.0), max(float(v.max()), 0.0)
+            bounds = QtCore.QRectF(x0, lo, float(r[:, 0].max()) + width - x0, hi - lo)
+        else:
+            bounds = QtCore.QRectF()
+        if bounds != self._bounds:
+            self.prepareGeometryChange()
+            self._bounds = bounds
+        self.update()
+
+    def heights(self) -> np.ndarray:
+        """The bar heights as drawn: the rectangles' tops (or bottoms, below 0), or the
+        outline's where only an outline is drawn."""
+        if self._brush is None and self._outline is not None:
+            poly = self._outline
+            return np.asarray([poly.at(i).y() for i in range(1, poly.size() - 1, 2)])
+        r = self._rects
+        return np.where(r[:, 1] < 0.0, r[:, 1], r[:, 1] + r[:, 3])
+
+    def boundingRect(self) -> QtCore.QRectF:
+        return self._bounds
+
+    def paint(self, p: QtGui.QPainter, *args) -> None:
+        n = len(self._rects)
+        if not n:
+            return
+        rects = self._rects           # alive while Qt reads it
+        if self._outline is None:     # placed bars: each its own outline
+            p.setPen(self._pen)
+            p.setBrush(self._brush if self._brush is not None else
+                       QtCore.Qt.BrushStyle.NoBrush)
+            p.drawRects(shiboken6.wrapInstance(rects.ctypes.data, QtCore.QRectF), n)
+            return
+        if self._brush is not None:
+            p.setPen(QtCore.Qt.PenStyle.NoPen)
+            p.setBrush(self._brush)
+            p.drawRects(shiboken6.wrapInstance(rects.ctypes.data, QtCore.QRectF), n)
+        p.setPen(self._pen)
+        p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
+        p.drawPolygon(self._outline)
+
+
+class Bars:
+    """The values at the current step as bars (:class:`BarItem`), with an optional faint
+    dashed 'original' outline for what-if comparisons, and a hover that names the bar."""
+
+    def __init__(self, panel: Panel, plot: pg.PlotItem, brush=BAR_BRUSH, pen=BAR_PEN,
+                 name: str = "unit", value_name: str = "value"):
+        self.plot = plot
+        self.curve = BarItem(pen, brush)
+        self.ghost = BarItem(GHOST_PEN)
+        plot.addItem(self.curve, ignoreBounds=True)
+        plot.addItem(self.ghost, ignoreBounds=True)
+        self.ghost.setVisible(False)
+        self.values = np.zeros(0)
+        self.ghost_values: np.ndarray | None = None
+        self.labels: list[str] | None = None
+        self.name, self.value_name = name, value_name
+        panel.add_hover(plot, self.hover)
+        panel.bars_items.append(self)
+
+    def forget(self) -> None:
+        """The next values set the x range again (a new experiment)."""
+        self.values = np.zeros(0)
+
+    def set(self, values: np.ndarray, ghost: np.ndarray | None = None) -> None:
+        v = np.array(values, dtype=np.float64, copy=True).ravel()
+        if len(v) != len(self.values):
+            self.plot.setXRange(-0.5, len(v) - 0.5, padding=0.01)
+        self.values = v
+        self.curve.set_values(v)
+        self.ghost_values = None if ghost is None else \
+            np.array(ghost, dtype=np.float64, copy=True).ravel()
+        if self.ghost_values is not None:
+            self.ghost.set_values(self.ghost_values)
+        if self.ghost.isVisible() != (ghost is not None):
+            self.ghost.setVisible(ghost is not None)
+
+    @staticmethod
+    def heights(item: BarItem) -> np.ndarray:
+        """The bar heights an item draws, read back from it (for tests)."""
+        return item.heights()
+
+    def hover(self, x: float, y: float) -> str | None:
+        i = int(np.floor(x + 0.5))
+        if 0 <= i < len(self.values):
+            name = self.labels[i] if self.labels and i < len(self.labels) else f"{self.name}={i}"
+            return f"{name}: {self.value_name}={self.values[i]:.6g}"
+        return None
