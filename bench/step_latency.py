@@ -12,8 +12,9 @@ would take hours), the neuron search and the gradient horizon. Prints the median
 milliseconds per step for H=256, T=1000 and H=1024, T=10,000; the last line is
 ``step latency median ms (H=256,T=1000): X`` (goal X <= 8).
 The line before it times the issue's reference in the same process (six comparable panels
-in bare pyqtgraph, updated in place; the issue saw ~7.4 ms): this host's speed drifts a lot
-from minute to minute, and the ratio to that reference does not.
+in bare pyqtgraph, updated in place; the issue saw ~7.4 ms), in blocks of 20 steps taking
+turns with the window's: this host's speed drifts a lot from minute to minute, and the
+ratio of the two, measured side by side, does not.
 
     python -m bench.step_latency [--steps N] [--small-only]
 """
@@ -153,8 +154,12 @@ CONNECTIVITY_MAX_T = 2000   # beyond, the matrix (T x T backward passes) takes h
 
 
 def measure(H: int, T: int, steps: int, attention: bool, every_panel: bool = True,
-            breakdown: dict | None = None,
-            info: dict | None = None) -> tuple[float, float, float, float]:
+            breakdown: dict | None = None, info: dict | None = None,
+            reference=None) -> tuple[float, float, float, float]:
+    """Median and p99 ms per step of the window, the trace's seconds and the median ms of a
+    whole-window repaint. With ``reference`` (a :func:`bare_pyqtgraph` stepper), blocks of
+    steps of the window and of the reference take turns, so that both see the same speed
+    of this machine; its median goes into ``info["reference_ms"]``."""
     app, win, trace_s = build_window(H, T, attention, every_panel)
     if every_panel and T <= CONNECTIVITY_MAX_T:
         conn_s = compute_connectivity(app, win)     # before the clock: a step's update is
@@ -167,13 +172,21 @@ def measure(H: int, T: int, steps: int, attention: bool, every_panel: bool = Tru
     for t in range(start - 5, start):   # warm up
         win.timeline.step = t
         app.processEvents()
-    times = []
-    for i in range(steps):
-        t0 = time.perf_counter()
-        win.timeline.step = start + i
-        app.sendPostedEvents()
-        app.processEvents()  # paints every changed region of every panel, synchronously
-        times.append((time.perf_counter() - t0) * 1000.0)
+    if reference is not None:
+        reference(5)
+    times, ref_times = [], []
+    block = 20
+    for b in range(0, steps, block):
+        for i in range(b, min(b + block, steps)):
+            t0 = time.perf_counter()
+            win.timeline.step = start + i
+            app.sendPostedEvents()
+            app.processEvents()  # paints every changed region of every panel, synchronously
+            times.append((time.perf_counter() - t0) * 1000.0)
+        if reference is not None:
+            ref_times += reference(block)
+    if reference is not None and info is not None:
+        info["reference_ms"] = float(np.median(ref_times))
     if breakdown is not None:
         breakdown.update(per_panel(app, win, start + steps))
     full = []
@@ -192,11 +205,12 @@ def measure(H: int, T: int, steps: int, attention: bool, every_panel: bool = Tru
     return float(np.median(a)), float(np.percentile(a, 99)), trace_s, float(np.median(full))
 
 
-def bare_pyqtgraph(steps: int, H: int = 256, T: int = 1000) -> float:
+def bare_pyqtgraph(H: int = 256, T: int = 1000):
     """The reference the issue names: six comparable panels in plain pyqtgraph, updated in
     place (a heatmap with an InfiniteLine at the step above a BarGraphItem of the H values
-    at the step), in a window of the same size, stepped and painted the same way. Median ms
-    per step. Run in the same process, it tells how fast this machine is right now."""
+    at the step), in a window of the same size, stepped and painted the same way. Returns
+    ``step(n)``: n more steps, their ms each. Run in the same process, beside the window,
+    it tells how fast this machine is right now."""
     import pyqtgraph as pg
     from PySide6 import QtWidgets
 
@@ -227,21 +241,24 @@ def bare_pyqtgraph(steps: int, H: int = 256, T: int = 1000) -> float:
     win.resize(1600, 1000)
     win.show()
     app.processEvents()
-    times = []
-    for i in range(steps + 5):
-        t = (T // 3 + i) % T
-        t0 = time.perf_counter()
-        for line, bar in zip(lines, bars):
-            line.setValue(t)
-            bar.setOpts(height=data[:, t])
-        app.sendPostedEvents()
-        app.processEvents()
-        if i >= 5:
+    state = {"i": 0}
+
+    def step(n: int) -> list[float]:
+        times = []
+        for _ in range(n):
+            t = (T // 3 + state["i"]) % T
+            state["i"] += 1
+            t0 = time.perf_counter()
+            for line, bar in zip(lines, bars):
+                line.setValue(t)
+                bar.setOpts(height=data[:, t])
+            app.sendPostedEvents()
+            app.processEvents()
             times.append((time.perf_counter() - t0) * 1000.0)
-    win.close()
-    win.deleteLater()
-    app.processEvents()
-    return float(np.median(times))
+        return times
+
+    step.window = win
+    return step
 
 
 def main(argv=None) -> int:
@@ -251,12 +268,18 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     cases = [(256, 1000, True)] + ([] if args.small_only else [(1024, 10_000, False)])
-    results = {}
+    reference = bare_pyqtgraph()
+    results, ratio, bare = {}, None, None
     for H, T, attn in cases:
         parts: dict[str, float] = {}
         info: dict = {}
-        med, p99, tr, full = measure(H, T, args.steps, attn, breakdown=parts, info=info)
+        small = (H, T) == (256, 1000)
+        med, p99, tr, full = measure(H, T, args.steps, attn, breakdown=parts, info=info,
+                                     reference=reference if small else None)
         results[(H, T)] = med
+        if small:
+            bare = info["reference_ms"]
+            ratio = med / bare
         extra = " + self-attention" if attn else ""
         conn = info.get("connectivity_s")
         conn = ("connectivity not computed" if conn is None
@@ -268,10 +291,10 @@ def main(argv=None) -> int:
     med, p99, _, _ = measure(256, 1000, args.steps, True, every_panel=False)
     print(f"H=256, T=1000, default layout (7 panels on screen, the rest in tabs): median "
           f"{med:.2f} ms, p99 {p99:.2f} ms per step")
-    bare = bare_pyqtgraph(args.steps)
+    reference.window.close()
     print(f"reference, six panels in bare pyqtgraph (the issue measured ~7.4 ms on this kind "
-          f"of machine): median {bare:.2f} ms per step now; this app at H=256, T=1000 / "
-          f"reference: {results[(256, 1000)] / bare:.2f}")
+          f"of machine), stepped in blocks of 20 taking turns with the window's: median "
+          f"{bare:.2f} ms per step; this app at H=256, T=1000 / reference: {ratio:.2f}")
     print(f"step latency median ms (H=256,T=1000): {results[(256, 1000)]:.2f}")
     return 0
 

@@ -220,6 +220,7 @@ _SLOT_RE = re.compile(_SLOT)
 _ZEROS = str.maketrans("123456789", "000000000")
 _PARA = re.compile(r"<p([^>]*)>(.*?)</p>", re.S)
 _NUMBER = re.compile(r"\d[\d.]")
+_DIGIT = re.compile(r"\d")
 _COLOR = re.compile(r"color:\s*(#[0-9a-fA-F]{3,8}|[a-z]+)")
 
 
@@ -488,6 +489,11 @@ class RichLines(QtWidgets.QWidget):
                 cur_color = color
             if key is None:
                 p.drawStaticText(QtCore.QPointF(x, y), piece)
+            elif _DIGIT.search(piece) is None:    # formula text, the same at every step
+                if piece:
+                    font, fm = self._font(*key)
+                    p.drawStaticText(QtCore.QPointF(x, y - fm.ascent()),
+                                     self._static(piece, key, font))
             else:
                 p.drawText(QtCore.QPointF(x, y), piece)
         p.end()

@@ -49,9 +49,12 @@ def test_same_pixels_as_pyqtgraph(qapp, shape, size, levels, cmap):
     assert np.mean(np.any(got != ref, axis=-1)) < 1e-3
 
 
-def test_nans_and_other_images_take_pyqtgraphs_render(qapp):
+@pytest.mark.parametrize("where", [(3, 7), (49, 399), (0, 0)])
+def test_nans_and_other_images_take_pyqtgraphs_render(qapp, where):
+    """A NaN inside a block, or in the last row or column (past the last whole block at
+    this size), is found, and the image is pyqtgraph's render."""
     data = np.random.default_rng(1).standard_normal((50, 400)).astype(np.float32)
-    data[3, 7] = np.nan
+    data[where] = np.nan
     ref, _ = _pixels(qapp, pg.ImageItem, data, (-1.0, 1.0), STATE_CMAP, (300, 200))
     got, _ = _pixels(qapp, LevelsImage, data, (-1.0, 1.0), STATE_CMAP, (300, 200))
     assert np.array_equal(got, ref)
@@ -105,7 +108,7 @@ def test_bars_paint_what_a_filled_polygon_paints(qapp, n):
 
     v = np.random.default_rng(n).standard_normal(n)
     v[n // 2] = np.nan                          # drawn as 0
-    pen, brush = pg.mkPen("#1f77b4"), pg.mkBrush(31, 119, 180, 170)
+    pen, brush = pg.mkPen("#1f77b4"), pg.mkBrush(106, 164, 205)
     item = BarItem(pen, brush)
     item.set_values(v)
     want = np.nan_to_num(v)

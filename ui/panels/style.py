@@ -16,7 +16,10 @@ GATE_CMAP = pg.colormap.get("viridis")      # sequential, for gates in [0, 1]
 STEP_PEN = pg.mkPen("#d62728", width=2)
 CUT_PEN = pg.mkPen("#ff7f0e", width=1, style=QtCore.Qt.PenStyle.DashLine)
 BAR_PEN = pg.mkPen("#1f77b4", width=1)
-BAR_BRUSH = pg.mkBrush(31, 119, 180, 170)
+# opaque (the earlier (31, 119, 180, 170) over the white ground): Qt fills translucent
+# rectangles a few pixels wide through its general rasterizer, 2.6 ms for 256 bars across
+# 500 pixels against 0.05 ms opaque
+BAR_BRUSH = pg.mkBrush(106, 164, 205)
 GHOST_PEN = pg.mkPen(120, 120, 120, 150, width=1, style=QtCore.Qt.PenStyle.DashLine)
 CURVE_PEN = pg.mkPen("#1f77b4", width=2)
 # what a lesson step points at (Panel.mark): a colour no colour map and no curve uses
