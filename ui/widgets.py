@@ -101,13 +101,30 @@ class Scrubber(QtWidgets.QSlider):
         super().__init__(QtCore.Qt.Orientation.Horizontal, parent)
         self.setAttribute(QtCore.Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self._opt = QtWidgets.QStyleOptionSlider()
+        self._handle_x: float | None = None     # where the handle was last painted
+
+    def _handle(self) -> QtCore.QRect:
+        opt = self._opt
+        self.initStyleOption(opt)
+        CC, SC = QtWidgets.QStyle.ComplexControl, QtWidgets.QStyle.SubControl
+        return self.style().subControlRect(CC.CC_Slider, opt, SC.SC_SliderHandle, self)
+
+    def sliderChange(self, change) -> None:
+        """A new value repaints the track between the old handle and the new one only (a
+        step moves it a pixel or two of a slider as wide as the window)."""
+        if (change != QtWidgets.QAbstractSlider.SliderChange.SliderValueChange
+                or self._handle_x is None):
+            super().sliderChange(change)
+            return
+        handle = self._handle()
+        x0, x1 = sorted((self._handle_x, float(handle.center().x())))
+        pad = max(handle.width(), handle.height()) / 2.0 + 4.0
+        self.update(QtCore.QRectF(x0 - pad, 0.0, x1 - x0 + 2 * pad,
+                                  float(self.height())).toAlignedRect())
 
     def paintEvent(self, ev) -> None:
         opt = self._opt
-        self.initStyleOption(opt)
-        style = self.style()
-        CC, SC = QtWidgets.QStyle.ComplexControl, QtWidgets.QStyle.SubControl
-        handle = style.subControlRect(CC.CC_Slider, opt, SC.SC_SliderHandle, self)
+        handle = self._handle()
         pal = self.palette()
         on = self.isEnabled()
         accent = pal.color(QtGui.QPalette.ColorRole.Highlight) if on else \
@@ -119,6 +136,7 @@ class Scrubber(QtWidgets.QSlider):
         r = max(4.0, min(handle.height(), handle.width(), self.height() - 2) / 2.0 - 0.5)
         x0, x1 = r + 1.0, self.width() - r - 1.0
         hx = float(handle.center().x())
+        self._handle_x = hx
         p.setPen(QtCore.Qt.PenStyle.NoPen)
         p.setBrush(pal.color(QtGui.QPalette.ColorRole.Mid))
         p.drawRoundedRect(QtCore.QRectF(x0, cy - 2.0, x1 - x0, 4.0), 2.0, 2.0)

@@ -142,3 +142,35 @@ def test_placed_bars_and_their_bounds(qapp):
     assert (r.left(), r.right(), r.top(), r.bottom()) == pytest.approx((-0.2, 4.2, -0.25, 1.0))
     item.set_values([], x=[], width=0.4)
     assert item.boundingRect().isEmpty() and len(item.heights()) == 0
+
+
+def _on_screen(qapp, widget) -> QtGui.QImage:
+    """The pixels the window holds (its backing store), not a fresh render of it."""
+    qapp.processEvents()
+    return QtGui.QGuiApplication.primaryScreen().grabWindow(widget.winId()).toImage()
+
+
+def _scrubber_at(qapp, value: int, moves=()) -> QtGui.QImage:
+    from ui.widgets import Scrubber
+
+    w = QtWidgets.QWidget()
+    QtWidgets.QVBoxLayout(w).addWidget(s := Scrubber())
+    s.setRange(0, 999)
+    w.resize(800, 40)
+    w.show()
+    qapp.processEvents()
+    for v in moves:
+        s.setValue(v)
+        qapp.processEvents()
+    s.setValue(value)
+    img = _on_screen(qapp, w)
+    w.close()
+    w.deleteLater()
+    return img
+
+
+@pytest.mark.parametrize("moves", [range(0, 500, 7), [900, 10, 600], [499]])
+def test_scrubber_repainting_a_part_leaves_what_a_whole_repaint_shows(qapp, moves):
+    """A new value repaints only the track between the old handle and the new one: after
+    any walk of values the window holds the pixels of a slider painted whole at the last."""
+    assert _scrubber_at(qapp, 500, moves) == _scrubber_at(qapp, 500)

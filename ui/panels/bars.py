@@ -61,21 +61,25 @@ def hairline(pen: QtGui.QPen) -> QtGui.QPen:
     return pen
 
 
-class BarItem(QtWidgets.QGraphicsItem):
+class BarItem(QtWidgets.QGraphicsRectItem):
     """Bars from 0 to ``values[i]``: side by side (bar i spans x in [i - 0.5, i + 0.5]),
     their fill as rectangles (when there is a brush) and their outline as one polygon; or
     placed at ``x`` with a ``width`` each, filled and outlined as rectangles. The pen is a
-    hairline. The memory Qt draws from is kept and rewritten in place at every step."""
+    hairline. The memory Qt draws from is kept and rewritten in place at every step.
+
+    A rectangle item whose rectangle is the bars' bounds: Qt asks an item for its bounds
+    several times a paint, and a rectangle item answers in C++ (a Python ``boundingRect``
+    costs a call into Python each time)."""
 
     def __init__(self, pen: QtGui.QPen, brush: QtGui.QBrush | None = None):
         super().__init__()
         self._pen = hairline(pen)
         self._brush = brush
+        self.setPen(QtCore.Qt.PenStyle.NoPen)     # the rectangle itself is never drawn
         self._rects = np.zeros((0, 4))        # x, y, width, height per bar (QRectF's layout)
         self._outline: QtGui.QPolygonF | None = None    # side by side only
         self._outline_y: np.ndarray | None = None       # its y values, in its memory
         self._layout: tuple | None = None
-        self._bounds = QtCore.QRectF()
         self.opts = {"x": np.zeros(0), "height": np.zeros(0)}    # what is drawn
 
     def set_values(self, values, x=None, width: float = 1.0) -> None:
@@ -111,10 +115,10 @@ class BarItem(QtWidgets.QGraphicsItem):
             bounds = QtCore.QRectF(x0, lo, float(r[:, 0].max()) + width - x0, hi - lo)
         else:
             bounds = QtCore.QRectF()
-        if bounds != self._bounds:
-            self.prepareGeometryChange()
-            self._bounds = bounds
-        self.update()
+        if bounds != self.rect():
+            self.setRect(bounds)     # and repaints the old bounds and the new
+        else:
+            self.update()
 
     def heights(self) -> np.ndarray:
         """The bar heights as drawn: the rectangles' tops (or bottoms, below 0), or the
@@ -124,9 +128,6 @@ class BarItem(QtWidgets.QGraphicsItem):
             return np.asarray([poly.at(i).y() for i in range(1, poly.size() - 1, 2)])
         r = self._rects
         return np.where(r[:, 1] < 0.0, r[:, 1], r[:, 1] + r[:, 3])
-
-    def boundingRect(self) -> QtCore.QRectF:
-        return self._bounds
 
     def paint(self, p: QtGui.QPainter, *args) -> None:
         n = len(self._rects)
