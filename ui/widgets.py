@@ -182,10 +182,12 @@ class TokenStrip(QtWidgets.QWidget):
         if tokens == self.tokens:
             return
         self.tokens = tokens
+        distinct = set(tokens)     # a vocabulary's few symbols: each made up once
         # characters side by side ("hello"); words and numbers apart ("0.5 1 0.5")
-        self.spaced = any(len(s) > 1 for s in tokens)
-        shown = list(map(self.shown, tokens))
-        self._shown = [s + " " for s in shown] if self.spaced else shown
+        self.spaced = any(len(s) > 1 for s in distinct)
+        end = " " if self.spaced else ""
+        shown = {s: self.shown(s) + end for s in distinct}
+        self._shown = list(map(shown.__getitem__, tokens))
         self.update()
 
     def set_step(self, t: int) -> None:

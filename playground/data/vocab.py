@@ -92,13 +92,14 @@ class Vocab:
 
     def decode(self, ids: Iterable[int]) -> list[str]:
         """The symbols of ``ids``; an id outside the vocabulary raises :class:`SequenceError`."""
-        out = []
-        for pos, i in enumerate(np.asarray(ids, dtype=np.int64).reshape(-1)):
-            if not 0 <= i < len(self.symbols):
-                raise SequenceError(f"id {int(i)} at position {pos + 1} is outside the vocabulary "
-                                    f"of {len(self.symbols)} symbols")
-            out.append(self.symbols[i])
-        return out
+        a = np.asarray(ids, dtype=np.int64).reshape(-1)
+        bad = np.flatnonzero((a < 0) | (a >= len(self.symbols)))
+        if len(bad):
+            pos = int(bad[0])
+            raise SequenceError(f"id {int(a[pos])} at position {pos + 1} is outside the "
+                                f"vocabulary of {len(self.symbols)} symbols")
+        symbols = self.symbols
+        return [symbols[i] for i in a.tolist()]    # (a Python loop over int64 scalars: 5x)
 
     def join(self, symbols: Iterable[str] | np.ndarray) -> str:
         """Symbols (or ids) back to text: characters side by side, words with spaces but none
