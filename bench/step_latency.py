@@ -177,6 +177,8 @@ def measure(H: int, T: int, steps: int, attention: bool, every_panel: bool = Tru
     times, ref_times = [], []
     block = 20
     for b in range(0, steps, block):
+        app.sendPostedEvents()       # nothing of the reference's block left to this one
+        app.processEvents()
         for i in range(b, min(b + block, steps)):
             t0 = time.perf_counter()
             win.timeline.step = start + i
@@ -245,6 +247,8 @@ def bare_pyqtgraph(H: int = 256, T: int = 1000):
 
     def step(n: int) -> list[float]:
         times = []
+        app.sendPostedEvents()       # nothing of the window's block left to this one
+        app.processEvents()
         for _ in range(n):
             t = (T // 3 + state["i"]) % T
             state["i"] += 1

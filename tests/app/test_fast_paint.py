@@ -142,6 +142,31 @@ def test_placed_bars_and_their_bounds(qapp):
     assert (r.left(), r.right(), r.top(), r.bottom()) == pytest.approx((-0.2, 4.2, -0.25, 1.0))
     item.set_values([], x=[], width=0.4)
     assert item.boundingRect().isEmpty() and len(item.heights()) == 0
+    item.set_values([1.0, 2.0], x=[0.0, 1.0], width=0.4)
+    with pytest.raises(ValueError, match="3 bar positions for 2 values"):
+        item.set_values([1.0, 2.0], x=[0.0, 1.0, 2.0], width=0.4)
+    np.testing.assert_allclose(item.heights(), [1.0, 2.0])     # what it drew before
+
+
+def test_opposite_infinities_in_one_block_are_no_nan(qapp):
+    """+inf and -inf summed in one block give NaN: the image still has none, and takes
+    the fast render (an 8-bit indexed image), as before."""
+    data = np.random.default_rng(2).standard_normal((256, 3000)).astype(np.float32)
+    data[10, 100], data[10, 101] = np.inf, -np.inf
+    w = pg.PlotWidget()
+    w.resize(300, 150)
+    item = LevelsImage(axisOrder="row-major")
+    item.setColorMap(STATE_CMAP)
+    item.setAutoDownsample(True)
+    w.addItem(item)
+    item.setImage(data, levels=(-1.0, 1.0), autoLevels=False)
+    w.show()
+    qapp.processEvents()
+    item.render()
+    assert item._imageHasNans is False
+    assert item.qimage.format() == QtGui.QImage.Format.Format_Indexed8
+    w.close()
+    w.deleteLater()
 
 
 def _on_screen(qapp, widget) -> QtGui.QImage:

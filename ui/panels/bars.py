@@ -88,9 +88,11 @@ class BarItem(QtWidgets.QGraphicsRectItem):
         layout = (n, None if x is None else width)
         if x is not None:
             x = np.asarray(x, dtype=np.float64).ravel()
+            if len(x) != n:
+                raise ValueError(f"{len(x)} bar positions for {n} values")
         if layout != self._layout:
             self._layout = layout
-            self._rects = np.empty((n, 4))
+            self._rects = np.zeros((n, 4))
             self._rects[:, 2] = width
             if x is None:
                 self._rects[:, 0] = np.arange(n) - 0.5
