@@ -24,7 +24,8 @@ def _pixels(qapp, cls, data, levels, cmap, size):
     w.show()
     qapp.processEvents()
     item.render()
-    q = item.qimage.convertToFormat(item.qimage.Format.Format_RGB32)
+    # as drawn: premultiplied (a transparent NaN pixel is (0, 0, 0, 0) whatever its colour)
+    q = item.qimage.convertToFormat(item.qimage.Format.Format_ARGB32_Premultiplied)
     a = np.frombuffer(q.constBits(), np.uint8).reshape(q.height(), q.bytesPerLine())
     out = a[:, :q.width() * 4].reshape(q.height(), q.width(), 4).copy(), item._lastDownsample
     w.close()
@@ -62,6 +63,29 @@ def test_nans_and_other_images_take_pyqtgraphs_render(qapp, where):
     ref, _ = _pixels(qapp, pg.ImageItem, f64, (-1.0, 1.0), STATE_CMAP, (300, 200))
     got, _ = _pixels(qapp, LevelsImage, f64, (-1.0, 1.0), STATE_CMAP, (300, 200))
     assert np.array_equal(got, ref)
+
+
+@pytest.mark.parametrize("nan", [False, True])
+def test_the_image_is_in_a_format_qt_draws_without_converting(qapp, nan):
+    """Qt converts an indexed or straight-alpha image at every draw (each time the step
+    line moves over it): the heatmap's image is 32-bit RGB, or premultiplied with NaNs."""
+    data = np.random.default_rng(3).standard_normal((64, 500)).astype(np.float32)
+    if nan:
+        data[5, 5] = np.nan
+    w = pg.PlotWidget()
+    w.resize(300, 150)
+    item = LevelsImage(axisOrder="row-major")
+    item.setColorMap(STATE_CMAP)
+    item.setAutoDownsample(True)
+    w.addItem(item)
+    item.setImage(data, levels=(-1.0, 1.0), autoLevels=False)
+    w.show()
+    qapp.processEvents()
+    item.render()
+    F = QtGui.QImage.Format
+    assert item.qimage.format() == (F.Format_ARGB32_Premultiplied if nan else F.Format_RGB32)
+    w.close()
+    w.deleteLater()
 
 
 def test_a_dense_curve_is_drawn_one_pixel_wide_and_a_short_one_as_styled(qapp):
@@ -150,7 +174,7 @@ def test_placed_bars_and_their_bounds(qapp):
 
 def test_opposite_infinities_in_one_block_are_no_nan(qapp):
     """+inf and -inf summed in one block give NaN: the image still has none, and takes
-    the fast render (an 8-bit indexed image), as before."""
+    the fast render (its colours as 32-bit pixels), as before."""
     data = np.random.default_rng(2).standard_normal((256, 3000)).astype(np.float32)
     data[10, 100], data[10, 101] = np.inf, -np.inf
     w = pg.PlotWidget()
@@ -164,7 +188,7 @@ def test_opposite_infinities_in_one_block_are_no_nan(qapp):
     qapp.processEvents()
     item.render()
     assert item._imageHasNans is False
-    assert item.qimage.format() == QtGui.QImage.Format.Format_Indexed8
+    assert item.qimage.format() == QtGui.QImage.Format.Format_RGB32
     w.close()
     w.deleteLater()
 

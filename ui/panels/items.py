@@ -115,12 +115,27 @@ class LevelsImage(pg.ImageItem):
     colour map of at most 256 colours, blocks of pixels averaged) into its QImage in a few
     numpy passes: blocks summed by strided slices, colour indices made in place (as
     pyqtgraph's ``rescaleData``: ``(v - lo) * n / (hi - lo)`` clipped to the map, rounded
-    down), the colour table made once per colour map. pyqtgraph 0.14 spent ~0.55 ms on a
-    1000-step x 256-unit map (a NaN check, two downsamples, an ``nditer`` rescale and a
-    colour table of 256 ``qRgb`` calls, at every new trace); this takes ~0.15 ms. Anything
-    else (NaNs, other images, no block averaging) is pyqtgraph's own render."""
+    down) and looked up in the colour map's colours (made once per colour map). pyqtgraph
+    0.14 spent ~0.55 ms on a 1000-step x 256-unit map (a NaN check, two downsamples, an
+    ``nditer`` rescale and a colour table of 256 ``qRgb`` calls, at every new trace); this
+    takes ~0.15 ms, and its 32-bit image is drawn without a conversion. Anything else
+    (NaNs, other images, no block averaging) is pyqtgraph's own render."""
 
-    _table: tuple | None = None     # (lut it was made from, colour table)
+    _table: tuple | None = None     # (lut it was made from, its colours as 0xffRRGGBB)
+    _pixels: np.ndarray | None = None     # the memory of the QImage drawn
+
+    _FAST = (QtGui.QImage.Format.Format_RGB32, QtGui.QImage.Format.Format_ARGB32_Premultiplied)
+
+    def _render_as_pyqtgraph(self) -> None:
+        """pyqtgraph's render, its image then in a format Qt draws as it is: an indexed or
+        straight-alpha image (pyqtgraph's, with NaNs transparent) is converted at every draw,
+        ~0.1 ms each time a step line moves across it; here once per render."""
+        super().render()
+        q = self.qimage
+        if q is not None and not q.isNull() and q.format() not in self._FAST:
+            self.qimage = q.convertToFormat(
+                QtGui.QImage.Format.Format_ARGB32_Premultiplied if q.hasAlphaChannel()
+                else QtGui.QImage.Format.Format_RGB32)
 
     def render(self):
         image, lut, levels = self.image, self.lut, self.levels
@@ -129,9 +144,9 @@ class LevelsImage(pg.ImageItem):
                 or not isinstance(lut, np.ndarray) or lut.dtype != np.uint8
                 or lut.ndim != 2 or lut.shape[1] != 3 or not 0 < len(lut) <= 256
                 or levels is None or np.ndim(levels) != 1):
-            return super().render()
+            return self._render_as_pyqtgraph()
         if self._imageHasNans:
-            return super().render()
+            return self._render_as_pyqtgraph()
         self._unrenderable = True
         xds, yds = self._computeDownsampleFactors()
         if xds is None:
@@ -156,7 +171,7 @@ class LevelsImage(pg.ImageItem):
             self._imageHasNans = nans
             self._imageNanLocations = None
             if nans:
-                return super().render()
+                return self._render_as_pyqtgraph()
         n = len(lut)
         lo, hi = float(levels[0]), float(levels[1])
         scale = n / (hi - lo if hi != lo else 1.0)
@@ -168,9 +183,12 @@ class LevelsImage(pg.ImageItem):
         index = np.ascontiguousarray(out.astype(np.uint8, order="K"))   # rows of pixels
         table = self._table
         if table is None or table[0] is not lut:
-            table = self._table = (lut, [QtGui.qRgb(*rgb) for rgb in lut.tolist()])
-        qimage = pg.functions.ndarray_to_qimage(index, QtGui.QImage.Format.Format_Indexed8)
-        qimage.setColorTable(table[1])
+            table = self._table = (lut, np.array([QtGui.qRgb(*rgb) for rgb in lut.tolist()],
+                                                 dtype=np.uint32))
+        # the colours themselves, not an indexed image: Qt converts an indexed image to
+        # colours at every draw (~0.1 ms, each time a step line moves across the map)
+        self._pixels = pixels = table[1][index]
+        qimage = pg.functions.ndarray_to_qimage(pixels, QtGui.QImage.Format.Format_RGB32)
         self._lastDownsample = (xds, yds)
         self._processingBuffer = self._displayBuffer = None
         self.qimage = qimage
