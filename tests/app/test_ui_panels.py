@@ -240,7 +240,7 @@ def test_token_strip_highlights_the_current_symbol():
 
 
 def test_rich_lines_parse_the_equation_subset():
-    from ui.widgets import html_runs
+    from ui.rich_lines import html_runs
 
     paras = html_runs("<p style='color:#888'>a<sub>t</sub> = <b style='color:#1f4e9c'>0.5"
                       "</b></p><p>x &lt; y</p>")
@@ -292,7 +292,7 @@ def test_step_line_spans_a_tiny_range_without_overflowing(qtbot):
     ("<p>no numbers here</p>", []),
 ])
 def test_rich_lines_draw_each_number_where_the_text_has_it(qtbot, html, shown):
-    from ui.widgets import RichLines
+    from ui.rich_lines import RichLines
 
     w = RichLines()
     qtbot.addWidget(w)
@@ -343,7 +343,7 @@ def test_axis_bounds_follow_resizes_and_grid_changes(qtbot):
 def test_rich_lines_reuse_a_layout_only_for_numbers_of_the_same_shape(qtbot):
     """Numbers of the same shape (-0.0158, -0.9031) reuse the step before's layout; the
     text drawn, and every place, must be what a fresh widget lays out for that text."""
-    from ui.widgets import RichLines
+    from ui.rich_lines import RichLines
 
     def formula(a, b):
         return (f"<p>f<sub>t</sub> = σ({a}) = <b style='color:#1f4e9c'>{b}</b> and a long "

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6 import QtCore, QtWidgets
 
-from ..widgets import RichLines
+from ..rich_lines import RichLines
 from .base import Panel, TraceView
 
 SIG = "σ"
