@@ -136,6 +136,19 @@ def layer_label(win):
     return lay.itemAt(lay.indexOf(win.layer_combo) - 1).widget()
 
 
+def assert_as_a_fresh_window(got, tmp_path, path: str) -> None:
+    """``got`` (a :func:`state`) is what a fresh window that opens ``path`` shows."""
+    (tmp_path / "b").mkdir()
+    fresh = make_window(tmp_path / "b", path)
+    try:
+        want = state(fresh)
+    finally:
+        close_window(fresh)
+    assert got[:5] == want[:5] and got[7:] == want[7:]
+    np.testing.assert_array_equal(got[5], want[5])
+    np.testing.assert_array_equal(got[6], want[6])
+
+
 def test_path_preset_then_comparison_then_preset_is_a_fresh_window(tmp_path):
     path = str(PRESETS_DIR / "adding_lstm.json")
     win = make_window(tmp_path / "a", str(PRESETS_DIR / "hello_rnn.json"))
@@ -150,15 +163,7 @@ def test_path_preset_then_comparison_then_preset_is_a_fresh_window(tmp_path):
         got = state(win)
     finally:
         close_window(win)
-    (tmp_path / "b").mkdir()
-    fresh = make_window(tmp_path / "b", path)
-    try:
-        want = state(fresh)
-    finally:
-        close_window(fresh)
-    assert got[:5] == want[:5] and got[7:] == want[7:]
-    np.testing.assert_array_equal(got[5], want[5])
-    np.testing.assert_array_equal(got[6], want[6])
+    assert_as_a_fresh_window(got, tmp_path, path)
     assert load(path).name == got[0]
 
 
@@ -182,15 +187,7 @@ def test_path_preset_comparison_cursor_save_leave_preset_is_a_fresh_window(tmp_p
         got = state(win)
     finally:
         close_window(win)
-    (tmp_path / "b").mkdir()
-    fresh = make_window(tmp_path / "b", path)
-    try:
-        want = state(fresh)
-    finally:
-        close_window(fresh)
-    assert got[:5] == want[:5] and got[7:] == want[7:]
-    np.testing.assert_array_equal(got[5], want[5])
-    np.testing.assert_array_equal(got[6], want[6])
+    assert_as_a_fresh_window(got, tmp_path, path)
     again = C.load(str(saved) + C.SUFFIX)       # the suffix added to a bare name
     assert again.members == C.load(C.resolve("init_orthogonal_vs_normal")).members
 

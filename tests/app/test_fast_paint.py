@@ -65,15 +65,11 @@ def test_nans_and_other_images_take_pyqtgraphs_render(qapp, where):
     assert np.array_equal(got, ref)
 
 
-@pytest.mark.parametrize("nan", [False, True])
-def test_the_image_is_in_a_format_qt_draws_without_converting(qapp, nan):
-    """Qt converts an indexed or straight-alpha image at every draw (each time the step
-    line moves over it): the heatmap's image is 32-bit RGB, or premultiplied with NaNs."""
-    data = np.random.default_rng(3).standard_normal((64, 500)).astype(np.float32)
-    if nan:
-        data[5, 5] = np.nan
+def _rendered(qapp, data, size=(300, 150)):
+    """A LevelsImage of ``data`` (levels -1..1, the state colour map) rendered in a plot of
+    ``size``: (item, plot widget); close the widget after."""
     w = pg.PlotWidget()
-    w.resize(300, 150)
+    w.resize(*size)
     item = LevelsImage(axisOrder="row-major")
     item.setColorMap(STATE_CMAP)
     item.setAutoDownsample(True)
@@ -82,6 +78,17 @@ def test_the_image_is_in_a_format_qt_draws_without_converting(qapp, nan):
     w.show()
     qapp.processEvents()
     item.render()
+    return item, w
+
+
+@pytest.mark.parametrize("nan", [False, True])
+def test_the_image_is_in_a_format_qt_draws_without_converting(qapp, nan):
+    """Qt converts an indexed or straight-alpha image at every draw (each time the step
+    line moves over it): the heatmap's image is 32-bit RGB, or premultiplied with NaNs."""
+    data = np.random.default_rng(3).standard_normal((64, 500)).astype(np.float32)
+    if nan:
+        data[5, 5] = np.nan
+    item, w = _rendered(qapp, data)
     F = QtGui.QImage.Format
     assert item.qimage.format() == (F.Format_ARGB32_Premultiplied if nan else F.Format_RGB32)
     w.close()
@@ -177,16 +184,7 @@ def test_opposite_infinities_in_one_block_are_no_nan(qapp):
     the fast render (its colours as 32-bit pixels), as before."""
     data = np.random.default_rng(2).standard_normal((256, 3000)).astype(np.float32)
     data[10, 100], data[10, 101] = np.inf, -np.inf
-    w = pg.PlotWidget()
-    w.resize(300, 150)
-    item = LevelsImage(axisOrder="row-major")
-    item.setColorMap(STATE_CMAP)
-    item.setAutoDownsample(True)
-    w.addItem(item)
-    item.setImage(data, levels=(-1.0, 1.0), autoLevels=False)
-    w.show()
-    qapp.processEvents()
-    item.render()
+    item, w = _rendered(qapp, data)
     assert item._imageHasNans is False
     assert item.qimage.format() == QtGui.QImage.Format.Format_RGB32
     w.close()
