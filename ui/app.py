@@ -6,8 +6,9 @@ A cold start shows the window before the core is loaded (:class:`Startup`):
    graph of the file about to open, placeholders where the panels go) is shown; nothing on
    this path imports PyTorch, numba or pyqtgraph.
 2. Once it has painted, a thread imports them and the app's modules that need them
-   (:data:`ui.main_window.CORE_MODULES`), with the garbage collector off (its scans of
-   the new objects cost ~7% of the import).
+   (:data:`ui.main_window.CORE_MODULES`), with the garbage collector held (its scans of
+   the new objects cost ~7% of the import). Automatic collection is off for the whole run:
+   :mod:`ui.collector` collects on the GUI thread only.
 3. Back on the GUI thread: ``gc.freeze()`` leaves what the imports made out of the
    collector's scans for the rest of the run (they cost ~4% of a step and its worst pauses,
    ``bench.step_latency``), then the window makes its controller and panels
@@ -43,6 +44,7 @@ import time
 
 from PySide6 import QtCore, QtWidgets
 
+from . import collector
 from .qtfixes import clear_clipboard, serial_raster_fills
 
 LOAD_FALLBACK_MS = 1500   # load the core even if no paint event ever comes (no screen)
@@ -50,7 +52,8 @@ INTERACTIVE_FALLBACK_MS = 5000
 
 
 def make_app(argv: list[str] | None = None) -> QtWidgets.QApplication:
-    """The QApplication (created once)."""
+    """The QApplication (created once), with garbage collection on its thread only
+    (:mod:`ui.collector`)."""
     app = QtWidgets.QApplication.instance()
     if app is None:
         serial_raster_fills()
@@ -60,6 +63,7 @@ def make_app(argv: list[str] | None = None) -> QtWidgets.QApplication:
         # nodes copied on the canvas live in the clipboard as Python-made QMimeData: clear
         # it while Python still runs, or the exit can crash tearing it down
         app.aboutToQuit.connect(clear_clipboard)
+    collector.install(app)
     return app
 
 
@@ -149,7 +153,7 @@ class Startup(QtCore.QObject):
         if self._thread is not None:
             return
         self._fallback.stop()
-        gc.disable()
+        collector.install().hold()
         self._thread = threading.Thread(target=self._import, name="load-core", daemon=True)
         self._thread.start()
 
@@ -168,7 +172,7 @@ class Startup(QtCore.QObject):
     @QtCore.Slot(str)
     def _loaded(self, problem: str) -> None:
         gc.freeze()     # the imports' objects: out of every later collection's way
-        gc.enable()
+        collector.install().release()
         self._mark("core loaded")
         if problem:
             self.problem = problem
@@ -252,7 +256,7 @@ def run(path: str | None = None, started: float | None = None) -> int:
     from .main_window import MainWindow
 
     started = process_start(time.perf_counter() if started is None else started)
-    gc.disable()            # until the core is loaded (Startup._loaded)
+    gc.disable()            # for good: ui.collector collects on the GUI thread
     skip_device_backend_scan()
     app = make_app()
     win = MainWindow(core=False)
