@@ -48,7 +48,8 @@ def html_runs(text: str) -> list[list[tuple[str, bool, bool, bool, str | None]]]
     return out
 
 
-_VALUE_OUTSIDE_TAGS = re.compile(r"\d+\.\d+(?![^<>]*>)")
+# a number's sign is part of it: tanh(-0.0137) and tanh(0.0137) are one template
+_VALUE_OUTSIDE_TAGS = re.compile(r"-?\d+\.\d+(?![^<>]*>)")
 
 
 def _template(text: str) -> tuple[str, list[str]]:

@@ -221,3 +221,12 @@ def test_scrubber_repainting_a_part_leaves_what_a_whole_repaint_shows(qapp, move
     """A new value repaints only the track between the old handle and the new one: after
     any walk of values the window holds the pixels of a slider painted whole at the last."""
     assert _scrubber_at(qapp, 500, moves) == _scrubber_at(qapp, 500)
+
+
+@pytest.mark.parametrize("order", ["row-major", "col-major"])
+def test_heatmap_bounds_are_pyqtgraphs(qapp, order):
+    img = LevelsImage(axisOrder=order)
+    assert img.boundingRect() == pg.ImageItem.boundingRect(img)      # no image yet
+    for shape in ((3, 7), (1000, 256), (5, 5, 3)):
+        img.setImage(np.zeros(shape, np.float32), levels=(0, 1))
+        assert img.boundingRect() == pg.ImageItem.boundingRect(img), shape

@@ -353,7 +353,7 @@ def test_rich_lines_reuse_a_layout_only_for_numbers_of_the_same_shape(qtbot):
     qtbot.addWidget(w)
     w.resize(260, 300)
     for a, b in (("0.0312", "-0.5078"), ("0.9876", "-0.1111"), ("12.3456", "-0.5"),
-                 ("0.0312", "-0.5078")):
+                 ("0.0312", "-0.5078"), ("-0.0312", "0.5078"), ("-1.5", "-2.25")):
         w.setText(formula(a, b))
         w.grab()
         fresh = RichLines()
@@ -367,6 +367,7 @@ def test_rich_lines_reuse_a_layout_only_for_numbers_of_the_same_shape(qtbot):
              for x, y, p, k, c in fresh._ops]
         drawn = "".join(p for _, _, p, k, _ in w._ops if k is not None)
         assert a in drawn and b in drawn
+    assert len(w._templates) == 1        # signs and digits changed, the formula did not
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -78,6 +78,7 @@ class BarItem(QtWidgets.QGraphicsRectItem):
         self._brush = brush
         self.setPen(QtCore.Qt.PenStyle.NoPen)     # the rectangle itself is never drawn
         self._rects = np.zeros((0, 4))        # x, y, width, height per bar (QRectF's layout)
+        self._address = 0                     # of its memory (numpy's ctypes.data costs ~4 us)
         self._outline: QtGui.QPolygonF | None = None    # side by side only
         self._layout: tuple | None = None
         self.opts = {"x": np.zeros(0), "height": np.zeros(0)}    # what is drawn
@@ -93,6 +94,7 @@ class BarItem(QtWidgets.QGraphicsRectItem):
         if layout != self._layout:
             self._layout = layout
             self._rects = np.zeros((n, 4))
+            self._address = self._rects.__array_interface__["data"][0]
             self._rects[:, 2] = width
             if x is None:
                 self._rects[:, 0] = np.arange(n) - 0.5
@@ -128,17 +130,16 @@ class BarItem(QtWidgets.QGraphicsRectItem):
         n = len(self._rects)
         if not n:
             return
-        rects = self._rects           # alive while Qt reads it
         if self._outline is None:     # placed bars: each its own outline
             p.setPen(self._pen)
             p.setBrush(self._brush if self._brush is not None else
                        QtCore.Qt.BrushStyle.NoBrush)
-            p.drawRects(shiboken6.wrapInstance(rects.ctypes.data, QtCore.QRectF), n)
+            p.drawRects(shiboken6.wrapInstance(self._address, QtCore.QRectF), n)
             return
         if self._brush is not None:
             p.setPen(QtCore.Qt.PenStyle.NoPen)
             p.setBrush(self._brush)
-            p.drawRects(shiboken6.wrapInstance(rects.ctypes.data, QtCore.QRectF), n)
+            p.drawRects(shiboken6.wrapInstance(self._address, QtCore.QRectF), n)
         p.setPen(self._pen)
         p.setBrush(QtCore.Qt.BrushStyle.NoBrush)
         p.drawPolygon(self._outline)

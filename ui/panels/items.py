@@ -122,9 +122,17 @@ class LevelsImage(pg.ImageItem):
     (NaNs, other images, no block averaging) is pyqtgraph's own render."""
 
     _table: tuple | None = None     # (lut it was made from, its colours as 0xffRRGGBB)
-    _pixels: np.ndarray | None = None     # the memory of the QImage drawn
 
     _FAST = (QtGui.QImage.Format.Format_RGB32, QtGui.QImage.Format.Format_ARGB32_Premultiplied)
+
+    def boundingRect(self) -> QtCore.QRectF:
+        """pyqtgraph's (the image's shape), without its two calls into ``width`` and
+        ``height``: Qt asks for it at every repaint of the view, ~30 times a step."""
+        image = self.image
+        if image is None:
+            return QtCore.QRectF()
+        w, h = image.shape[:2] if self.axisOrder == "col-major" else image.shape[1::-1]
+        return QtCore.QRectF(0.0, 0.0, float(w), float(h))
 
     def _render_as_pyqtgraph(self) -> None:
         """pyqtgraph's render, its image then in a format Qt draws as it is: an indexed or
@@ -186,9 +194,13 @@ class LevelsImage(pg.ImageItem):
             table = self._table = (lut, np.array([QtGui.qRgb(*rgb) for rgb in lut.tolist()],
                                                  dtype=np.uint32))
         # the colours themselves, not an indexed image: Qt converts an indexed image to
-        # colours at every draw (~0.1 ms, each time a step line moves across the map)
-        self._pixels = pixels = table[1][index]
-        qimage = pg.functions.ndarray_to_qimage(pixels, QtGui.QImage.Format.Format_RGB32)
+        # colours at every draw (~0.1 ms, each time a step line moves across the map). They
+        # are written into the image's own memory: no QImage here draws from numpy memory
+        # (a copy Qt kept of it would outlive the array)
+        qimage = QtGui.QImage(cols, rows, QtGui.QImage.Format.Format_RGB32)
+        pixels = np.frombuffer(qimage.bits(), dtype=np.uint32).reshape(rows, cols)
+        np.take(table[1], index, out=pixels, mode="clip")
+        del pixels
         self._lastDownsample = (xds, yds)
         self._processingBuffer = self._displayBuffer = None
         self.qimage = qimage
