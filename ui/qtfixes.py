@@ -59,6 +59,61 @@ def hide_stray_tab_bars(window: QtWidgets.QMainWindow, docks) -> None:
             bar.move(-g.width() - 10_000, -g.height() - 10_000)
 
 
+class _HeldUpdates(QtCore.QObject):
+    """An event filter that keeps a window's update requests back (and notes the window)."""
+
+    def __init__(self):
+        super().__init__()
+        self.windows: list = []
+
+    def eventFilter(self, obj, ev) -> bool:
+        if ev.type() == QtCore.QEvent.Type.UpdateRequest:
+            if obj not in self.windows:
+                self.windows.append(obj)
+            return True
+        return False
+
+
+_HELD: _HeldUpdates | None = None
+
+
+def one_repaint_for_scenes(scenes) -> None:
+    """Let the graphics scenes that changed put their changes on screen in one repaint of
+    their windows, not one repaint each.
+
+    Qt 6.8-6.11: a scene hands its changed items to its views from a queued call, and then
+    delivers the window's pending update request at once
+    (``QGraphicsViewPrivate::dispatchPendingUpdateRequests``, "should we really do this?").
+    A step that moved the marker in nine panels so repainted the window nine times, each
+    with its fixed cost (the backing store set up and flushed). Here each scene's queued call
+    is made now, with the windows' update requests held, and one request is posted to each
+    window that asked; it repaints everything that is dirty. Test:
+    ``test_fast_paint.py::test_a_step_repaints_the_window_once_and_leaves_a_whole_repaint``."""
+    global _HELD
+    if _HELD is None:
+        _HELD = _HeldUpdates()
+    held = _HELD
+    windows = []
+    for scene in scenes:
+        for view in scene.views():
+            w = view.window()
+            if w not in windows:
+                windows.append(w)
+    for w in windows:
+        w.installEventFilter(held)
+    try:
+        for scene in scenes:
+            QtCore.QCoreApplication.sendPostedEvents(scene, QtCore.QEvent.Type.MetaCall.value)
+    finally:
+        for w in windows:
+            w.removeEventFilter(held)
+        asked, held.windows = held.windows, []
+        for w in asked:
+            QtCore.QCoreApplication.postEvent(
+                w, QtCore.QEvent(QtCore.QEvent.Type.UpdateRequest),
+                QtCore.Qt.EventPriority.LowEventPriority.value)
+
+
 def refit_plots(view: pg.GraphicsLayoutWidget) -> None:
     """Fit a pyqtgraph view's grid of plots to the view's size again.
 

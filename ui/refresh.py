@@ -13,7 +13,10 @@ for the time of all of them. A step moves the marks of the panels on screen only
 
 from __future__ import annotations
 
-from PySide6 import QtCore
+import shiboken6
+from PySide6 import QtCore, QtWidgets
+
+from . import qtfixes
 
 _ORIGIN = QtCore.QPoint(0, 0)
 
@@ -41,6 +44,7 @@ class RefreshScheduler(QtCore.QObject):
         self.stale: set[str] = set()
         self._refit: set[str] = set()     # panels whose grid of plots is fitted again
         self._queue: list[str] = []
+        self._scenes: dict[str, list] = {}   # each panel's graphics scenes (found once)
         self._drain = QtCore.QTimer(self)
         self._drain.setInterval(0)
         self._drain.timeout.connect(self._next)
@@ -53,23 +57,43 @@ class RefreshScheduler(QtCore.QObject):
             for p in self.panels.values():
                 p.reset()
             self._refit = set(self.panels)
+            self._scenes.clear()
         self.stale = set(self.panels)
         self._queue = [k for k, p in self.panels.items() if on_screen(p)]
         if spread:
             self._drain.start()
         else:
+            done = list(self._queue)
             while self._queue:
                 self._next()
+            self._one_repaint(done)
 
     def set_step(self, t: int) -> None:
         self.step = t
+        done = []
         for key, p in self.panels.items():
             if key in self.stale:
                 continue
             if on_screen(p):
                 p.set_step(t)
+                done.append(key)
             else:
                 self.stale.add(key)     # brought up to date when shown
+        self._one_repaint(done)
+
+    def _one_repaint(self, keys) -> None:
+        """The panels ``keys`` changed: their plots go on screen in one repaint
+        (:func:`ui.qtfixes.one_repaint_for_scenes`), not one per plot view."""
+        scenes = []
+        for key in keys:
+            found = self._scenes.get(key)
+            if found is None or not all(shiboken6.isValid(s) for s in found):
+                found = self._scenes[key] = [
+                    v.scene() for v in self.panels[key].findChildren(QtWidgets.QGraphicsView)
+                    if v.scene() is not None]
+            scenes += found
+        if len(scenes) > 1:
+            qtfixes.one_repaint_for_scenes(scenes)
 
     def shown(self, key: str) -> None:
         if key in self.stale and key in self.panels:

@@ -230,3 +230,90 @@ def test_heatmap_bounds_are_pyqtgraphs(qapp, order):
     for shape in ((3, 7), (1000, 256), (5, 5, 3)):
         img.setImage(np.zeros(shape, np.float32), levels=(0, 1))
         assert img.boundingRect() == pg.ImageItem.boundingRect(img), shape
+
+
+class _Requests(QtCore.QObject):
+    """Counts the update requests (repaint passes) a window gets."""
+
+    n = 0
+
+    def eventFilter(self, obj, ev) -> bool:
+        if ev.type() == QtCore.QEvent.Type.UpdateRequest:
+            self.n += 1
+        return False
+
+
+def test_a_step_repaints_the_window_once_and_leaves_a_whole_repaint(qapp, tmp_path):
+    """Every panel's plots change at a step; Qt would repaint the window once per changed
+    plot view (qtfixes.one_repaint_for_scenes). One pass; and what the window then holds is
+    what a repaint of the whole window shows, after steps forward, back and far."""
+    from ui.testing import close_window, make_window
+
+    win = make_window(tmp_path, "hello_rnn")
+    try:
+        win.resize(1500, 950)
+        assert win.seq_input.set_text("hello" * 8)
+        win.panels["h"].setFocus()        # no text caret blinking in a grab
+        for _ in range(5):
+            qapp.processEvents()
+        views = [v for p in win.panels.values() if p.isVisible()
+                 for v in p.findChildren(QtWidgets.QGraphicsView) if v.isVisible()]
+        assert len(views) >= 4
+        count = _Requests()
+        win.installEventFilter(count)
+        passes = []
+        n = win.timeline.n_steps
+        assert n >= 30
+        for t in (1, 2, 3, n - 1, n - 2, 0, n // 2):
+            count.n = 0
+            win.timeline.step = t
+            qapp.processEvents()
+            passes.append(count.n)
+        win.removeEventFilter(count)
+        assert passes == [1] * len(passes)
+        held = _on_screen(qapp, win)
+        win.update()                       # the whole window painted anew
+        assert _on_screen(qapp, win) == held
+    finally:
+        close_window(win)
+
+
+def test_scenes_changed_together_are_painted_in_one_pass(qapp):
+    from ui import qtfixes
+
+    w = QtWidgets.QWidget()
+    lay = QtWidgets.QHBoxLayout(w)
+    lines, views = [], []
+    for _ in range(4):
+        view = pg.GraphicsLayoutWidget()
+        plot = view.addPlot()
+        plot.plot([0, 1, 2], [0, 1, 0])
+        line = pg.InfiniteLine(0.5)
+        plot.addItem(line)
+        lay.addWidget(view)
+        lines.append(line)
+        views.append(view)
+    w.resize(800, 240)
+    w.show()
+    for _ in range(5):
+        qapp.processEvents()
+    count = _Requests()
+    w.installEventFilter(count)
+    try:
+        for line in lines:
+            line.setValue(1.5)
+        qapp.processEvents()
+        assert count.n == len(views)       # Qt alone: a pass per view
+        count.n = 0
+        for line in lines:
+            line.setValue(0.25)
+        qtfixes.one_repaint_for_scenes([v.scene() for v in views])
+        qapp.processEvents()
+        assert count.n == 1
+    finally:
+        w.removeEventFilter(count)
+    held = _on_screen(qapp, w)
+    w.update()
+    assert _on_screen(qapp, w) == held
+    w.close()
+    w.deleteLater()
