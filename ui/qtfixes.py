@@ -67,7 +67,7 @@ class _HeldUpdates(QtCore.QObject):
         self.windows: list = []
 
     def eventFilter(self, obj, ev) -> bool:
-        if ev.type() == QtCore.QEvent.Type.UpdateRequest:
+        if ev.type() == _UPDATE_REQUEST:
             if obj not in self.windows:
                 self.windows.append(obj)
             return True
@@ -75,6 +75,9 @@ class _HeldUpdates(QtCore.QObject):
 
 
 _HELD: _HeldUpdates | None = None
+_META_CALL = QtCore.QEvent.Type.MetaCall.value
+_UPDATE_REQUEST = QtCore.QEvent.Type.UpdateRequest
+_LOW = QtCore.Qt.EventPriority.LowEventPriority.value
 
 
 def one_repaint_for_scenes(scenes) -> None:
@@ -103,15 +106,13 @@ def one_repaint_for_scenes(scenes) -> None:
         w.installEventFilter(held)
     try:
         for scene in scenes:
-            QtCore.QCoreApplication.sendPostedEvents(scene, QtCore.QEvent.Type.MetaCall.value)
+            QtCore.QCoreApplication.sendPostedEvents(scene, _META_CALL)
     finally:
         for w in windows:
             w.removeEventFilter(held)
         asked, held.windows = held.windows, []
         for w in asked:
-            QtCore.QCoreApplication.postEvent(
-                w, QtCore.QEvent(QtCore.QEvent.Type.UpdateRequest),
-                QtCore.Qt.EventPriority.LowEventPriority.value)
+            QtCore.QCoreApplication.postEvent(w, QtCore.QEvent(_UPDATE_REQUEST), _LOW)
 
 
 def refit_plots(view: pg.GraphicsLayoutWidget) -> None:

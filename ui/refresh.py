@@ -87,7 +87,7 @@ class RefreshScheduler(QtCore.QObject):
         scenes = []
         for key in keys:
             found = self._scenes.get(key)
-            if found is None or not all(shiboken6.isValid(s) for s in found):
+            if found is None or not all(map(shiboken6.isValid, found)):
                 found = self._scenes[key] = [
                     v.scene() for v in self.panels[key].findChildren(QtWidgets.QGraphicsView)
                     if v.scene() is not None]

@@ -3,6 +3,8 @@ read back what its plot items draw."""
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -494,3 +496,50 @@ def test_a_long_title_never_pushes_a_narrow_plot_out_of_its_view(qtbot):
     w.resize(170, 200)
     QtWidgets.QApplication.processEvents()
     assert plot.geometry().width() <= w.viewport().width() + 1
+
+
+def test_colour_bars_are_framed_by_axes_that_keep_pyqtgraphs_bounds_and_look(qtbot):
+    """A colour bar's four framing axes keep their bounds between changes (items.colour_bar):
+    the same bounds as pyqtgraph's own after resizes and new levels, and the same pixels as
+    pyqtgraph's own colour bar."""
+    import pyqtgraph as pg
+    from PySide6 import QtWidgets
+
+    from ui.panels.items import colour_bar
+    from ui.panels.scales import Axis
+
+    def make(factory):
+        view = pg.GraphicsLayoutWidget()
+        qtbot.addWidget(view)
+        plot = view.addPlot()
+        img = pg.ImageItem(np.linspace(0, 1, 60, dtype=np.float32).reshape(6, 10))
+        plot.addItem(img)
+        bar = factory(values=(0, 1), colorMap=pg.colormap.get("viridis"), width=8,
+                      interactive=False, colorMapMenu=False)
+        bar.setImageItem(img, insert_in=plot)
+        view.resize(320, 200)
+        view.show()
+        qtbot.waitExposed(view)
+        return view, bar
+
+    ours, bar = make(colour_bar)
+    plain, _ = make(pg.ColorBarItem)
+    axes = [bar.getAxis(n) for n in ("left", "right", "top", "bottom")]
+    assert all(type(ax) is Axis for ax in axes)
+    assert sys.modules[pg.PlotItem.__module__].AxisItem is pg.AxisItem   # put back
+
+    def check():
+        QtWidgets.QApplication.processEvents()
+        ours.grab()
+        for ax in axes:
+            assert ax.boundingRect() == pg.AxisItem.boundingRect(ax), ax.orientation
+
+    check()
+    assert ours.grab().toImage() == plain.grab().toImage()
+    for size in ((500, 300), (260, 420)):
+        ours.resize(*size)
+        plain.resize(*size)
+        check()
+        assert ours.grab().toImage() == plain.grab().toImage()
+    bar.setLevels((-3.0, 250.0))
+    check()
