@@ -3,10 +3,10 @@
 Python collects reference cycles in whichever thread allocates when a generation is full:
 a training step, a background trace, the connectivity job, numba compiling the kernels.
 A cycle that holds Qt objects (pyqtgraph items and their signals make many) is then
-destroyed in that thread, while the GUI thread may be painting or walking them. The
-result is a crash at a random place, about once in ten runs of the test suite here. In
-those runs, collections ran in the kernel compiler's thread and in QThreads and freed
-hundreds of objects there.
+destroyed in that thread, while the GUI thread may be painting or walking them: a crash
+at a random place. (The test suite crashed at random places about once in ten runs; in
+probed runs, collections ran in the kernel compiler's thread and in QThreads and freed
+hundreds of objects there, none of them Qt's in those runs.)
 
 So :func:`install` turns automatic collection off. A timer on the GUI thread then collects
 each generation when it is due, by the collector's own thresholds, as pyqtgraph's
