@@ -243,15 +243,22 @@ class _Requests(QtCore.QObject):
         return False
 
 
-def test_a_step_repaints_the_window_once_and_leaves_a_whole_repaint(qapp, tmp_path):
+@pytest.mark.parametrize("floating", [False, True])
+def test_a_step_repaints_the_window_once_and_leaves_a_whole_repaint(qapp, tmp_path, floating):
     """Every panel's plots change at a step; Qt would repaint the window once per changed
     plot view (qtfixes.one_repaint_for_scenes). One pass; and what the window then holds is
-    what a repaint of the whole window shows, after steps forward, back and far."""
+    what a repaint of the whole window shows, after steps forward, back and far; also with
+    a panel in a floating dock, a window of its own."""
     from ui.testing import close_window, make_window
 
     win = make_window(tmp_path, "hello_rnn")
     try:
         win.resize(1500, 950)
+        dock = win.docks["gradient"]
+        if floating:
+            dock.setFloating(True)
+            dock.resize(500, 400)
+            dock.show()
         assert win.seq_input.set_text("hello" * 8)
         win.panels["h"].setFocus()        # no text caret blinking in a grab
         for _ in range(5):
