@@ -256,7 +256,6 @@ def run(path: str | None = None, started: float | None = None) -> int:
     from .main_window import MainWindow
 
     started = process_start(time.perf_counter() if started is None else started)
-    gc.disable()            # for good: ui.collector collects on the GUI thread
     skip_device_backend_scan()
     app = make_app()
     win = MainWindow(core=False)

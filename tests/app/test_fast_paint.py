@@ -13,7 +13,10 @@ from ui.panels.base import GATE_CMAP, STATE_CMAP
 from ui.panels.items import LevelsImage
 
 
-def _pixels(qapp, cls, data, levels, cmap, size):
+def _rendered(qapp, data, size=(300, 150), cls=LevelsImage, levels=(-1.0, 1.0),
+              cmap=STATE_CMAP):
+    """An image item ``cls`` of ``data`` (block-averaged, fixed ``levels``) rendered in a
+    plot of ``size``: (item, plot widget); close the widget after."""
     w = pg.PlotWidget()
     w.resize(*size)
     item = cls(axisOrder="row-major")
@@ -24,6 +27,11 @@ def _pixels(qapp, cls, data, levels, cmap, size):
     w.show()
     qapp.processEvents()
     item.render()
+    return item, w
+
+
+def _pixels(qapp, cls, data, levels, cmap, size):
+    item, w = _rendered(qapp, data, size, cls, levels, cmap)
     # as drawn: premultiplied (a transparent NaN pixel is (0, 0, 0, 0) whatever its colour)
     q = item.qimage.convertToFormat(item.qimage.Format.Format_ARGB32_Premultiplied)
     a = np.frombuffer(q.constBits(), np.uint8).reshape(q.height(), q.bytesPerLine())
@@ -63,22 +71,6 @@ def test_nans_and_other_images_take_pyqtgraphs_render(qapp, where):
     ref, _ = _pixels(qapp, pg.ImageItem, f64, (-1.0, 1.0), STATE_CMAP, (300, 200))
     got, _ = _pixels(qapp, LevelsImage, f64, (-1.0, 1.0), STATE_CMAP, (300, 200))
     assert np.array_equal(got, ref)
-
-
-def _rendered(qapp, data, size=(300, 150)):
-    """A LevelsImage of ``data`` (levels -1..1, the state colour map) rendered in a plot of
-    ``size``: (item, plot widget); close the widget after."""
-    w = pg.PlotWidget()
-    w.resize(*size)
-    item = LevelsImage(axisOrder="row-major")
-    item.setColorMap(STATE_CMAP)
-    item.setAutoDownsample(True)
-    w.addItem(item)
-    item.setImage(data, levels=(-1.0, 1.0), autoLevels=False)
-    w.show()
-    qapp.processEvents()
-    item.render()
-    return item, w
 
 
 @pytest.mark.parametrize("nan", [False, True])

@@ -58,7 +58,7 @@ def assert_panels_at(win, ref, t):
     rec = ref.layer("cell")
     P = win.panels
     np.testing.assert_allclose(P["h"].bars.values, rec.h[0, t], rtol=1e-5, atol=1e-6)
-    drawn = P["h"].bars.heights(P["h"].bars.curve)
+    drawn = P["h"].bars.curve.heights()
     np.testing.assert_allclose(drawn, rec.h[0, t], rtol=1e-5, atol=1e-6)
     win.docks["c"].raise_()    # tabbed behind h: brought up to date when its tab is shown
     np.testing.assert_allclose(P["c"].bars.values, rec.c[0, t], rtol=1e-5, atol=1e-6)
@@ -67,7 +67,7 @@ def assert_panels_at(win, ref, t):
     for r, k in enumerate("ifgo"):
         assert P["gates"].letters[r] == k
         bars = P["gates"].bars[r]
-        np.testing.assert_allclose(bars.heights(bars.curve), rec.gates[k][0, t], rtol=1e-5,
+        np.testing.assert_allclose(bars.curve.heights(), rec.gates[k][0, t], rtol=1e-5,
                                    atol=1e-6)
     probs = ref.probs[0, t]
     top = np.sort(probs)[::-1][:len(P["output"].shown)]
@@ -188,7 +188,7 @@ def test_whatif_changes_the_rest_and_restores(win, qtbot):
     bars = win.panels["h"].bars
     assert bars.ghost.isVisible()
     np.testing.assert_allclose(bars.values, new.h[0, 3], rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(bars.heights(bars.ghost), orig.h[0, 3], rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(bars.ghost.heights(), orig.h[0, 3], rtol=1e-5, atol=1e-6)
     assert "Active" in w.state.text()
     f_line = next(f for n, f, _ in win.panels["equation"].lines if n == "f_t")
     assert "forced by what-if" in f_line and "= <b style='color:#1f4e9c'>0.0000</b>" in f_line

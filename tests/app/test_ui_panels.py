@@ -14,7 +14,6 @@ from playground.model.spec import chain
 from playground.tracing import trace
 from playground.tracing.views import make_view
 from ui.panels.attention import AttentionPanel
-from ui.panels.base import Bars
 from ui.panels.equation import EquationPanel
 from ui.panels.io import OutputPanel, token_strip
 from ui.panels.recurrent import GatesPanel, GradientPanel, StatePanel
@@ -46,7 +45,7 @@ def test_gru_gates_bars_and_levels(qtbot):
     assert not p.rows[3][0].isVisible()
     p.set_step(4)
     for r, k in enumerate("rzn"):
-        np.testing.assert_allclose(Bars.heights(p.bars[r].curve), rec.gates[k][0, 4], rtol=1e-6)
+        np.testing.assert_allclose(p.bars[r].curve.heights(), rec.gates[k][0, 4], rtol=1e-6)
         assert p.heats[r].line.value() == 4
         np.testing.assert_allclose(p.heats[r].data, rec.gates[k][0].T)
     assert p.heats[0].levels == (0.0, 1.0)     # sigmoid gate
@@ -74,7 +73,7 @@ def test_lstm_cell_state_panel(qtbot):
     qtbot.addWidget(p)
     p.set_view(make_view(tr, None, (rec.node, rec.layer, rec.direction)))
     p.set_step(6)
-    np.testing.assert_allclose(Bars.heights(p.bars.curve), rec.c[0, 6], rtol=1e-6)
+    np.testing.assert_allclose(p.bars.curve.heights(), rec.c[0, 6], rtol=1e-6)
     assert p.heat.item.image.shape == (5, 7)     # units x time
     lo, hi = p.heat.levels
     assert lo == -hi and hi >= np.abs(rec.c).max()

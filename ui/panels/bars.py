@@ -181,11 +181,6 @@ class Bars:
         if self.ghost.isVisible() != (ghost is not None):
             self.ghost.setVisible(ghost is not None)
 
-    @staticmethod
-    def heights(item: BarItem) -> np.ndarray:
-        """The bar heights an item draws, read back from it (for tests)."""
-        return item.heights()
-
     def hover(self, x: float, y: float) -> str | None:
         i = int(np.floor(x + 0.5))
         if 0 <= i < len(self.values):
