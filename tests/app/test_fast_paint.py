@@ -316,3 +316,84 @@ def test_scenes_changed_together_are_painted_in_one_pass(qapp):
     assert _on_screen(qapp, w) == held
     w.close()
     w.deleteLater()
+
+
+def _plot_of(qtbot, axis_cls, view_cls, size):
+    """A plot with an image, a curve and a grid, its left and bottom axes ``axis_cls`` and
+    its view box ``view_cls``: (widget, plot)."""
+    w = pg.GraphicsLayoutWidget()
+    qtbot.addWidget(w)
+    axes = {"left": axis_cls("left"), "bottom": axis_cls("bottom")}
+    p = w.addPlot(axisItems=axes, viewBox=view_cls(enableMenu=False), title="a plot")
+    rng = np.random.default_rng(3)
+    img = pg.ImageItem(rng.standard_normal((40, 12)).astype(np.float32))
+    p.addItem(img)
+    p.plot(np.linspace(0, 40, 200), 6 + 5 * np.sin(np.linspace(0, 9, 200)), pen="r")
+    p.showGrid(x=True, y=True, alpha=0.3)
+    p.setRange(xRange=(-2, 42), yRange=(-1, 13), padding=0)
+    w.resize(*size)
+    w.show()
+    qtbot.waitExposed(w)
+    return w, p
+
+
+def test_axes_and_view_boxes_with_kept_bounds_paint_pyqtgraphs_pixels(qtbot):
+    """Axis and View keep pyqtgraph's bounds as frame margins that Qt reads itself: a plot
+    made of them paints what pyqtgraph's own axes and view box paint, after resizes, a new
+    range and with the grid turned off."""
+    from ui.panels.scales import Axis, View
+
+    ours, op = _plot_of(qtbot, Axis, View, (360, 240))
+    plain, pp = _plot_of(qtbot, pg.AxisItem, pg.ViewBox, (360, 240))
+
+    def same():
+        QtWidgets.QApplication.processEvents()
+        assert ours.grab().toImage() == plain.grab().toImage()
+
+    same()
+    for size in ((520, 300), (250, 420)):
+        ours.resize(*size)
+        plain.resize(*size)
+        same()
+    for p in (op, pp):
+        p.setRange(xRange=(10, 30), yRange=(2, 9), padding=0)
+        p.showGrid(x=False, y=False)
+    same()
+
+
+def test_a_repaint_asks_no_python_for_axis_or_view_bounds(qtbot):
+    """Qt asks every item in a repainted region for its bounds: a panel's axes and view
+    boxes answer in C++ (no Python function named boundingRect of theirs is called while
+    the whole panel is drawn again)."""
+    import sys
+
+    from ui.panels.base import Panel
+    from ui.panels.items import Heatmap
+
+    panel = Panel()
+    qtbot.addWidget(panel)
+    hp = panel.add_plot(0, 0, "heat", "unit", "time step t")
+    Heatmap(panel, hp, STATE_CMAP, (-1.0, 1.0)).set(np.zeros((8, 50), np.float32))
+    panel.add_plot(1, 0, "bars", "value")
+    panel.show_message("")                  # the plots shown, not a message
+    panel.resize(400, 400)
+    panel.show()
+    qtbot.waitExposed(panel)
+    asked = []
+
+    def profile(frame, event, arg):
+        if event == "call" and frame.f_code.co_name in ("boundingRect", "shape"):
+            owner = type(frame.f_locals.get("self"))
+            asked.append((owner.__name__, frame.f_code.co_name))
+
+    panel.grab()              # the first drawing indexes the items (asks each once)
+    sys.setprofile(profile)
+    try:
+        panel.grab()
+    finally:
+        sys.setprofile(None)
+    plots = [type(p.getAxis(n)).__name__ for p in panel.plots for n in ("left", "bottom")]
+    assert plots and set(plots) <= {"Axis", "StepAxis"}
+    bad = {a for a in asked if a[0] in {"Axis", "StepAxis", "AxisItem", "ColorBarItem"}
+           or (a[0] in {"View", "ViewBox"} and a[1] == "boundingRect")}
+    assert len(asked) > 0 and bad == set(), bad   # (the heatmap's image is asked)

@@ -311,7 +311,7 @@ def test_axis_bounds_follow_resizes_and_grid_changes(qtbot):
     """The axes keep their bounds between changes; they must still be what pyqtgraph
     computes after the panel is resized, the plot re-laid out or the grid turned on."""
     import pyqtgraph as pg
-    from PySide6 import QtWidgets
+    from PySide6 import QtGui, QtWidgets
 
     from ui.panels.base import Panel
 
@@ -329,6 +329,11 @@ def test_axis_bounds_follow_resizes_and_grid_changes(qtbot):
         panel.grab()
         for ax in axes:
             assert ax.boundingRect() == pg.AxisItem.boundingRect(ax), ax.orientation
+        vb = top.vb                        # the view box: pyqtgraph's bounds and clip shape
+        assert vb.boundingRect() == pg.ViewBox.boundingRect(vb)
+        path = QtGui.QPainterPath()
+        path.addRect(pg.ViewBox.boundingRect(vb))
+        assert vb.shape() == path
 
     check()
     before = axes[0].boundingRect()
@@ -338,6 +343,10 @@ def test_axis_bounds_follow_resizes_and_grid_changes(qtbot):
     top.showGrid(x=True, y=True)           # the bounds now take in the view
     check()
     panel.layout_widget.ci.layout.setRowStretchFactor(1, 4)
+    check()
+    axes[0].setStyle(tickLength=9)         # ticks reaching further into the view
+    check()
+    top.showGrid(x=False, y=False)
     check()
 
 
@@ -505,7 +514,7 @@ def test_colour_bars_are_framed_by_axes_that_keep_pyqtgraphs_bounds_and_look(qtb
     from PySide6 import QtWidgets
 
     from ui.panels.items import colour_bar
-    from ui.panels.scales import Axis
+    from ui.panels.scales import Axis, View
 
     def make(factory):
         view = pg.GraphicsLayoutWidget()
@@ -524,14 +533,16 @@ def test_colour_bars_are_framed_by_axes_that_keep_pyqtgraphs_bounds_and_look(qtb
     ours, bar = make(colour_bar)
     plain, _ = make(pg.ColorBarItem)
     axes = [bar.getAxis(n) for n in ("left", "right", "top", "bottom")]
-    assert all(type(ax) is Axis for ax in axes)
-    assert sys.modules[pg.PlotItem.__module__].AxisItem is pg.AxisItem   # put back
+    assert all(type(ax) is Axis for ax in axes) and type(bar.vb) is View
+    module = sys.modules[pg.PlotItem.__module__]
+    assert module.AxisItem is pg.AxisItem and module.ViewBox is pg.ViewBox   # put back
 
     def check():
         QtWidgets.QApplication.processEvents()
         ours.grab()
         for ax in axes:
             assert ax.boundingRect() == pg.AxisItem.boundingRect(ax), ax.orientation
+        assert bar.vb.boundingRect() == pg.ViewBox.boundingRect(bar.vb)
 
     check()
     assert ours.grab().toImage() == plain.grab().toImage()

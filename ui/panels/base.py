@@ -34,8 +34,10 @@ from .scales import (  # noqa: F401
     ROUND_STEPS,
     Axis,
     StepAxis,
+    View,
     axis_label,
     decade_labels,
+    draws_nothing,
     nice_ceil,
     set_curve,
     set_range,
@@ -212,6 +214,7 @@ class Panel(QtWidgets.QWidget):
         kw.setdefault("enableMenu", False)   # our own export menu; saves ~10 ms per plot
         # (the top and right axes stay pyqtgraph's: given ones would be shown)
         kw.setdefault("axisItems", {"bottom": StepAxis("bottom"), "left": Axis("left")})
+        kw.setdefault("viewBox", View(enableMenu=False))
         p = self.layout_widget.addPlot(row=row, col=col, **kw)
         if title:
             set_title(p, title)
@@ -224,11 +227,7 @@ class Panel(QtWidgets.QWidget):
         p.setMenuEnabled(False)
         p.hideButtons()
         self.plots.append(p)
-        # Containers that draw nothing themselves (the plot, its view box without a border,
-        # the view box's item group, the title's frame): flagged so, Qt skips their paint
-        # call, a round trip into Python, for every region it repaints (~10% of a step).
-        for it in (p, p.vb, p.vb.childGroup, p.titleLabel):
-            it.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)
+        draws_nothing(p)
         if not auto:
             p.disableAutoRange()
         for name in ("left", "bottom"):

@@ -11,7 +11,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
-from .scales import Axis, show_range, time_extent
+from .scales import Axis, View, draws_nothing, show_range, time_extent
 
 if TYPE_CHECKING:
     from .base import Panel
@@ -210,19 +210,23 @@ class LevelsImage(pg.ImageItem):
 
 
 def colour_bar(**kw) -> pg.ColorBarItem:
-    """pyqtgraph's colour bar, framed by axes that keep their bounds (:class:`Axis`).
+    """pyqtgraph's colour bar, framed by axes and set in a view box whose bounds Qt reads
+    without calling into Python (:class:`Axis`, :class:`View`).
 
     A ColorBarItem is a plot framed by four of pyqtgraph's own axes, made inside its
     constructor. Qt asks each for its bounds at every repaint of the view, and pyqtgraph
     measures them anew each time: ~36 calls a step with the window's colour bars, ~0.2 ms.
-    The constructor is given :class:`Axis` for the time it runs."""
+    The constructor is given :class:`Axis` and :class:`View` for the time it runs; the bar
+    (a C++ pixmap item) is all it draws."""
     module = sys.modules[pg.PlotItem.__module__]
-    plain = module.AxisItem
-    module.AxisItem = Axis
+    plain = module.AxisItem, module.ViewBox
+    module.AxisItem, module.ViewBox = Axis, View
     try:
-        return pg.ColorBarItem(**kw)
+        bar = pg.ColorBarItem(**kw)
     finally:
-        module.AxisItem = plain
+        module.AxisItem, module.ViewBox = plain
+    draws_nothing(bar)
+    return bar
 
 
 def _block_sum(a: np.ndarray, n: int, axis: int) -> np.ndarray:

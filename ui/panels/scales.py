@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6 import QtCore, QtGui
+from PySide6 import QtCore, QtGui, QtWidgets
 
 
 def time_extent(plot: pg.PlotItem, n: int) -> int:
@@ -209,41 +209,49 @@ def decade_labels(axis: pg.AxisItem) -> None:
 
 
 class Axis(pg.AxisItem):
-    """An axis that measures its bounds once per change. Qt asks for them at every repaint
-    of its view, ~80 times a step in all, and pyqtgraph recomputes them each time (its own
-    and its linked view's geometry, mapped). Forgotten when either geometry changes and at
-    every ``prepareGeometryChange`` (grid, style)."""
+    """An axis whose bounds Qt reads without calling into Python.
 
-    _bounds: QtCore.QRectF | None = None
+    Qt asks every item for its bounds at every repaint of its view (~140 times a step for
+    the window's axes), and pyqtgraph measures an axis anew each time (its own and its
+    linked view's geometry, mapped), a round trip into Python per call. Here pyqtgraph's
+    bounds are measured once per change and kept as the widget's frame margins, which Qt's
+    own ``QGraphicsWidget.boundingRect`` adds to the widget's rectangle (an item that is not
+    a window has no frame otherwise: its margins change nothing else). Measured again when
+    either geometry changes, at a new linked view, a grid or a style."""
+
+    boundingRect = QtWidgets.QGraphicsWidget.boundingRect   # C++: no Python call from Qt
 
     def __init__(self, *args, **kw):
         super().__init__(*args, **kw)
-        self.geometryChanged.connect(self._forget_bounds)
+        self.geometryChanged.connect(self.fit_bounds)
+        self.fit_bounds()
 
-    def _forget_bounds(self) -> None:
-        self._bounds = None
+    def fit_bounds(self) -> None:
+        """pyqtgraph's bounds for the axis as it is now, kept as frame margins."""
+        b = pg.AxisItem.boundingRect(self)
+        r = self.rect()
+        self.setWindowFrameMargins(r.left() - b.left(), r.top() - b.top(),
+                                   b.right() - r.right(), b.bottom() - r.bottom())
 
     def prepareGeometryChange(self) -> None:
-        super().prepareGeometryChange()     # Qt marks the old (cached) bounds first
-        self._bounds = None
+        super().prepareGeometryChange()     # Qt marks the old bounds first
+        self.fit_bounds()                   # (pyqtgraph calls it after a grid change)
+
+    def setStyle(self, **kw) -> None:
+        super().setStyle(**kw)              # tick length, overlapping labels: the bounds
+        self.fit_bounds()
 
     def linkToView(self, view) -> None:
         old = self.linkedView()
         if old is not None and old is not view:
             try:
-                old.geometryChanged.disconnect(self._forget_bounds)
+                old.geometryChanged.disconnect(self.fit_bounds)
             except (RuntimeError, TypeError):
                 pass
         super().linkToView(view)
         if view is not None and view is not old:
-            view.geometryChanged.connect(self._forget_bounds)
-        self._bounds = None
-
-    def boundingRect(self) -> QtCore.QRectF:
-        b = self._bounds
-        if b is None:
-            b = self._bounds = super().boundingRect()
-        return QtCore.QRectF(b)
+            view.geometryChanged.connect(self.fit_bounds)
+        self.fit_bounds()
 
     def setRange(self, mn: float, mx: float) -> None:
         """pyqtgraph redraws an axis (~0.5 ms: ticks planned and drawn in Python) at every
@@ -269,6 +277,41 @@ class Axis(pg.AxisItem):
         super().setLabel(text, units, unitPrefix, **args)
         self._label = (text, units, unitPrefix, repr(sorted(args.items())),
                        self.label.isVisible())
+
+
+class View(pg.ViewBox):
+    """pyqtgraph's view box with its bounds read by Qt without a call into Python (as
+    :class:`Axis`): pyqtgraph's are the widget's rectangle and half a pixel more to the
+    right and below, kept as frame margins. Its shape, the clip of what it shows, is
+    pyqtgraph's (a path of those bounds), made once per geometry: pyqtgraph's own cache of
+    it is renewed only by its Python bounds, which Qt no longer calls."""
+
+    boundingRect = QtWidgets.QGraphicsWidget.boundingRect
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.setWindowFrameMargins(0.0, 0.0, 0.5, 0.5)
+        self._shape: QtGui.QPainterPath | None = None
+        self.geometryChanged.connect(self._forget_shape)
+
+    def _forget_shape(self) -> None:
+        self._shape = None
+
+    def shape(self) -> QtGui.QPainterPath:
+        path = self._shape
+        if path is None:
+            path = self._shape = QtGui.QPainterPath()
+            path.addRect(self.boundingRect())
+        return path
+
+
+def draws_nothing(plot: pg.PlotItem) -> None:
+    """Flag the containers of ``plot`` that draw nothing themselves (the plot, its view box
+    without a border, the view box's item group, the title's frame): Qt then skips their
+    paint call and their bounds, round trips into Python, for every region it repaints
+    (~10% of a step)."""
+    for it in (plot, plot.vb, plot.vb.childGroup, plot.titleLabel):
+        it.setFlag(QtWidgets.QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)
 
 
 class StepAxis(Axis):
