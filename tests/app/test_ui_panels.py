@@ -285,6 +285,40 @@ def test_step_line_spans_a_tiny_range_without_overflowing(qtbot):
     assert line.scene() is None
 
 
+def test_a_row_line_marks_its_row_across_the_plot(qtbot):
+    """A StepLine along y (the connectivity's current output step): a horizontal line at
+    y = value across the whole view, where the plot maps that value, after range changes."""
+    from PySide6 import QtCore
+
+    from ui.panels.base import Panel, StepLine
+
+    panel = Panel()
+    qtbot.addWidget(panel)
+    plot = panel.add_plot(0, 0, "rows")
+    plot.setRange(xRange=(0, 1000), yRange=(0, 1000), padding=0)
+    line = StepLine(plot, 250.0, axis="y")
+    panel.show_message("")
+    panel.resize(300, 300)
+    panel.show()
+    qtbot.waitExposed(panel)
+    view = panel.layout_widget
+
+    def check(value):
+        panel.grab()
+        rect = line.deviceTransform(view.viewportTransform()).mapRect(line.boundingRect())
+        vb = view.mapFromScene(plot.vb.sceneBoundingRect()).boundingRect()
+        at = view.mapFromScene(plot.vb.mapViewToScene(QtCore.QPointF(500.0, value)))
+        assert rect.left() <= vb.left() and rect.right() >= vb.right()     # across it
+        assert rect.height() <= 4 and abs(rect.center().y() - at.y()) <= 1.5
+        assert line.value() == value
+
+    check(250.0)
+    plot.setRange(xRange=(-3, 2), yRange=(200, 400), padding=0)
+    check(250.0)
+    line.setValue(330.0)
+    check(330.0)
+
+
 @pytest.mark.parametrize("html, shown", [
     ("<p>a = <b>0.5250</b>, b = 2.2500</p>", ["0.5250", "2.2500"]),
     # numbers in attributes or outside the paragraphs are not values of the formula

@@ -19,7 +19,7 @@ import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
 from ..jobs import LatestCall
-from .base import GATE_CMAP, Bars, Heatmap, Panel, TraceView, show_range
+from .base import GATE_CMAP, Bars, Heatmap, Panel, StepLine, TraceView, show_range
 from .io import _shown
 from .states import NeuronSearchPanel, TrajectoryPanel
 
@@ -81,8 +81,7 @@ class ConnectivityPanel(Panel):
         self.heat = Heatmap(self, hp, GATE_CMAP, levels=(-FLOOR_DECADES, 0.0),
                             row_name="t", value_name="log10 norm")
         self.heat.line.setVisible(False)
-        self.row_line = pg.InfiniteLine(angle=0, pen=pg.mkPen("#d62728", width=1))
-        hp.addItem(self.row_line, ignoreBounds=True)
+        self.row_line = StepLine(hp, pen=pg.mkPen("#d62728", width=1), axis="y")  # row t
         sp = self.add_plot(1, 0, "||dy_t / dx_s|| at the current step t", "norm",
                            "input step s")
         self.strip_plot = sp

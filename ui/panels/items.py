@@ -27,19 +27,20 @@ from .style import (
 
 
 class StepLine(QtWidgets.QGraphicsLineItem):
-    """A vertical marker at x = ``value``: a C++ line item (painted and bounded without any
-    Python), moved with ``setPos``.
+    """A marker at x = ``value`` (a vertical line), or at y = ``value`` with ``axis="y"``
+    (a horizontal one, where steps run down): a C++ line item (painted and bounded without
+    any Python), moved with ``setPos``.
 
-    It spans three times the visible y range and follows range changes, in item units of
-    a thousandth of the visible range. Qt pads a line's bounds by its pen width in item
-    units: in plain data units that is ~10^5 pixels when the y range is small (a loss of
+    It spans three times the visible range across it and follows range changes, in item
+    units of a thousandth of the visible range. Qt pads a line's bounds by its pen width in
+    item units: in plain data units that is ~10^5 pixels when the range is small (a loss of
     0.001), which overflowed Qt's integer device coordinates, and the view then repainted
     the wrong pixels (the old marker stayed on screen)."""
 
-    def __init__(self, plot: pg.PlotItem, value: float = 0.0, pen=STEP_PEN):
+    def __init__(self, plot: pg.PlotItem, value: float = 0.0, pen=STEP_PEN, axis: str = "x"):
         super().__init__()
         self.setPen(pen)
-        self._plot = plot
+        self._plot, self._axis = plot, axis
         plot.addItem(self, ignoreBounds=True)
         plot.vb.sigRangeChanged.connect(self._fit)
         self._fit()
@@ -48,10 +49,12 @@ class StepLine(QtWidgets.QGraphicsLineItem):
     def _fit(self, *_) -> None:
         (x0, x1), (y0, y1) = self._plot.vb.viewRange()
         sx = max(float(x1) - float(x0), 1e-30) / 1000.0
-        span = max(float(y1) - float(y0), 1e-30)
-        sy = span / 1000.0
+        sy = max(float(y1) - float(y0), 1e-30) / 1000.0
         self.setTransform(QtGui.QTransform.fromScale(sx, sy))
-        self.setLine(0.0, (float(y0) - span) / sy, 0.0, (float(y1) + span) / sy)
+        if self._axis == "x":
+            self.setLine(0.0, float(y0) / sy - 1000.0, 0.0, float(y1) / sy + 1000.0)
+        else:
+            self.setLine(float(x0) / sx - 1000.0, 0.0, float(x1) / sx + 1000.0, 0.0)
 
     def remove(self) -> None:
         """Take the line out of its plot (and stop following the plot's range)."""
@@ -60,10 +63,13 @@ class StepLine(QtWidgets.QGraphicsLineItem):
             self._plot.removeItem(self)
 
     def setValue(self, v: float) -> None:
-        self.setPos(float(v), 0.0)
+        if self._axis == "x":
+            self.setPos(float(v), 0.0)
+        else:
+            self.setPos(0.0, float(v))
 
     def value(self) -> float:
-        return self.pos().x()
+        return self.pos().x() if self._axis == "x" else self.pos().y()
 
 
 class MarkBand(QtWidgets.QGraphicsRectItem):

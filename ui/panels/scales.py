@@ -297,6 +297,12 @@ class View(pg.ViewBox):
     def _forget_shape(self) -> None:
         self._shape = None
 
+    def prepareForPaint(self) -> None:
+        """pyqtgraph's, which every view box of a scene runs before each repaint of it,
+        without its second call when neither the range nor the matrix waits."""
+        if self._autoRangeNeedsUpdate or self._matrixNeedsUpdate:
+            super().prepareForPaint()
+
     def shape(self) -> QtGui.QPainterPath:
         path = self._shape
         if path is None:
