@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from PySide6 import QtCore, QtGui, QtWidgets
 
+_ELIDE_RIGHT = QtCore.Qt.TextElideMode.ElideRight   # read once (paint runs every step)
+
 
 class LiveText(QtWidgets.QWidget):
     """Text that changes at every step without re-laying out the window.
@@ -22,6 +24,8 @@ class LiveText(QtWidgets.QWidget):
         self.lines = lines
         self.align = align if align is not None else (
             QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter)
+        self._align = int(self.align)
+        self._elided: tuple = ("", -1, "")     # (text, width, the text cut to that width)
         self.color = QtGui.QColor(color)
         self.background = QtGui.QColor(background) if background else None
         f = self.font()
@@ -61,6 +65,11 @@ class LiveText(QtWidgets.QWidget):
             return True
         return super().event(ev)
 
+    def changeEvent(self, ev) -> None:
+        if ev.type() == QtCore.QEvent.Type.FontChange:
+            self._elided = ("", -1, "")        # cut again in the new font
+        super().changeEvent(ev)
+
     def sizeHint(self) -> QtCore.QSize:
         h = self.fontMetrics().height() * max(self.lines, 1) + 6
         return QtCore.QSize(120, h)
@@ -83,8 +92,10 @@ class LiveText(QtWidgets.QWidget):
         else:
             p.setPen(self.color)
             r = self.rect().adjusted(2, 0, -2, 0)
-            p.drawText(r, int(self.align), self.fontMetrics().elidedText(
-                self._text, QtCore.Qt.TextElideMode.ElideRight, r.width()))
+            if self._elided[:2] != (self._text, r.width()):    # once per text and width
+                self._elided = (self._text, r.width(), self.fontMetrics().elidedText(
+                    self._text, _ELIDE_RIGHT, r.width()))
+            p.drawText(r, self._align, self._elided[2])
         p.end()
 
 

@@ -397,3 +397,39 @@ def test_a_repaint_asks_no_python_for_axis_or_view_bounds(qtbot):
     bad = {a for a in asked if a[0] in {"Axis", "StepAxis", "AxisItem", "ColorBarItem"}
            or (a[0] in {"View", "ViewBox"} and a[1] == "boundingRect")}
     assert len(asked) > 0 and bad == set(), bad   # (the heatmap's image is asked)
+
+
+def test_live_text_cut_to_its_width_matches_a_fresh_one(qtbot):
+    """A caption keeps the text it cut to its width between repaints: after a new text, a
+    resize and a new font it paints what a fresh caption in the same state paints (the
+    whole text where it fits, cut with an ellipsis where not)."""
+    from ui.widgets import LiveText
+
+    def made(text, width, point_size=None):
+        w = LiveText()
+        qtbot.addWidget(w)
+        if point_size:
+            f = w.font()
+            f.setPointSizeF(point_size)
+            w.setFont(f)
+        w.resize(width, 24)
+        w.setText(text)
+        return w
+
+    long = "LSTM, unit 3, step t = 120: the forget gate keeps most of the cell state"
+    w = made("short", 160)
+    states = [("short", 160, None), (long, 160, None), (long, 600, None), ("t = 7", 600, None),
+              (long, 300, None), (long, 300, 15.0)]
+    for text, width, size in states:
+        w.setText(text)
+        w.resize(width, 24)
+        if size:
+            f = w.font()
+            f.setPointSizeF(size)
+            w.setFont(f)
+        got = w.grab().toImage()
+        want = made(text, width, size).grab().toImage()
+        assert got == want, (text, width, size)
+    cut = QtGui.QFontMetrics(w.font()).elidedText(long, QtCore.Qt.TextElideMode.ElideRight,
+                                                  296)
+    assert cut.endswith("…") and cut != long         # the last state is a cut one
