@@ -391,7 +391,7 @@ def test_rich_lines_reuse_a_layout_only_for_numbers_of_the_same_shape(qtbot):
 
     def formula(a, b):
         return (f"<p>f<sub>t</sub> = σ({a}) = <b style='color:#1f4e9c'>{b}</b> and a long "
-                f"tail of words that wraps {a} · {b} + {a}</p><p>h = {b}</p>")
+                f"tail of words that wraps {a} · {b} + {a} in {{braces}}</p><p>h = {b}</p>")
 
     w = RichLines()
     qtbot.addWidget(w)
@@ -410,7 +410,8 @@ def test_rich_lines_reuse_a_layout_only_for_numbers_of_the_same_shape(qtbot):
             [(round(x, 3), round(y, 3), p if k is not None else None, k, c)
              for x, y, p, k, c in fresh._ops]
         drawn = "".join(p for _, _, p, k, _ in w._ops if k is not None)
-        assert a in drawn and b in drawn
+        assert a in drawn and b in drawn and "{braces}" in drawn
+        assert w.grab().toImage() == fresh.grab().toImage()     # and the same pixels
     assert len(w._templates) == 1        # signs and digits changed, the formula did not
 
 
