@@ -433,3 +433,36 @@ def test_live_text_cut_to_its_width_matches_a_fresh_one(qtbot):
     cut = QtGui.QFontMetrics(w.font()).elidedText(long, QtCore.Qt.TextElideMode.ElideRight,
                                                   296)
     assert cut.endswith("…") and cut != long         # the last state is a cut one
+
+
+def test_points_keep_pyqtgraphs_scatter_bounds_through_changes(qtbot):
+    """The trajectory's points keep their bounds between changes: still what pyqtgraph's
+    scatter plot measures after new points, a new range, a resize and bigger spots."""
+    from ui.panels.items import Points
+
+    w = pg.PlotWidget()
+    qtbot.addWidget(w)
+    pts = Points(size=7, pen=pg.mkPen(None))
+    w.addItem(pts)
+    rng = np.random.default_rng(5)
+    pts.setData(x=rng.normal(size=50), y=rng.normal(size=50))
+    w.resize(300, 200)
+    w.show()
+    qtbot.waitExposed(w)
+
+    def check():
+        QtWidgets.QApplication.processEvents()
+        w.grab()
+        assert pts.boundingRect() == pg.ScatterPlotItem.boundingRect(pts)
+
+    check()
+    pts.setData(x=rng.normal(size=80) * 5 + 3, y=rng.normal(size=80) * 0.1)
+    check()
+    w.setRange(xRange=(-20, 20), yRange=(-1, 1), padding=0)
+    check()
+    w.resize(500, 420)
+    check()
+    pts.setSize(15)
+    check()
+    pts.clear()
+    check()

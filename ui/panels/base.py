@@ -24,6 +24,7 @@ from .items import (  # noqa: F401  (the panels take their parts from here)
     Dot,
     Heatmap,
     MarkBand,
+    Points,
     StepLine,
     TickLabels,
     cache_static,

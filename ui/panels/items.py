@@ -393,6 +393,28 @@ class TickLabels:
             self._place_one(j)
 
 
+class Points(pg.ScatterPlotItem):
+    """A scatter plot that measures its bounds once per change. Qt asks for them at every
+    repaint of its view (a point cache is checked against them), and pyqtgraph measures
+    them anew each time: the data's extent and the spots' size in pixels, mapped through
+    the view (~20 us a call, three a step in the trajectory). Kept until the view's
+    transform or the points change (pyqtgraph calls ``prepareGeometryChange`` for both),
+    and checked against the data bounds and spot size pyqtgraph keeps."""
+
+    _bounds: tuple | None = None     # ((spot px, x bounds, y bounds), rect)
+
+    def prepareGeometryChange(self) -> None:
+        super().prepareGeometryChange()
+        self._bounds = None
+
+    def boundingRect(self) -> QtCore.QRectF:
+        b = self._bounds
+        if b is None or b[0] != (self._maxSpotPxWidth, self.bounds[0], self.bounds[1]):
+            rect = super().boundingRect()      # (fills pyqtgraph's data bounds)
+            b = self._bounds = ((self._maxSpotPxWidth, self.bounds[0], self.bounds[1]), rect)
+        return QtCore.QRectF(b[1])
+
+
 class Dot:
     """The value at the current step as a fixed-size dot: a C++ ellipse item that ignores
     the view's scaling, moved with ``setPos`` (much cheaper than a scatter plot update).

@@ -18,7 +18,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtWidgets
 
-from .base import GATE_CMAP, Dot, Panel, TraceView, cache_static, show_range
+from .base import GATE_CMAP, Dot, Panel, Points, TraceView, cache_static, show_range
 
 VALIDATION_RGB = (150, 150, 175)        # faint, behind the trace: fainter the more it draws
 AXES = ((0, 1), (0, 2), (1, 2))          # the pairs of the top three components one can draw
@@ -84,7 +84,7 @@ class TrajectoryPanel(Panel):
         self.axes_box.setToolTip("Which two of the top three principal components are drawn")
         self.axes_box.currentIndexChanged.connect(self._axes_chosen)
         self.layout().itemAt(0).layout().insertWidget(1, self.axes_box)
-        self.points = pg.ScatterPlotItem(size=7, pen=pg.mkPen(None))
+        self.points = Points(size=7, pen=pg.mkPen(None))
         p.addItem(self.points)
         self.first = pg.TextItem("t=0", color="#555", anchor=(0, 1))
         self.last = pg.TextItem("", color="#555", anchor=(0, 1))
