@@ -15,6 +15,7 @@ _ZEROS = str.maketrans("123456789", "000000000")
 _PARA = re.compile(r"<p([^>]*)>(.*?)</p>", re.S)
 _NUMBER = re.compile(r"\d[\d.]")
 _DIGIT = re.compile(r"\d")
+_AFTER_SPACE = re.compile(r"(?<= )")
 _COLOR = re.compile(r"color:\s*(#[0-9a-fA-F]{3,8}|[a-z]+)")
 
 
@@ -97,6 +98,7 @@ class RichLines(QtWidgets.QWidget):
         self._formats: list = []
         self._filled: list[str] = []
         self._colors: dict = {}
+        self._advances: dict = {}
         self._digits_even: bool | None = None
         self._plans: dict = {}
         self._values: list[str] = []
@@ -264,22 +266,35 @@ class RichLines(QtWidgets.QWidget):
         pieces and plain words without digits (the same in every text of this shape) are
         shaped once as static text; words with digits are drawn as text from
         ``self._filled`` at paint."""
-        base = self.font()
+        base, point, fonts, color = self.font(), QtCore.QPointF, {}, self._color
         draws = []
         for x, y, piece, i, a, b, k, c in ops:
             if i is None:
-                draws.append((y, QtCore.QPointF(x, y), piece, base, None, None, 0, 0))
+                draws.append((y, point(x, y), piece, base, None, None, 0, 0))
                 continue
-            font, fm = self._font(*k)
+            f = fonts.get(k)
+            if f is None:
+                f = fonts[k] = self._font(*k)
             word = filled[i][a:b]
             if _DIGIT.search(word) is None:     # formula text, the same at every step
-                st = self._static(word, k, font) if word else None
-                if st is not None:
-                    draws.append((y, QtCore.QPointF(x, y - fm.ascent()), st, font,
-                                  self._color(c), None, 0, 0))
+                if word:
+                    draws.append((y, point(x, y - f[1].ascent()), self._static(word, k, f[0]),
+                                  f[0], color(c), None, 0, 0))
             else:
-                draws.append((y, QtCore.QPointF(x, y), None, font, self._color(c), i, a, b))
+                draws.append((y, point(x, y), None, f[0], color(c), i, a, b))
         return draws, ops
+
+    def _advance(self, key, fm: QtGui.QFontMetricsF, text: str) -> float:
+        """``fm.horizontalAdvance(text)``, measured once per font and shape of the text (its
+        digits as 0 when every digit has one width): a new sign or new digits of the same
+        shape take the same room."""
+        k = (key, text.translate(_ZEROS) if self._tabular() else text)
+        w = self._advances.get(k)
+        if w is None:
+            if len(self._advances) > 5_000:
+                self._advances.clear()
+            w = self._advances[k] = fm.horizontalAdvance(text)
+        return w
 
     def _plan(self, width: float, filled: list[str]) -> list:
         """The layout of the current text (``filled``: its plain pieces with the numbers
@@ -302,11 +317,11 @@ class RichLines(QtWidgets.QWidget):
                 fm = self._font(*key)[1]
                 dy = fm0.ascent() + (fm0.ascent() * 0.3 if key[2] else 0.0)
                 words = [piece]
-                if x + fm.horizontalAdvance(piece) > width and x > 4.0:
-                    words = re.split(r"(?<= )", piece)
+                if x + self._advance(key, fm, piece) > width and x > 4.0:
+                    words = _AFTER_SPACE.split(piece)
                 a = 0
                 for word in words:
-                    w = fm.horizontalAdvance(word)
+                    w = self._advance(key, fm, word)
                     if x + w > width and x > 4.0:
                         x, y = 24.0, y + line_h
                     ops.append((x, y + dy, None, n, a, a + len(word), key, color))
