@@ -359,6 +359,11 @@ def test_axes_and_view_boxes_with_kept_bounds_paint_pyqtgraphs_pixels(qtbot):
         p.setRange(xRange=(10, 30), yRange=(2, 9), padding=0)
         p.showGrid(x=False, y=False)
     same()
+    for p in (op, pp):          # the range follows the data, made current before a repaint
+        p.enableAutoRange()
+        p.plot(np.linspace(-30, 80, 50), np.linspace(-5, 25, 50), pen="b")
+    same()
+    assert op.vb.viewRange() == pp.vb.viewRange()
 
 
 def test_a_repaint_asks_no_python_for_axis_or_view_bounds(qtbot):

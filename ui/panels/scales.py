@@ -3,6 +3,9 @@ axis (pyqtgraph draws axes in Python, ~1 ms each), and the axis classes the pane
 
 from __future__ import annotations
 
+import functools
+import weakref
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
@@ -298,10 +301,34 @@ class View(pg.ViewBox):
         self._shape = None
 
     def prepareForPaint(self) -> None:
-        """pyqtgraph's, which every view box of a scene runs before each repaint of it,
-        without its second call when neither the range nor the matrix waits."""
+        """pyqtgraph's (the range and matrix made current), without its second call when
+        neither waits."""
         if self._autoRangeNeedsUpdate or self._matrixNeedsUpdate:
             super().prepareForPaint()
+
+    def itemChange(self, change, value):
+        """pyqtgraph connects every view box to its scene's ``sigPrepareForPaint``, which
+        its views emit before each repaint: one signal call into Python per view box and
+        repaint (~40 a step). The view boxes of a scene are made ready from one
+        connection instead (:func:`_prepare_views`), in the order they joined it."""
+        if change == _SCENE_CHANGE:
+            ret = pg.GraphicsWidget.itemChange(self, change, value)   # not ViewBox's
+            boxes = getattr(self.scene(), "_plot_views", None)
+            if boxes is not None:
+                boxes[:] = [r for r in boxes if r() is not None and r() is not self]
+            return ret
+        if change == _SCENE_CHANGED:
+            ret = pg.GraphicsWidget.itemChange(self, change, value)
+            scene = self.scene()
+            if scene is not None and hasattr(scene, "sigPrepareForPaint"):
+                boxes = getattr(scene, "_plot_views", None)
+                if boxes is None:
+                    boxes = scene._plot_views = []
+                    ref = weakref.ref(scene)
+                    scene.sigPrepareForPaint.connect(functools.partial(_prepare_views, ref))
+                boxes.append(weakref.ref(self))
+            return ret
+        return super().itemChange(change, value)
 
     def shape(self) -> QtGui.QPainterPath:
         path = self._shape
@@ -309,6 +336,22 @@ class View(pg.ViewBox):
             path = self._shape = QtGui.QPainterPath()
             path.addRect(self.boundingRect())
         return path
+
+
+_SCENE_CHANGE = QtWidgets.QGraphicsItem.GraphicsItemChange.ItemSceneChange
+_SCENE_CHANGED = QtWidgets.QGraphicsItem.GraphicsItemChange.ItemSceneHasChanged
+
+
+def _prepare_views(scene_ref) -> None:
+    """Before a repaint of a scene: its :class:`View` boxes' ranges and matrices made
+    current where they wait (pyqtgraph's ``ViewBox.prepareForPaint``)."""
+    scene = scene_ref()
+    if scene is None:
+        return
+    for ref in scene._plot_views:
+        vb = ref()
+        if vb is not None and (vb._autoRangeNeedsUpdate or vb._matrixNeedsUpdate):
+            pg.ViewBox.prepareForPaint(vb)
 
 
 def draws_nothing(plot: pg.PlotItem) -> None:
