@@ -288,7 +288,7 @@ class RichLines(QtWidgets.QWidget):
         """``fm.horizontalAdvance(text)``, measured once per font and shape of the text (its
         digits as 0 when every digit has one width): a new sign or new digits of the same
         shape take the same room."""
-        k = (key, text.translate(_ZEROS) if self._tabular() else text)
+        k = (key, text.translate(_ZEROS) if self._digits_even else text)   # (set by _plan_for)
         w = self._advances.get(k)
         if w is None:
             if len(self._advances) > 5_000:

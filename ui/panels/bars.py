@@ -48,8 +48,9 @@ def _finite(values) -> np.ndarray:
 
 
 _XS: dict[int, np.ndarray] = {}
-# read once: each access to a Qt enum member is a few Python calls (paint runs every step)
-_NO_PEN, _NO_BRUSH = QtCore.Qt.PenStyle.NoPen, QtCore.Qt.BrushStyle.NoBrush
+# a pen and a brush that draw nothing, made once: an enum member passed to Qt is read
+# through Python properties at each call (paint runs every step)
+_NO_PEN, _NO_BRUSH = QtGui.QPen(QtCore.Qt.PenStyle.NoPen), QtGui.QBrush()
 
 
 def _bar_xs(n: int) -> np.ndarray:
