@@ -8,6 +8,7 @@ numpy memory (~0.07 ms for 256), and strokes the outline as one unfilled polygon
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -28,15 +29,16 @@ def step_polygon(values: np.ndarray) -> QtGui.QPolygonF:
 
 
 def _outline(v: np.ndarray) -> QtGui.QPolygonF:
-    """:func:`step_polygon` of finite float64 values."""
+    """:func:`step_polygon` of finite float64 values: the corners' x, then each height as
+    the y of its bar's two top corners (a new polygon's points start at (0, 0), so the
+    first and last corner are already on the axis)."""
     n = len(v)
     poly = QtGui.QPolygonF()
     poly.resize(2 * n + 2)
-    a = np.frombuffer(shiboken6.VoidPtr(poly.data(), (2 * n + 2) * 16, True),
-                      np.float64).reshape(-1, 2)
-    a[:, 0] = _bar_xs(n)
-    a[0, 1] = a[-1, 1] = 0.0
-    a[1:-1, 1].reshape(n, 2)[:] = v[:, None]
+    a = np.frombuffer(shiboken6.VoidPtr(poly.data(), (2 * n + 2) * 16, True), np.float64)
+    a[0::2] = _bar_xs(n)
+    a[3:4 * n + 2:4] = v
+    a[5:4 * n + 2:4] = v
     return poly
 
 
@@ -94,8 +96,13 @@ class BarItem(QtWidgets.QGraphicsRectItem):
         self.opts = {"x": np.zeros(0), "height": np.zeros(0)}    # what is drawn
 
     def set_values(self, values, x=None, width: float = 1.0) -> None:
-        v = _finite(values)
+        v = np.asarray(values, dtype=np.float64).ravel()
         n = len(v)
+        if n:       # the bounds' extremes also tell whether a value is NaN or infinite
+            lo, hi = float(v.min()), float(v.max())
+            if not (math.isfinite(lo) and math.isfinite(hi)):
+                v = _finite(v)
+                lo, hi = float(v.min()), float(v.max())
         layout = (n, None if x is None else width)
         if x is not None:
             x = np.asarray(x, dtype=np.float64).ravel()
@@ -122,7 +129,7 @@ class BarItem(QtWidgets.QGraphicsRectItem):
                 x0, x1 = -0.5, n - 1.5
             else:
                 x0, x1 = float(r[:, 0].min()), float(r[:, 0].max())
-            lo, hi = min(float(v.min()), 0.0), max(float(v.max()), 0.0)
+            lo, hi = min(lo, 0.0), max(hi, 0.0)
             bounds = QtCore.QRectF(x0, lo, x1 + width - x0, hi - lo)
         else:
             bounds = QtCore.QRectF()
