@@ -154,6 +154,16 @@ class RichLines(QtWidgets.QWidget):
         if abs(h - self.minimumHeight()) > 1:
             self.setMinimumHeight(h)
 
+    def changeEvent(self, ev) -> None:
+        """A new font: every cached piece, width and plan was made in the old one."""
+        super().changeEvent(ev)
+        if ev.type() == QtCore.QEvent.Type.FontChange:
+            self._fonts, self._cache, self._templates, self._plans = {}, {}, {}, {}
+            self._advances, self._digits_even = {}, None
+            text, self._text, self._template = self._text, "", ""
+            self._ops_for = ("", -1)
+            self.setText(text)
+
     def resizeEvent(self, ev) -> None:
         super().resizeEvent(ev)
         if ev.oldSize().width() != ev.size().width():

@@ -24,7 +24,6 @@ class LiveText(QtWidgets.QWidget):
         self.lines = lines
         self.align = align if align is not None else (
             QtCore.Qt.AlignmentFlag.AlignLeft | QtCore.Qt.AlignmentFlag.AlignVCenter)
-        self._align = int(self.align)
         self._elided: tuple = ("", -1, "")     # (text, width, the text cut to that width)
         self.color = QtGui.QColor(color)
         self.background = QtGui.QColor(background) if background else None
@@ -46,6 +45,16 @@ class LiveText(QtWidgets.QWidget):
         self.setSizePolicy(QtWidgets.QSizePolicy.Policy.Ignored,
                            QtWidgets.QSizePolicy.Policy.Fixed if lines else
                            QtWidgets.QSizePolicy.Policy.Expanding)
+
+    @property
+    def align(self):
+        return self._alignment
+
+    @align.setter
+    def align(self, flags) -> None:
+        self._alignment = flags
+        self._align = int(flags)     # as paint passes it (an enum is read through Python)
+        self.update()
 
     def text(self) -> str:
         return self._text

@@ -471,3 +471,101 @@ def test_points_keep_pyqtgraphs_scatter_bounds_through_changes(qtbot):
     check()
     pts.clear()
     check()
+
+
+def test_view_boxes_of_a_scene_are_made_ready_after_moves_and_deletions(qtbot):
+    """A scene's view boxes are made ready before its repaints from one list: a plot moved
+    to another view leaves it (and joins the other's), and a deleted plot does not keep the
+    others from being made ready (their ranges are applied before they are drawn)."""
+    import shiboken6
+
+    from ui.panels.scales import View
+
+    def plot_in(w):
+        p = w.addPlot(viewBox=View(enableMenu=False))
+        p.plot([0.0, 10.0], [0.0, 1.0])
+        return p
+
+    a, b = pg.GraphicsLayoutWidget(), pg.GraphicsLayoutWidget()
+    for w in (a, b):
+        qtbot.addWidget(w)
+        w.resize(300, 200)
+        w.show()
+    p1, p2, moved = plot_in(a), plot_in(a), plot_in(a)
+    qtbot.waitExposed(a)
+    a.grab()
+    a.removeItem(moved)
+    b.addItem(moved)
+    in_a = [r() for r in a.scene()._plot_views]
+    assert p1.vb in in_a and p2.vb in in_a and moved.vb not in in_a
+    assert [r() for r in b.scene()._plot_views] == [moved.vb]
+    p1.vb.setRange(xRange=(0, 5), padding=0)    # waiting to be made ready, then
+    shiboken6.delete(p1)                 # gone in C++ (its wrapper kept by this test)
+    p2.vb.setRange(xRange=(3, 9), padding=0)
+    moved.vb.setRange(xRange=(1, 2), padding=0)
+    a.grab()
+    b.grab()
+    assert not p2.vb._matrixNeedsUpdate and not moved.vb._matrixNeedsUpdate
+    assert p2.vb.viewRange()[0] == [3, 9]
+    # the matrix applied: x = 3 at the view's left edge, 9 at its right
+    left = p2.vb.mapViewToScene(QtCore.QPointF(3.0, 0.0)).x()
+    assert abs(left - p2.vb.sceneBoundingRect().left()) < 1.0
+
+
+def test_rich_lines_in_a_new_font_paint_what_a_fresh_widget_paints(qtbot):
+    """A font set after text was shown: the formula pieces, widths and plans are made again
+    in it (a fresh widget in that font is the reference)."""
+    from ui.rich_lines import RichLines
+
+    text = ("<p>f<sub>t</sub> = σ(<b>0.1234</b>) = <b style='color:#1f4e9c'>-0.5078</b> and "
+            "a tail that wraps 0.2500 · 0.7500</p><p>h = 0.9000</p>")
+
+    def made(point_size=None):
+        w = RichLines()
+        qtbot.addWidget(w)
+        if point_size:
+            f = w.font()
+            f.setPointSizeF(point_size)
+            w.setFont(f)
+        w.resize(260, 200)
+        w.setText(text)
+        return w
+
+    w = made()
+    w.grab()
+    f = w.font()
+    f.setPointSizeF(15.0)
+    w.setFont(f)
+    assert w.grab().toImage() == made(15.0).grab().toImage()
+
+
+def test_a_row_line_paints_what_pyqtgraphs_horizontal_line_paints(qtbot):
+    """The connectivity's row marker (a C++ StepLine along y) replaced pyqtgraph's
+    InfiniteLine(angle=0): the same pixels at several rows and after a new range."""
+    from ui.panels.base import StepLine
+
+    def made(ours):
+        w = pg.GraphicsLayoutWidget()
+        qtbot.addWidget(w)
+        w.resize(300, 300)
+        p = w.addPlot()
+        p.setRange(xRange=(0, 1000), yRange=(0, 1000), padding=0)
+        pen = pg.mkPen("#d62728", width=1)
+        if ours:
+            line = StepLine(p, 250.0, pen=pen, axis="y")
+        else:
+            line = pg.InfiniteLine(250.0, angle=0, pen=pen)
+            p.addItem(line, ignoreBounds=True)
+        w.show()
+        qtbot.waitExposed(w)
+        return w, p, line
+
+    (a, pa, la), (b, pb, lb) = made(True), made(False)
+    for value, rng in ((250.0, None), (333.3, None), (717.5, (600.0, 800.0))):
+        if rng:
+            pa.setYRange(*rng, padding=0)
+            pb.setYRange(*rng, padding=0)
+        la.setValue(value)
+        lb.setValue(value)
+        QtWidgets.QApplication.processEvents()
+        assert a.grab().toImage() == b.grab().toImage(), value

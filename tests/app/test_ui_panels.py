@@ -378,9 +378,19 @@ def test_axis_bounds_follow_resizes_and_grid_changes(qtbot):
     check()
     panel.layout_widget.ci.layout.setRowStretchFactor(1, 4)
     check()
-    axes[0].setStyle(tickLength=9)         # ticks reaching further into the view
-    check()
     top.showGrid(x=False, y=False)
+    check()
+    axes[0].setStyle(tickLength=-12)       # ticks reaching further into the view: the
+    check()                                # bounds grow, the axis's width does not
+    style = QtWidgets.QStyleFactory.create("Fusion")
+    style.setParent(panel)                 # (a widget does not own the style it is given)
+    QtWidgets.QGraphicsWidget.setStyle(axes[0], style)
+    QtWidgets.QGraphicsWidget.setStyle(top.vb, style)
+    check()                                # (a new style resets a widget's frame margins)
+    top.showGrid(x=True, y=True)
+    axes[0].unlinkFromView()               # the grid no longer takes in the view
+    check()
+    axes[0].linkToView(top.vb)
     check()
 
 

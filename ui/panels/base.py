@@ -215,7 +215,8 @@ class Panel(QtWidgets.QWidget):
         kw.setdefault("enableMenu", False)   # our own export menu; saves ~10 ms per plot
         # (the top and right axes stay pyqtgraph's: given ones would be shown)
         kw.setdefault("axisItems", {"bottom": StepAxis("bottom"), "left": Axis("left")})
-        kw.setdefault("viewBox", View(enableMenu=False))
+        if "viewBox" not in kw:
+            kw["viewBox"] = View(enableMenu=False)
         p = self.layout_widget.addPlot(row=row, col=col, **kw)
         if title:
             set_title(p, title)

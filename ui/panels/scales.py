@@ -8,6 +8,7 @@ import weakref
 
 import numpy as np
 import pyqtgraph as pg
+import shiboken6
 from PySide6 import QtCore, QtGui, QtWidgets
 
 
@@ -240,20 +241,30 @@ class Axis(pg.AxisItem):
         super().prepareGeometryChange()     # Qt marks the old bounds first
         self.fit_bounds()                   # (pyqtgraph calls it after a grid change)
 
-    def setStyle(self, **kw) -> None:
-        super().setStyle(**kw)              # tick length, overlapping labels: the bounds
+    def setStyle(self, *args, **kw) -> None:
+        super().setStyle(*args, **kw)       # tick length, overlapping labels: the bounds
         self.fit_bounds()
 
-    def linkToView(self, view) -> None:
+    def changeEvent(self, ev) -> None:
+        super().changeEvent(ev)             # a new style resets a widget's frame margins
+        if ev.type() == QtCore.QEvent.Type.StyleChange:
+            self.fit_bounds()
+
+    def _linkToView_internal(self, view) -> None:
+        """Every way pyqtgraph links an axis (``linkToView``, the constructor's
+        ``linkView``) comes here; the view's geometry is followed from then on."""
+        super()._linkToView_internal(view)  # (unlinks the last view first)
+        view.geometryChanged.connect(self.fit_bounds)
+        self.fit_bounds()
+
+    def unlinkFromView(self) -> None:
         old = self.linkedView()
-        if old is not None and old is not view:
+        super().unlinkFromView()
+        if old is not None:
             try:
                 old.geometryChanged.disconnect(self.fit_bounds)
-            except (RuntimeError, TypeError):
+            except (RuntimeError, TypeError):   # (a view already gone)
                 pass
-        super().linkToView(view)
-        if view is not None and view is not old:
-            view.geometryChanged.connect(self.fit_bounds)
         self.fit_bounds()
 
     def setRange(self, mn: float, mx: float) -> None:
@@ -299,6 +310,11 @@ class View(pg.ViewBox):
 
     def _forget_shape(self) -> None:
         self._shape = None
+
+    def changeEvent(self, ev) -> None:
+        super().changeEvent(ev)             # a new style resets a widget's frame margins
+        if ev.type() == QtCore.QEvent.Type.StyleChange:
+            self.setWindowFrameMargins(0.0, 0.0, 0.5, 0.5)
 
     def prepareForPaint(self) -> None:
         """pyqtgraph's (the range and matrix made current), without its second call when
@@ -348,9 +364,12 @@ def _prepare_views(scene_ref) -> None:
     scene = scene_ref()
     if scene is None:
         return
-    for ref in scene._plot_views:
+    boxes = scene._plot_views
+    for ref in list(boxes):
         vb = ref()
-        if vb is not None and (vb._autoRangeNeedsUpdate or vb._matrixNeedsUpdate):
+        if vb is None or not shiboken6.isValid(vb):   # deleted without leaving the scene
+            boxes.remove(ref)
+        elif vb._autoRangeNeedsUpdate or vb._matrixNeedsUpdate:
             pg.ViewBox.prepareForPaint(vb)
 
 
