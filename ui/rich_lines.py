@@ -90,7 +90,6 @@ class RichLines(QtWidgets.QWidget):
         self.background = QtGui.QColor(background)
         self._fonts: dict = {}
         self._cache: dict = {}
-        self._ops: list = []
         self._ops_for: tuple = ("", -1)
         self._draws: tuple = ([], [])
         self._templates: dict = {}
@@ -149,7 +148,10 @@ class RichLines(QtWidgets.QWidget):
         """Ask for the height the lines take at this width (in a scroll area the last line
         is then reached, never cut); unchanged while only the numbers change."""
         fm0 = self._font(False, False, False)[1]
-        ops = self._layout(self.width() - 8) if self.width() > 20 else []
+        ops = []
+        if self.width() > 20:
+            self._layout(self.width() - 8)
+            ops = self._draws[1]
         h = int(max((y for _, y, *_ in ops), default=0.0) + fm0.height() * 1.3 + 6)
         if abs(h - self.minimumHeight()) > 1:
             self.setMinimumHeight(h)
@@ -231,15 +233,19 @@ class RichLines(QtWidgets.QWidget):
                           for s in (False, True)))
         return self._digits_even
 
-    def _layout(self, width: float) -> list:
-        """Draw operations ``(x, y, piece, font key, colour)``: a cached rich QStaticText
-        (top-left at x, y) or plain text (its baseline at y); a piece that does not fit
-        starts a new, indented line, plain ones between their words.
+    def _layout(self, width: float) -> None:
+        """Lay the current text out at ``width``: a piece that does not fit starts a new,
+        indented line, plain ones between their words.
 
         The places depend on the template, the width and the widths of the numbers only:
         planned once per such shape (numbers written with 0 for every digit, when the
         digits have one width), then only this step's words are put in."""
         self._draws = self._plan_for(width)
+
+    @property
+    def _ops(self) -> list:
+        """What the last paint drew, ``(x, y, piece, font key, colour)``: a cached rich
+        QStaticText (top-left at x, y) or plain text (its baseline at y)."""
         return [(x, y, piece if i is None else self._filled[i][a:b], k, c)
                 for x, y, piece, i, a, b, k, c in self._draws[1]]
 
@@ -346,7 +352,7 @@ class RichLines(QtWidgets.QWidget):
         p.fillRect(ev.rect(), self.background)
         black = self.palette().color(QtGui.QPalette.ColorRole.WindowText)
         if self._ops_for != (self._text, self.width()):
-            self._ops = self._layout(self.width() - 8)
+            self._layout(self.width() - 8)
             self._ops_for = (self._text, self.width())
         filled = self._filled
         cur_font = cur_color = 0

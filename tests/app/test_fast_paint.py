@@ -404,6 +404,23 @@ def test_a_repaint_asks_no_python_for_axis_or_view_bounds(qtbot):
     assert len(asked) > 0 and bad == set(), bad   # (the heatmap's image is asked)
 
 
+def _set_point_size(widget, size: float) -> None:
+    f = widget.font()
+    f.setPointSizeF(size)
+    widget.setFont(f)
+
+
+def _text_widget(qtbot, widget, size, text, point_size=None):
+    """``widget`` (a caption or rich lines) of ``size`` showing ``text``, in ``point_size``
+    where given."""
+    qtbot.addWidget(widget)
+    if point_size:
+        _set_point_size(widget, point_size)
+    widget.resize(*size)
+    widget.setText(text)
+    return widget
+
+
 def test_live_text_cut_to_its_width_matches_a_fresh_one(qtbot):
     """A caption keeps the text it cut to its width between repaints: after a new text, a
     resize and a new font it paints what a fresh caption in the same state paints (the
@@ -411,15 +428,7 @@ def test_live_text_cut_to_its_width_matches_a_fresh_one(qtbot):
     from ui.widgets import LiveText
 
     def made(text, width, point_size=None):
-        w = LiveText()
-        qtbot.addWidget(w)
-        if point_size:
-            f = w.font()
-            f.setPointSizeF(point_size)
-            w.setFont(f)
-        w.resize(width, 24)
-        w.setText(text)
-        return w
+        return _text_widget(qtbot, LiveText(), (width, 24), text, point_size)
 
     long = "LSTM, unit 3, step t = 120: the forget gate keeps most of the cell state"
     w = made("short", 160)
@@ -429,9 +438,7 @@ def test_live_text_cut_to_its_width_matches_a_fresh_one(qtbot):
         w.setText(text)
         w.resize(width, 24)
         if size:
-            f = w.font()
-            f.setPointSizeF(size)
-            w.setFont(f)
+            _set_point_size(w, size)
         got = w.grab().toImage()
         want = made(text, width, size).grab().toImage()
         assert got == want, (text, width, size)
@@ -521,21 +528,11 @@ def test_rich_lines_in_a_new_font_paint_what_a_fresh_widget_paints(qtbot):
             "a tail that wraps 0.2500 · 0.7500</p><p>h = 0.9000</p>")
 
     def made(point_size=None):
-        w = RichLines()
-        qtbot.addWidget(w)
-        if point_size:
-            f = w.font()
-            f.setPointSizeF(point_size)
-            w.setFont(f)
-        w.resize(260, 200)
-        w.setText(text)
-        return w
+        return _text_widget(qtbot, RichLines(), (260, 200), text, point_size)
 
     w = made()
     w.grab()
-    f = w.font()
-    f.setPointSizeF(15.0)
-    w.setFont(f)
+    _set_point_size(w, 15.0)
     assert w.grab().toImage() == made(15.0).grab().toImage()
 
 

@@ -397,15 +397,11 @@ class Points(pg.ScatterPlotItem):
     """A scatter plot that measures its bounds once per change. Qt asks for them at every
     repaint of its view (a point cache is checked against them), and pyqtgraph measures
     them anew each time: the data's extent and the spots' size in pixels, mapped through
-    the view (~20 us a call, three a step in the trajectory). Kept until the view's
-    transform or the points change (pyqtgraph calls ``prepareGeometryChange`` for both),
-    and checked against the data bounds and spot size pyqtgraph keeps."""
+    the view (~20 us a call, three a step in the trajectory). Kept while the data bounds
+    and spot size pyqtgraph keeps are the same: pyqtgraph forgets its data bounds at new
+    points, new spot sizes and every change of the view's transform."""
 
     _bounds: tuple | None = None     # ((spot px, x bounds, y bounds), rect)
-
-    def prepareGeometryChange(self) -> None:
-        super().prepareGeometryChange()
-        self._bounds = None
 
     def boundingRect(self) -> QtCore.QRectF:
         b = self._bounds

@@ -316,12 +316,6 @@ class View(pg.ViewBox):
         if ev.type() == QtCore.QEvent.Type.StyleChange:
             self.setWindowFrameMargins(0.0, 0.0, 0.5, 0.5)
 
-    def prepareForPaint(self) -> None:
-        """pyqtgraph's (the range and matrix made current), without its second call when
-        neither waits."""
-        if self._autoRangeNeedsUpdate or self._matrixNeedsUpdate:
-            super().prepareForPaint()
-
     def itemChange(self, change, value):
         """pyqtgraph connects every view box to its scene's ``sigPrepareForPaint``, which
         its views emit before each repaint: one signal call into Python per view box and
