@@ -11,6 +11,8 @@ import pyqtgraph as pg
 import shiboken6
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from . import ticks as plan
+
 
 def time_extent(plot: pg.PlotItem, n: int) -> int:
     """How many steps the time axis of ``plot`` spans for a sequence of ``n`` steps.
@@ -274,6 +276,12 @@ class Axis(pg.AxisItem):
         if self.picture is not None and self.range == [mn, mx]:
             return
         super().setRange(mn, mx)
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N803 (pyqtgraph's names)
+        return plan.tick_values(self, minVal, maxVal, size)
+
+    def generateDrawSpecs(self, p):
+        return plan.draw_specs(self, p)
 
     def setTicks(self, ticks) -> None:
         """The same ticks again (a new trace of the same vocabulary) keep the drawing."""
