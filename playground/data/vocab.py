@@ -81,14 +81,12 @@ class Vocab:
     def encode(self, text: str | Sequence[str]) -> np.ndarray:
         """Symbol ids, ``(T,)`` int64. Raises :class:`SequenceError` for an unknown symbol."""
         tokens = self.tokens(text)
-        ids = np.empty(len(tokens), dtype=np.int64)
-        for pos, s in enumerate(tokens):
-            i = self.index.get(s)
-            if i is None:
-                raise SequenceError(f"symbol {s!r} at position {pos + 1} is not in the vocabulary "
-                                    f"({self.preview()})")
-            ids[pos] = i
-        return ids
+        ids = list(map(self.index.get, tokens))       # (looked up in C: ~25x a Python loop)
+        if None in ids:
+            pos = ids.index(None)
+            raise SequenceError(f"symbol {tokens[pos]!r} at position {pos + 1} is not in the "
+                                f"vocabulary ({self.preview()})")
+        return np.array(ids, dtype=np.int64).reshape(-1)
 
     def decode(self, ids: Iterable[int]) -> list[str]:
         """The symbols of ``ids``; an id outside the vocabulary raises :class:`SequenceError`."""
@@ -105,8 +103,8 @@ class Vocab:
         """Symbols (or ids) back to text: characters side by side, words with spaces but none
         before punctuation."""
         symbols = symbols if isinstance(symbols, (np.ndarray, str)) else list(symbols)
-        if isinstance(symbols, np.ndarray) or any(isinstance(s, (int, np.integer))
-                                                  for s in symbols):
+        if isinstance(symbols, np.ndarray) or any(issubclass(t, (int, np.integer))
+                                                  for t in set(map(type, symbols))):
             symbols = self.decode(symbols)
         symbols = list(symbols)
         if self.level == "char":
