@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -56,8 +57,11 @@ def flatten_trace(tr) -> dict[str, np.ndarray]:
                  "tbptt", "inputs", "param_grads"):
         put(name, getattr(tr, name))
     for i, rec in enumerate(tr.layers):
-        for name, value in vars(rec).items():
-            put(f"layers/{i}/{name}", value)
+        # the record's data: not its bookkeeping (serial numbers, caches a view made)
+        names = [f.name for f in dataclasses.fields(rec) if f.compare] \
+            if dataclasses.is_dataclass(rec) else list(vars(rec))
+        for name in names:
+            put(f"layers/{i}/{name}", getattr(rec, name))
     return out
 
 

@@ -3,9 +3,10 @@ step where something it depends on changed.
 
 A trace carries :func:`model_key` of the weights that made it. For each recurrent
 layer-direction, :func:`first_change` finds the first run-order step where its input, its
-initial state or an intervention differs from the base trace's; :func:`base_prefix` hands
-the base's arrays of the steps before it to the forward pass, which starts there. The
-backward pass always runs over the whole sequence.
+initial state or an intervention (of the new trace or of the base) differs from the base
+trace's, or where the base ends (a sequence typed further keeps its first steps);
+:func:`base_prefix` hands the base's arrays of the steps before it to the forward pass,
+which starts there. The backward pass always runs over the whole sequence.
 """
 
 from __future__ import annotations
@@ -28,23 +29,33 @@ def _run_order(a: np.ndarray, d: int, s: int) -> np.ndarray:
     return a[:, :s] if d == 0 else a[:, a.shape[1] - s:][:, ::-1]
 
 
-def first_change(run: Run, old: RecurrentTrace | None, d: int) -> int:
-    """The first run-order step whose value may differ from ``old`` (0: all of them)."""
+def first_change(run: Run, old: RecurrentTrace | None, d: int, old_first: int | None = None
+                 ) -> int:
+    """The first run-order step whose value may differ from ``old`` (0: all of them): where
+    the inputs differ, an intervention of this run or of ``old`` (``old_first``: the first
+    run-order step ``old`` was changed at) comes, or ``old`` ends. A sequence typed further
+    or cut short keeps its common first steps (forward in time: the first steps of its
+    text; the reverse direction of a bidirectional layer starts from the end)."""
     x = run.x.detach()
     B, T = x.shape[:2]
     H = run.weights[1].shape[1]
     first = int(run.ivs.lo.min()) if len(run.ivs) else T
+    if old_first is not None:
+        first = min(first, int(old_first))
     if (old is None or old.kind != run.kind or old.nonlinearity != run.nonlinearity
-            or old.h.shape != (B, T, H) or old.x.shape != tuple(x.shape)
+            or old.h.ndim != 3 or old.h.shape[0] != B or old.h.shape[2] != H
+            or old.x.shape[0] != B or old.x.shape[2:] != tuple(x.shape[2:])
             or old.h.dtype != np.dtype(str(x.dtype).removeprefix("torch."))):
         return 0
     if not np.array_equal(old.h0, run.h0.detach().cpu().numpy()):
         return 0
     if run.c0 is not None and not np.array_equal(old.c0, run.c0.detach().cpu().numpy()):
         return 0
-    xs = x.cpu().numpy()
-    xo = _run_order(old.x, d, T)
-    differs = np.nonzero((xs != xo).reshape(B, T, -1).any(axis=(0, 2)))[0]
+    n = min(T, old.x.shape[1])
+    first = min(first, n)
+    xs = x[:, :n].cpu().numpy()
+    xo = _run_order(old.x, d, n)
+    differs = np.nonzero((xs != xo).reshape(B, n, -1).any(axis=(0, 2)))[0]
     return min(first, int(differs[0])) if differs.size else first
 
 

@@ -8,9 +8,12 @@ registry's ``trace="output"``), plus the model's outputs, losses and gradients.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 
 import numpy as np
+
+_serials = itertools.count(1)
 
 
 def norm64(a: np.ndarray | None) -> np.ndarray | None:
@@ -52,6 +55,12 @@ class RecurrentTrace:
     cut: np.ndarray                     # (T,) True where no gradient flows to the step before
     weight_grads: dict[str, np.ndarray]  # weight_ih, weight_hh, bias_ih, bias_hh
     call: int = 0                       # which call of the module (playground.inspect)
+    # which record this is (unique in the process), and the record whose forward arrays
+    # (x, h, c, gates, pre) this one repeats, bit for bit, over its first `prefix_steps`
+    # steps (a trace that reused a base: a view redraws only what follows)
+    serial: int = field(default_factory=lambda: next(_serials), compare=False)
+    prefix_of: int | None = field(default=None, compare=False)
+    prefix_steps: int = field(default=0, compare=False)
 
     @property
     def hidden_size(self) -> int:

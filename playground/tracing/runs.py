@@ -52,6 +52,7 @@ class Run:
     ivs: object = None                  # compiled.IvRecords: interventions, in run order
     start: int = 0                      # first step computed; those before come from `base`
     base: dict | None = None            # run-order arrays of steps < start (h, c, act, pre)
+    base_serial: int | None = None      # the record those came from (RecurrentTrace.serial)
     out: torch.Tensor | None = None     # (B, T, H)
     hT: torch.Tensor | None = None
     cT: torch.Tensor | None = None

@@ -180,7 +180,10 @@ def _trace(model, inputs, targets, mask, tbptt, interventions, path, base):  # n
             c=flip(res["c"]), c0=_np(run.c0), gates=flip(res["gates"]), pre=flip(res["pre"]),
             dh=flip(res["dh"]), dc=flip(res["dc"]), dh_dropped=flip(res["dh_dropped"]),
             cut=_natural_cut(run.cut) if d else run.cut.copy(),
-            weight_grads={k: v for k, v in wg.items() if v is not None}))
+            weight_grads={k: v for k, v in wg.items() if v is not None},
+            # natural time: the first steps of the forward direction only
+            prefix_of=run.base_serial if d == 0 else None,
+            prefix_steps=run.start if d == 0 and run.base_serial is not None else 0))
 
     def output_grad(i: int, out: torch.Tensor) -> np.ndarray | None:
         """dL/d(out) from the i-th wanted gradient: zeros where the loss does not reach."""
@@ -265,8 +268,10 @@ def _trace_recurrent(nid, kind, layer, x, state, tbptt, interventions, path, bas
                 run.ivs = records_for(mine, kind, T, H, reverse=bool(d))
                 old = base.layer(nid, l, d) if base is not None and base.has_layer(nid, l, d) \
                     else None
-                run.start = first_change(run, old, d)
+                run.start = first_change(run, old, d, _first_changed(base, old, nid, l, d,
+                                                                      kind, H))
                 run.base = base_prefix(old, kind, d, run.start) if run.start else None
+                run.base_serial = old.serial if run.start else None
                 run_traced(run)
             runs.append((nid, l, d, run))
             outs.append(run.out.flip(1) if d else run.out)
@@ -277,6 +282,19 @@ def _trace_recurrent(nid, kind, layer, x, state, tbptt, interventions, path, bas
         return layer_in, None
     final = (torch.stack(hs), torch.stack(cs)) if kind == "lstm" else torch.stack(hs)
     return layer_in, final
+
+
+def _first_changed(base, old, nid: str, l: int, d: int, kind: str, H: int) -> int | None:
+    """The first run-order step at which ``base`` was traced with an intervention on this
+    layer-direction (its values from there on are no plain forward), or None."""
+    if old is None:
+        return None
+    theirs = [iv for iv in base.interventions
+              if iv.node == nid and iv.layer == l and iv.direction == d]
+    if not theirs:
+        return None
+    ivs = records_for(theirs, kind, old.h.shape[1], H, reverse=bool(d))
+    return int(ivs.lo.min()) if len(ivs) else None
 
 
 def _upstream_input(graph, node_id: str, port: str) -> str:

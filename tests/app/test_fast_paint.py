@@ -566,3 +566,105 @@ def test_a_row_line_paints_what_pyqtgraphs_horizontal_line_paints(qtbot):
         lb.setValue(value)
         QtWidgets.QApplication.processEvents()
         assert a.grab().toImage() == b.grab().toImage(), value
+
+
+def _image_bytes(item):
+    q = item.qimage
+    return bytes(q.constBits())[:q.sizeInBytes()], (q.width(), q.height())
+
+
+@pytest.mark.parametrize("kept", [0, 37, 200, 999, 1000])
+def test_kept_columns_give_the_pixels_of_a_fresh_render(qapp, kept):
+    """A map that repeats the first steps of the one drawn before (a trace that reused its
+    base) keeps their block sums: its pixels are those of a fresh image item, exactly, also
+    when two maps are set before one is drawn. Claiming more than is repeated shows the
+    old columns (so the sums are really kept)."""
+    rng = np.random.default_rng(kept)
+    old = rng.standard_normal((64, 1000)).astype(np.float32)
+    new = old.copy()
+    new[:, kept:] = rng.standard_normal((64, 1000 - kept)).astype(np.float32)
+    item, w = _rendered(qapp, old, (400, 200))
+    fresh = LevelsImage(axisOrder="row-major")       # in the same view: the same blocks
+    fresh.setColorMap(STATE_CMAP)
+    fresh.setAutoDownsample(True)
+    w.addItem(fresh)
+    fresh.setImage(new, levels=(-1.0, 1.0), autoLevels=False)
+    qapp.processEvents()
+    fresh.render()
+    assert item._lastDownsample == fresh._lastDownsample and item._lastDownsample[0] > 1
+    item.keep_columns(kept)
+    item.setImage(new, levels=(-1.0, 1.0), autoLevels=False)
+    item.render()
+    assert _image_bytes(item) == _image_bytes(fresh)
+    # two maps set before a draw: the last repeats the first steps of the one set before
+    # it, which repeats the drawn one's first 500
+    mid = old.copy()
+    mid[:, 500:] += 1.0
+    after = mid.copy()
+    after[:, kept:] = rng.standard_normal((64, 1000 - kept)).astype(np.float32)
+    item.keep_columns(1000)
+    item.setImage(old, levels=(-1.0, 1.0), autoLevels=False)
+    item.render()
+    item.keep_columns(500)
+    item.setImage(mid, levels=(-1.0, 1.0), autoLevels=False)
+    item.keep_columns(kept)
+    item.setImage(after, levels=(-1.0, 1.0), autoLevels=False)
+    item.render()
+    fresh.setImage(after, levels=(-1.0, 1.0), autoLevels=False)
+    fresh.render()
+    assert _image_bytes(item) == _image_bytes(fresh)
+    fresh.setImage(new, levels=(-1.0, 1.0), autoLevels=False)
+    fresh.render()
+    if kept < 990:                           # a false claim keeps old columns
+        item.setImage(old, levels=(-1.0, 1.0), autoLevels=False)
+        item.render()
+        item.keep_columns(1000)
+        item.setImage(new, levels=(-1.0, 1.0), autoLevels=False)
+        item.render()
+        assert _image_bytes(item) != _image_bytes(fresh)
+    w.close()
+    w.deleteLater()
+
+
+def _twin(qapp, w, data, levels):
+    """A fresh image item of ``data`` in the same view as another (the same blocks)."""
+    item = LevelsImage(axisOrder="row-major")
+    item.setColorMap(STATE_CMAP)
+    item.setAutoDownsample(True)
+    w.addItem(item)
+    item.setImage(data, levels=levels, autoLevels=False)
+    qapp.processEvents()
+    item.render()
+    return item
+
+
+def test_kept_columns_with_new_levels_or_no_blocks_are_drawn_afresh(qapp):
+    """Kept columns are copied only when drawn with the same blocks, levels and colours:
+    new levels colour the whole map again; a map of one pixel per value (no blocks)
+    copies its kept columns and never writes into the (read-only) record."""
+    rng = np.random.default_rng(5)
+    old = rng.standard_normal((64, 1000)).astype(np.float32)
+    new = old.copy()
+    new[:, 600:] = 0.5
+    item, w = _rendered(qapp, old, (400, 200))
+    ref = _twin(qapp, w, new, (-3.0, 2.0))
+    assert ref._lastDownsample == item._lastDownsample
+    item.keep_columns(600)
+    item.setImage(new, levels=(-3.0, 2.0), autoLevels=False)
+    item.render()
+    assert _image_bytes(item) == _image_bytes(ref)
+    small = rng.standard_normal((7, 13)).astype(np.float32)
+    small.flags.writeable = False
+    item2, w2 = _rendered(qapp, small, (400, 300))
+    assert item2._lastDownsample == (1, 1)
+    changed = small.copy()
+    changed[:, 9:] = -0.25
+    changed.flags.writeable = False
+    item2.keep_columns(9)
+    item2.setImage(changed, levels=(-1.0, 1.0), autoLevels=False)
+    item2.render()
+    ref2 = _twin(qapp, w2, changed, (-1.0, 1.0))
+    assert _image_bytes(item2) == _image_bytes(ref2)
+    for x in (w, w2):
+        x.close()
+        x.deleteLater()

@@ -258,3 +258,43 @@ def test_the_ngram_baseline_reuses_its_rows_up_to_the_first_change(order):
         got = tracejob.ngram_probs(ngram, b, last)
         np.testing.assert_array_equal(got, ngram.probs_for(b), err_msg=text)
         last = (np.asarray(b.inputs["x"])[0], got)
+
+
+def _maps(win):
+    """The pixels of the hidden-state and gate heatmaps as drawn now."""
+    win.grab()                          # drawn (each map rendered for its view)
+    out = []
+    for hm in [win.panels["h"].heat, *win.panels["gates"].heats]:
+        q = hm.item.qimage
+        out.append(None if q is None or not hm.item.isVisible() else
+                   (bytes(q.constBits())[:q.sizeInBytes()], q.width(), q.height()))
+    return out
+
+
+def test_typing_on_and_a_what_if_draw_the_maps_of_a_fresh_window(tmp_path, qtbot, win):
+    """Typing at the end reuses the last trace's first steps (their map columns are not
+    summed again) and a what-if reuses the steps before it: after typing on, deleting,
+    a what-if and restoring, the maps are those of a fresh window shown the same."""
+    texts = [TEXT[:30], TEXT[:31], TEXT[:32], TEXT[:29], TEXT[:40]]
+    iv = Intervention("cell", 20, "f", 0.0)
+    for text in texts:
+        win.seq_input.set_text(text)
+        settle(qtbot, win)
+        win.grab()
+    rec = win.controller.trace.layer("cell")
+    assert rec.prefix_steps == 29              # the forward steps of TEXT[:29], reused
+    assert win.controller.apply_interventions([iv])
+    settle(qtbot, win)
+    assert win.controller.trace.layer("cell").prefix_steps == 20
+    shown_what_if = _maps(win)
+    fresh = make_window(tmp_path, tiny(tmp_path, "fresh"))
+    try:
+        fresh.resize(win.size())
+        fresh.seq_input.set_text(texts[-1])
+        settle(qtbot, fresh)
+        assert fresh.controller.apply_interventions([iv])
+        settle(qtbot, fresh)
+        assert _maps(fresh) == shown_what_if
+        np.testing.assert_array_equal(win.panels["h"].array, fresh.panels["h"].array)
+    finally:
+        close_window(fresh)

@@ -119,10 +119,71 @@ def test_a_base_from_other_weights_is_not_reused():
     assert np.abs(inc.layer("rec").h[:, :8] - base.layer("rec").h[:, :8]).max() > 1e-6
 
 
-def test_a_base_of_another_length_or_model_is_ignored():
+def test_a_base_of_another_model_is_ignored_and_one_of_another_length_reused():
     model = model_of("gru")
     x, y = data(T=12)
     other = trace(model_of("gru", layers=1), x, y)
     short = trace(model, x[:, :6], y[:, :6])
     for base in (other, short):
-        same(trace(model, x, y, base=base), trace(model, x, y), what="ignored base")
+        same(trace(model, x, y, base=base), trace(model, x, y), what="other base")
+
+
+def _starts(monkeypatch):
+    """The run-order step each recurrent forward pass starts from, as traces run."""
+    from playground.tracing import recurrent
+
+    starts = []
+    original = recurrent.run_forward
+    monkeypatch.setattr(recurrent, "run_forward",
+                        lambda run, *a: starts.append(run.start) or original(run, *a))
+    return starts
+
+
+@pytest.mark.parametrize("path", ["compiled", "fused"])
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_a_sequence_typed_further_or_cut_short_keeps_its_first_steps(kind, path, monkeypatch):
+    """Typing at the end of a text: the forward pass of the steps already there is the
+    last trace's (bit for bit), and the trace equals a fresh one; a shorter text reuses
+    all its steps. A bidirectional layer's reverse direction starts from the end."""
+    if path == "compiled" and not compiled.installed():
+        pytest.skip("numba not installed")
+    model = model_of(kind)
+    x, y = data(T=30)
+    base = trace(model, x[:, :24], y[:, :24], path=path)
+    starts = _starts(monkeypatch)
+    for T in (25, 30, 17):
+        starts.clear()
+        inc = trace(model, x[:, :T], y[:, :T], path=path, base=base)
+        assert starts == [min(T, 24)] * 2
+        same(inc, trace(model, x[:, :T], y[:, :T], path=path), what=f"T={T}")
+        for l in range(2):
+            np.testing.assert_array_equal(inc.layer("rec", l).h[:, :min(T, 24)],
+                                          base.layer("rec", l).h[:, :min(T, 24)])
+    bi = model_of(kind, bidirectional=True)
+    base = trace(bi, x[:, :24], y[:, :24], path=path)
+    inc = trace(bi, x, y, path=path, base=base)
+    same(inc, trace(bi, x, y, path=path), what="bidirectional, typed further")
+
+
+@pytest.mark.parametrize("path", ["compiled", "fused"])
+@pytest.mark.parametrize("kind", ["lstm", "gru", "rnn"])
+def test_a_base_traced_with_a_what_if_is_reused_only_before_it(kind, path, monkeypatch):
+    """A base whose layer was changed at step 8 holds no plain values from there on: a
+    trace without the change (or with another) recomputes from step 8, and equals a
+    fresh trace."""
+    if path == "compiled" and not compiled.installed():
+        pytest.skip("numba not installed")
+    model = model_of(kind)
+    x, y = data(T=20)
+    target = TARGETS[kind][0]
+    on_first = [Intervention("rec", 8, target, 0.0, layer=0)]
+    on_second = [Intervention("rec", 8, "h", 0.3, layer=1, span=None)]
+    starts = _starts(monkeypatch)
+    for base_ivs, new_ivs, expect in ((on_first, [], [8, 8]), (on_second, [], [20, 8]),
+                                      (on_second, on_first, [8, 8])):
+        base = trace(model, x, y, interventions=base_ivs, path=path)
+        starts.clear()
+        inc = trace(model, x, y, interventions=new_ivs, path=path, base=base)
+        assert starts == expect
+        same(inc, trace(model, x, y, interventions=new_ivs, path=path),
+             what=f"base {base_ivs}, new {new_ivs}")

@@ -30,6 +30,7 @@ from .items import (  # noqa: F401  (the panels take their parts from here)
     cache_static,
     color,
     message_text,
+    record_source,
 )
 from .scales import (  # noqa: F401
     ROUND_STEPS,

@@ -11,6 +11,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from .heat_image import LevelsImage
 from .scales import Axis, View, draws_nothing, show_range, time_extent
 
 if TYPE_CHECKING:
@@ -117,104 +118,6 @@ class MarkBand(QtWidgets.QGraphicsRectItem):
             self._plot.removeItem(self)
 
 
-class LevelsImage(pg.ImageItem):
-    """An ImageItem that turns a heatmap (a 2-D float32 image without NaNs, fixed levels, a
-    colour map of at most 256 colours, blocks of pixels averaged) into its QImage in a few
-    numpy passes: blocks summed by strided slices, colour indices made in place (as
-    pyqtgraph's ``rescaleData``: ``(v - lo) * n / (hi - lo)`` clipped to the map, rounded
-    down) and looked up in the colour map's colours (made once per colour map). pyqtgraph
-    0.14 spent ~0.55 ms on a 1000-step x 256-unit map (a NaN check, two downsamples, an
-    ``nditer`` rescale and a colour table of 256 ``qRgb`` calls, at every new trace); this
-    takes ~0.15 ms, and its 32-bit image is drawn without a conversion. Anything else
-    (NaNs, other images, no block averaging) is pyqtgraph's own render."""
-
-    _table: tuple | None = None     # (lut it was made from, its colours as 0xffRRGGBB)
-
-    _FAST = (QtGui.QImage.Format.Format_RGB32, QtGui.QImage.Format.Format_ARGB32_Premultiplied)
-
-    def boundingRect(self) -> QtCore.QRectF:
-        """pyqtgraph's (the image's shape), without its two calls into ``width`` and
-        ``height``: Qt asks for it at every repaint of the view, ~30 times a step."""
-        image = self.image
-        if image is None:
-            return QtCore.QRectF()
-        w, h = image.shape[:2] if self.axisOrder == "col-major" else image.shape[1::-1]
-        return QtCore.QRectF(0.0, 0.0, float(w), float(h))
-
-    def _render_as_pyqtgraph(self) -> None:
-        """pyqtgraph's render, its image then in a format Qt draws as it is: an indexed or
-        straight-alpha image (pyqtgraph's, with NaNs transparent) is converted at every draw,
-        ~0.1 ms each time a step line moves across it; here once per render."""
-        super().render()
-        q = self.qimage
-        if q is not None and not q.isNull() and q.format() not in self._FAST:
-            self.qimage = q.convertToFormat(
-                QtGui.QImage.Format.Format_ARGB32_Premultiplied if q.hasAlphaChannel()
-                else QtGui.QImage.Format.Format_RGB32)
-
-    def render(self):
-        image, lut, levels = self.image, self.lut, self.levels
-        if (image is None or image.ndim != 2 or image.dtype != np.float32 or image.size == 0
-                or not self.autoDownsample or self.axisOrder != "row-major"
-                or not isinstance(lut, np.ndarray) or lut.dtype != np.uint8
-                or lut.ndim != 2 or lut.shape[1] != 3 or not 0 < len(lut) <= 256
-                or levels is None or np.ndim(levels) != 1):
-            return self._render_as_pyqtgraph()
-        if self._imageHasNans:
-            return self._render_as_pyqtgraph()
-        self._unrenderable = True
-        xds, yds = self._computeDownsampleFactors()
-        if xds is None:
-            return
-        rows, cols = image.shape[0] // yds, image.shape[1] // xds
-        if rows == 0 or cols == 0:
-            return
-        # sum x blocks, then y blocks (pyqtgraph: x, then y); never the image itself
-        with np.errstate(invalid="ignore", over="ignore"):   # inf - inf: a NaN, looked at
-            out = _block_sum(_block_sum(image, xds, 1), yds, 0)
-        if out is image:
-            out = np.array(image, dtype=np.float32, order="K")
-        # a NaN anywhere makes its block's sum NaN: looked for in the sums, a pass over the
-        # small image instead of the whole one (~0.1 ms a 256 x 1000 map)
-        nan_sums = bool(np.isnan(out.min()))
-        if self._imageHasNans is None:
-            # the values left over past the last whole block are looked at apart; +inf and
-            # -inf in one block sum to NaN too, and are no NaN of the image
-            rest = (image[:, cols * xds:], image[rows * yds:, :cols * xds])
-            nans = any(r.size and np.isnan(r.min()) for r in rest) or \
-                (nan_sums and bool(np.isnan(image).any()))
-            self._imageHasNans = nans
-            self._imageNanLocations = None
-            if nans:
-                return self._render_as_pyqtgraph()
-        n = len(lut)
-        lo, hi = float(levels[0]), float(levels[1])
-        scale = n / (hi - lo if hi != lo else 1.0)
-        out *= np.float32(scale / (xds * yds))
-        out -= np.float32(lo * scale)
-        np.clip(out, 0, n - 1, out=out)
-        if nan_sums:        # such a block: the lowest colour (what casting its NaN gave)
-            np.nan_to_num(out, copy=False, nan=0.0)
-        index = np.ascontiguousarray(out.astype(np.uint8, order="K"))   # rows of pixels
-        table = self._table
-        if table is None or table[0] is not lut:
-            table = self._table = (lut, np.array([QtGui.qRgb(*rgb) for rgb in lut.tolist()],
-                                                 dtype=np.uint32))
-        # the colours themselves, not an indexed image: Qt converts an indexed image to
-        # colours at every draw (~0.1 ms, each time a step line moves across the map). They
-        # are written into the image's own memory: no QImage here draws from numpy memory
-        # (a copy Qt kept of it would outlive the array)
-        qimage = QtGui.QImage(cols, rows, QtGui.QImage.Format.Format_RGB32)
-        pixels = np.frombuffer(qimage.bits(), dtype=np.uint32).reshape(rows, cols)
-        np.take(table[1], index, out=pixels, mode="clip")
-        del pixels
-        self._lastDownsample = (xds, yds)
-        self._processingBuffer = self._displayBuffer = None
-        self.qimage = qimage
-        self._renderRequired = False
-        self._unrenderable = False
-
-
 def colour_bar(**kw) -> pg.ColorBarItem:
     """pyqtgraph's colour bar, framed by axes and set in a view box whose bounds Qt reads
     without calling into Python (:class:`Axis`, :class:`View`).
@@ -235,24 +138,12 @@ def colour_bar(**kw) -> pg.ColorBarItem:
     return bar
 
 
-def _block_sum(a: np.ndarray, n: int, axis: int) -> np.ndarray:
-    """Sums of ``n`` consecutive values along ``axis`` of a 2-D array (the rest dropped), as
-    float32 in the array's memory order: ``n`` strided slices added (numpy reduces a short
-    inner axis block by block, slowly), or for more than 16 a sum over the reshaped axis."""
-    if n <= 1:
-        return a
-    m = a.shape[axis] // n
-    if n > 16:
-        if axis == 1:
-            return a[:, :m * n].reshape(a.shape[0], m, n).sum(axis=2, dtype=np.float32)
-        return a[:m * n].reshape(m, n, a.shape[1]).sum(axis=1, dtype=np.float32)
-    sl = [slice(None), slice(None)]
-    sl[axis] = slice(0, m * n, n)
-    out = np.array(a[tuple(sl)], dtype=np.float32, order="K")
-    for j in range(1, n):
-        sl[axis] = slice(j, m * n, n)
-        out += a[tuple(sl)]
-    return out
+def record_source(rec, key: str) -> dict:
+    """``Heatmap.set``'s ``source`` and ``repeats`` for quantity ``key`` of a recurrent
+    record: a trace that reused its base's first steps repeats that record's columns."""
+    prefix = getattr(rec, "prefix_of", None)
+    return {"source": (getattr(rec, "serial", None), key),
+            "repeats": None if prefix is None else ((prefix, key), rec.prefix_steps)}
 
 
 class Heatmap:
@@ -277,6 +168,7 @@ class Heatmap:
         self.cut_lines: list[StepLine] = []
         self.data = np.zeros((1, 1), np.float32)
         self._rect: tuple | None = None
+        self._source = None                 # what data is (Heatmap.set's source)
         self.row_name, self.value_name = row_name, value_name
         panel.add_hover(plot, self.hover)
         # what a colour means, beside the map (static: it costs nothing per step)
@@ -298,7 +190,15 @@ class Heatmap:
         if self.bar is not None:
             self.bar.setColorMap(cmap)
 
-    def set(self, data: np.ndarray, levels=None) -> None:
+    def set(self, data: np.ndarray, levels=None, source=None, repeats=None) -> None:
+        """Show ``data`` (``(rows, T)``). ``source`` names what it is (any hashable, e.g.
+        a record's serial and quantity) and ``repeats`` says ``(source, steps)``: its first
+        ``steps`` columns are those of that source's data, bit for bit. When that is what
+        is shown now, their pixels are not worked out again."""
+        same = repeats is not None and source is not None and self._source is not None \
+            and repeats[0] == self._source
+        self.item.keep_columns(repeats[1] if same else 0)
+        self._source = source
         # A trace's arrays are never written once traced: one already float32 is shown as it
         # is, through a read-only view (a copy of a gate's strided slice cost ~0.2 ms a map)
         # that pyqtgraph keeps; anything else becomes a float32 copy.

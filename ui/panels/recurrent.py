@@ -22,6 +22,7 @@ from .base import (
     axis_label,
     cache_static,
     decade_labels,  # noqa: I001
+    record_source,
     set_curve,
     set_range,
     set_title,
@@ -85,7 +86,7 @@ class StatePanel(Panel):
         self.heat.set_colormap(GATE_CMAP if levels[0] >= 0 else STATE_CMAP)
         self.caption.setText(f"{self.title} of {rec.label} ({rec.kind.upper()}, "
                              f"{rec.hidden_size} units)")
-        self.heat.set(self.array.T, levels)
+        self.heat.set(self.array.T, levels, **record_source(rec, self.key))
         set_range(self.bar_plot, y=levels, padding=0.05)
         self.set_step(self.step)
 
@@ -175,7 +176,7 @@ class GatesPanel(Panel):
             set_title(hp, f"{k}: {GATE_LABELS[k]}")
             set_title(bp, f"{k}_t")
             set_range(bp, y=levels, padding=0.02)
-            self.heats[r].set(self.arrays[k].T, levels)
+            self.heats[r].set(self.arrays[k].T, levels, **record_source(rec, k))
         self.set_step(self.step)
 
     def set_step(self, t: int) -> None:
