@@ -283,6 +283,7 @@ def test_typing_on_and_a_what_if_draw_the_maps_of_a_fresh_window(tmp_path, qtbot
         win.grab()
     rec = win.controller.trace.layer("cell")
     assert rec.prefix_steps == 29              # the forward steps of TEXT[:29], reused
+    plain_maps = _maps(win)
     assert win.controller.apply_interventions([iv])
     settle(qtbot, win)
     assert win.controller.trace.layer("cell").prefix_steps == 20
@@ -290,11 +291,18 @@ def test_typing_on_and_a_what_if_draw_the_maps_of_a_fresh_window(tmp_path, qtbot
     fresh = make_window(tmp_path, tiny(tmp_path, "fresh"))
     try:
         fresh.resize(win.size())
+        for hm in [fresh.panels["h"].heat, *fresh.panels["gates"].heats]:
+            hm.item.keep_columns = lambda n: None      # every map of it drawn in full
         fresh.seq_input.set_text(texts[-1])
         settle(qtbot, fresh)
         assert fresh.controller.apply_interventions([iv])
         settle(qtbot, fresh)
         assert _maps(fresh) == shown_what_if
         np.testing.assert_array_equal(win.panels["h"].array, fresh.panels["h"].array)
+        for w in (win, fresh):                  # restored: the plain trace's maps again
+            w.controller.clear_whatif()
+            settle(qtbot, w)
+        assert not win.controller.interventions and not fresh.controller.interventions
+        assert _maps(win) == _maps(fresh) == plain_maps
     finally:
         close_window(fresh)

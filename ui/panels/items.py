@@ -169,6 +169,7 @@ class Heatmap:
         self.data = np.zeros((1, 1), np.float32)
         self._rect: tuple | None = None
         self._source = None                 # what data is (Heatmap.set's source)
+        self._repeats = None                # and what it repeats
         self.row_name, self.value_name = row_name, value_name
         panel.add_hover(plot, self.hover)
         # what a colour means, beside the map (static: it costs nothing per step)
@@ -194,11 +195,16 @@ class Heatmap:
         """Show ``data`` (``(rows, T)``). ``source`` names what it is (any hashable, e.g.
         a record's serial and quantity) and ``repeats`` says ``(source, steps)``: its first
         ``steps`` columns are those of that source's data, bit for bit. When that is what
-        is shown now, their pixels are not worked out again."""
-        same = repeats is not None and source is not None and self._source is not None \
-            and repeats[0] == self._source
-        self.item.keep_columns(repeats[1] if same else 0)
-        self._source = source
+        is shown now, or what is shown repeats this one (a what-if restored), their pixels
+        are not worked out again."""
+        kept = 0
+        if source is not None and self._source is not None:
+            if repeats is not None and repeats[0] == self._source:
+                kept = repeats[1]               # this repeats what is shown
+            elif self._repeats is not None and self._repeats[0] == source:
+                kept = self._repeats[1]         # what is shown repeats this (a restore)
+        self.item.keep_columns(kept)
+        self._source, self._repeats = source, repeats
         # A trace's arrays are never written once traced: one already float32 is shown as it
         # is, through a read-only view (a copy of a gate's strided slice cost ~0.2 ms a map)
         # that pyqtgraph keeps; anything else becomes a float32 copy.
