@@ -58,7 +58,7 @@ class RecurrentTrace:
     # which record this is (unique in the process), and the record whose forward arrays
     # (x, h, c, gates, pre) this one repeats, bit for bit, over its first `prefix_steps`
     # steps (a trace that reused a base: a view redraws only what follows)
-    serial: int = field(default_factory=lambda: next(_serials), compare=False)
+    serial: int = field(default_factory=lambda: next(_serials), compare=False, init=False)
     prefix_of: int | None = field(default=None, compare=False)
     prefix_steps: int = field(default=0, compare=False)
 

@@ -4,6 +4,7 @@ side, range, size, grid, labels or scale."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 
 import numpy as np
@@ -17,15 +18,20 @@ from ui.panels.scales import Axis, StepAxis, decade_labels
 
 def _plan(axis, generate):
     """(axis line, ticks, labels) as comparable values, from ``generate(axis, painter)``
-    on a picture painter (as ``AxisItem.paint`` makes), and the text size it leaves."""
+    on a picture painter (as ``AxisItem.paint`` makes), and the text size it asks the axis
+    to make room for (``_updateMaxTextSize``'s argument)."""
     picture = QtGui.QPicture()
     p = QtGui.QPainter(picture)
+    asked = []
+    plain = axis._updateMaxTextSize
+    axis._updateMaxTextSize = lambda x: asked.append(x) or plain(x)
     try:
         if axis.style["tickFont"]:
             p.setFont(axis.style["tickFont"])
         specs = generate(axis, p)
     finally:
         p.end()
+        del axis._updateMaxTextSize
     if specs is None:
         return None
     (pen, a, b), tick_specs, text_specs = specs
@@ -37,11 +43,16 @@ def _plan(axis, generate):
             [(pn.color().rgba(), pn.widthF(), int(pn.style().value), pt(p1), pt(p2))
              for pn, p1, p2 in tick_specs],
             [(r.getRect(), int(f), s) for r, f, s in text_specs],
-            (axis.textWidth, axis.textHeight))
+            [float(x) for x in asked])
 
 
 def _pyqtgraphs(axis, p):
-    return pg.AxisItem.generateDrawSpecs(axis, p)
+    """pyqtgraph's own plan, with pyqtgraph's own tick values (``Axis`` overrides both)."""
+    axis.tickValues = functools.partial(pg.AxisItem.tickValues, axis)
+    try:
+        return pg.AxisItem.generateDrawSpecs(axis, p)
+    finally:
+        del axis.tickValues
 
 
 def _same_plan(qapp, axis):
