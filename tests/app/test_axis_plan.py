@@ -47,12 +47,24 @@ def _plan(axis, generate):
 
 
 def _pyqtgraphs(axis, p):
-    """pyqtgraph's own plan, with pyqtgraph's own tick values (``Axis`` overrides both)."""
+    """pyqtgraph's own plan, with pyqtgraph's own tick values (``Axis`` overrides both),
+    and its labels that overlap one before them left out."""
     axis.tickValues = functools.partial(pg.AxisItem.tickValues, axis)
     try:
-        return pg.AxisItem.generateDrawSpecs(axis, p)
+        specs = pg.AxisItem.generateDrawSpecs(axis, p)
     finally:
         del axis.tickValues
+    if specs is None:
+        return None
+    ax = 0 if axis.orientation in ("left", "right") else 1
+    text, spans = [], []
+    for spec in specs[2]:             # (written out here: not ticks.apart itself)
+        r = spec[0]
+        lo, hi = (r.top(), r.bottom()) if ax == 0 else (r.left(), r.right())
+        if all(hi + 1.0 <= a or b + 1.0 <= lo for a, b in spans):
+            text.append(spec)
+            spans.append((lo, hi))
+    return specs[0], specs[1], text
 
 
 def _same_plan(qapp, axis):
@@ -161,3 +173,41 @@ def test_a_label_measured_again_in_another_font(qtbot, qapp, plot):
     big = _same_plan(qapp, axis)
     assert [s for *_, s in small[2]] and all(
         b[0][2] > s[0][2] for b, s in zip(big[2], small[2]))     # wider labels
+
+
+def test_labels_of_a_short_axis_never_overlap(qtbot, qapp):
+    """A plot a few text lines high (the gradient horizon's singular values in a small
+    dock), or long labels on a narrow one: pyqtgraph writes every label of its coarsest
+    level, one over the other; here the labels kept are apart and the first is
+    pyqtgraph's first. A tall axis keeps all of pyqtgraph's."""
+    w = pg.GraphicsLayoutWidget()
+    qtbot.addWidget(w)
+    p = w.addPlot(axisItems={"left": Axis("left"), "bottom": Axis("bottom")})
+    p.setRange(yRange=(0.05, 0.65), xRange=(-0.00012, 0.00088), padding=0)
+    w.show()
+    qtbot.waitExposed(w)
+
+    def plans(axis):
+        for _ in range(2):                  # (settles the axis's room for its text)
+            plain = _plan(axis, lambda a, pt: pg.AxisItem.generateDrawSpecs(a, pt))[2]
+            qapp.processEvents()
+        return _plan(axis, ticks.draw_specs)[2], plain
+
+    def spans(labels, ax):
+        return sorted((r[1], r[1] + r[3]) if ax == 0 else (r[0], r[0] + r[2])
+                      for r, _, _ in labels)
+
+    for side, size in (("left", (180, 70)), ("bottom", (150, 300))):
+        w.resize(*size)
+        qapp.processEvents()
+        ax = 0 if side == "left" else 1
+        ours, plain = plans(p.getAxis(side))
+        assert ours and ours[0] == plain[0] and len(ours) < len(plain)
+        kept = spans(ours, ax)
+        assert all(b + 1.0 <= c for (_, b), (c, _) in zip(kept, kept[1:]))
+        every = spans(plain, ax)
+        assert any(c < b for (_, b), (c, _) in zip(every, every[1:]))   # pyqtgraph's do
+    w.resize(180, 600)
+    qapp.processEvents()
+    ours, plain = plans(p.getAxis("left"))
+    assert ours == plain and len(ours) >= 3

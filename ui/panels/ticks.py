@@ -86,7 +86,11 @@ def draw_specs(axis: pg.AxisItem, p: QtGui.QPainter):
     if (side is None or style["tickAlpha"] is not None or style["stopAxisAtTick"][0] is True
             or style["stopAxisAtTick"][1] is True
             or not (np.isfinite(rng[0]) and np.isfinite(rng[1]))):
-        return pg.AxisItem.generateDrawSpecs(axis, p)
+        specs = pg.AxisItem.generateDrawSpecs(axis, p)
+        if specs is None:
+            return None
+        return specs[0], specs[1], apart(specs[2], 0 if axis.orientation in ("left", "right")
+                                         else 1)
     if style["tickFont"] is not None:
         p.setFont(style["tickFont"])
     ax, off0, off1, tick_dir, text_flags = side
@@ -221,4 +225,21 @@ def draw_specs(axis: pg.AxisItem, p: QtGui.QPainter):
                 continue
             text_specs.append((rect, text_flags, s))
     axis._updateMaxTextSize(last_size2)
-    return axis_spec, tick_specs, text_specs
+    return axis_spec, tick_specs, apart(text_specs, ax)
+
+
+def apart(text_specs: list, ax: int, gap: float = 1.0) -> list:
+    """The labels of a plan without those that would overlap one kept before them (along
+    the axis, with ``gap`` pixels between): pyqtgraph always writes every label of its
+    coarsest level, and on a short axis (a plot a few text lines high) they overlap into
+    an unreadable stack. Labels come coarsest level first, so those are the ones kept."""
+    kept: list[tuple[float, float]] = []
+    out = []
+    for spec in text_specs:
+        r = spec[0]
+        lo, hi = (r.top(), r.bottom()) if ax == 0 else (r.left(), r.right())
+        if any(lo < b + gap and a < hi + gap for a, b in kept):
+            continue
+        kept.append((lo, hi))
+        out.append(spec)
+    return out
