@@ -14,11 +14,13 @@ from ui.panels.items import LevelsImage
 
 
 def _rendered(qapp, data, size=(300, 150), cls=LevelsImage, levels=(-1.0, 1.0),
-              cmap=STATE_CMAP):
+              cmap=STATE_CMAP, into=None):
     """An image item ``cls`` of ``data`` (block-averaged, fixed ``levels``) rendered in a
-    plot of ``size``: (item, plot widget); close the widget after."""
-    w = pg.PlotWidget()
-    w.resize(*size)
+    plot of ``size`` (or in the plot widget ``into``, beside what it shows: the same
+    blocks): (item, plot widget); close the widget after."""
+    w = into if into is not None else pg.PlotWidget()
+    if into is None:
+        w.resize(*size)
     item = cls(axisOrder="row-major")
     item.setColorMap(cmap)
     item.setAutoDownsample(True)
@@ -584,13 +586,7 @@ def test_kept_columns_give_the_pixels_of_a_fresh_render(qapp, kept):
     new = old.copy()
     new[:, kept:] = rng.standard_normal((64, 1000 - kept)).astype(np.float32)
     item, w = _rendered(qapp, old, (400, 200))
-    fresh = LevelsImage(axisOrder="row-major")       # in the same view: the same blocks
-    fresh.setColorMap(STATE_CMAP)
-    fresh.setAutoDownsample(True)
-    w.addItem(fresh)
-    fresh.setImage(new, levels=(-1.0, 1.0), autoLevels=False)
-    qapp.processEvents()
-    fresh.render()
+    fresh = _rendered(qapp, new, into=w)[0]          # in the same view: the same blocks
     assert item._lastDownsample == fresh._lastDownsample and item._lastDownsample[0] > 1
     item.keep_columns(kept)
     item.setImage(new, levels=(-1.0, 1.0), autoLevels=False)
@@ -626,18 +622,6 @@ def test_kept_columns_give_the_pixels_of_a_fresh_render(qapp, kept):
     w.deleteLater()
 
 
-def _twin(qapp, w, data, levels):
-    """A fresh image item of ``data`` in the same view as another (the same blocks)."""
-    item = LevelsImage(axisOrder="row-major")
-    item.setColorMap(STATE_CMAP)
-    item.setAutoDownsample(True)
-    w.addItem(item)
-    item.setImage(data, levels=levels, autoLevels=False)
-    qapp.processEvents()
-    item.render()
-    return item
-
-
 def test_kept_columns_with_new_levels_or_no_blocks_are_drawn_afresh(qapp):
     """Kept columns are copied only when drawn with the same blocks, levels and colours:
     new levels colour the whole map again; a map of one pixel per value (no blocks)
@@ -647,7 +631,7 @@ def test_kept_columns_with_new_levels_or_no_blocks_are_drawn_afresh(qapp):
     new = old.copy()
     new[:, 600:] = 0.5
     item, w = _rendered(qapp, old, (400, 200))
-    ref = _twin(qapp, w, new, (-3.0, 2.0))
+    ref = _rendered(qapp, new, levels=(-3.0, 2.0), into=w)[0]
     assert ref._lastDownsample == item._lastDownsample
     item.keep_columns(600)
     item.setImage(new, levels=(-3.0, 2.0), autoLevels=False)
@@ -663,7 +647,7 @@ def test_kept_columns_with_new_levels_or_no_blocks_are_drawn_afresh(qapp):
     item2.keep_columns(9)
     item2.setImage(changed, levels=(-1.0, 1.0), autoLevels=False)
     item2.render()
-    ref2 = _twin(qapp, w2, changed, (-1.0, 1.0))
+    ref2 = _rendered(qapp, changed, into=w2)[0]
     assert _image_bytes(item2) == _image_bytes(ref2)
     for x in (w, w2):
         x.close()
