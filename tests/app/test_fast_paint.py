@@ -1,6 +1,6 @@
 """Fast painting: the heatmaps' image (:class:`ui.panels.items.LevelsImage`) paints exactly
 the pixels pyqtgraph's own ImageItem paints for the same data, levels, colour map and view;
-a dense curve is drawn one pixel wide."""
+bars paint what a polygon paints."""
 
 from __future__ import annotations
 
@@ -87,22 +87,6 @@ def test_the_image_is_in_a_format_qt_draws_without_converting(qapp, nan):
     assert item.qimage.format() == (F.Format_ARGB32_Premultiplied if nan else F.Format_RGB32)
     w.close()
     w.deleteLater()
-
-
-def test_a_dense_curve_is_drawn_one_pixel_wide_and_a_short_one_as_styled(qapp):
-    from ui.panels.scales import DENSE_POINTS, set_curve
-
-    item = pg.PlotDataItem(pen=pg.mkPen("#1f77b4", width=2))
-    n = DENSE_POINTS * 3
-    set_curve(item, np.arange(n), np.sin(np.arange(n)))
-    pen = item.opts["pen"]
-    assert pen.widthF() == 1.0 and pen.color().name() == "#1f77b4"
-    assert len(item.getData()[0]) == n
-    set_curve(item, np.arange(20), np.ones(20))
-    assert item.opts["pen"].widthF() == 2.0 and item.opts["pen"].color().name() == "#1f77b4"
-    thin = pg.PlotDataItem(pen=pg.mkPen("k", width=1))
-    set_curve(thin, np.arange(n), np.ones(n))
-    assert thin.opts["pen"].widthF() == 1.0
 
 
 def _scene_pixels(qapp, items, x_range, y_range, size=(300, 120)):

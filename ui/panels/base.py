@@ -20,6 +20,7 @@ from playground.tracing.views import TraceView  # noqa: F401  (what set_view tak
 from ..qtfixes import refit_plots
 from ..widgets import LiveText
 from .bars import Bars, hairline, step_polygon  # noqa: F401  (the panels' parts)
+from .curves import Curve  # noqa: F401
 from .items import (  # noqa: F401  (the panels take their parts from here)
     Dot,
     Heatmap,
@@ -41,7 +42,6 @@ from .scales import (  # noqa: F401
     decade_labels,
     draws_nothing,
     nice_ceil,
-    set_curve,
     set_range,
     set_title,
     show_range,

@@ -16,14 +16,13 @@ from .base import (
     CURVE_PEN,
     GHOST_PEN,
     Bars,
+    Curve,
     Dot,
     Panel,
     StepLine,
     TickLabels,
     TraceView,
     axis_label,
-    cache_static,
-    set_curve,
     set_range,
     set_title,
     steady_top,
@@ -31,6 +30,7 @@ from .base import (
 )
 
 TOKEN_WINDOW = 40  # tokens shown either side of the current one
+MAX_VALUE_CURVES = 4   # output features drawn over time
 
 
 _VISIBLE = {" ": "␣", "\n": "⏎", "\t": "⇥", "": "∅"}
@@ -161,8 +161,13 @@ class OutputPanel(Panel):
         for sample in (self._net_sample, self._base_sample):
             sample.visibleChanged.connect(self._legend_toggled)
         self.legend_order = None
-        self.value_curves: list[pg.PlotDataItem] = []
-        self.target_curves: list[pg.PlotDataItem] = []
+        # values over time (numeric outputs): up to four features, each with its target
+        cols = [pg.intColor(k, 4, maxValue=200) for k in range(MAX_VALUE_CURVES)]
+        self._values = [Curve(p, pg.mkPen(c, width=2)) for c in cols]
+        self._targets = [Curve(p, pg.mkPen(c, width=1, style=QtCore.Qt.PenStyle.DashLine))
+                         for c in cols]
+        self.value_curves: list[Curve] = []       # those in use
+        self.target_curves: list[Curve] = []
         self.line = StepLine(p)
         self.add_hover(p, self._hover)
         self.mode = "none"
@@ -179,7 +184,7 @@ class OutputPanel(Panel):
         super().set_view(view)
         tr = view.trace if view else None
         for c in self.value_curves + self.target_curves:
-            self.plot.removeItem(c)
+            c.set([], None)
         self.value_curves, self.target_curves = [], []
         if tr is None:
             self.mode = "none"
@@ -224,20 +229,14 @@ class OutputPanel(Panel):
             self.legend.setVisible(False)
             self.line.setVisible(True)
             x = np.arange(self.outputs.shape[0], dtype=np.float64)
-            for k in range(min(self.outputs.shape[1], 4)):
-                col = pg.intColor(k, 4, maxValue=200)
-                c = pg.PlotDataItem(x, self.outputs[:, k].copy(), pen=pg.mkPen(col, width=2))
-                cache_static(c)
-                self.plot.addItem(c)
-                self.value_curves.append(c)
+            for k in range(min(self.outputs.shape[1], MAX_VALUE_CURVES)):
+                self._values[k].set(x, self.outputs[:, k])
+                self.value_curves.append(self._values[k])
                 if self.targets is not None:
                     tg = self.targets if self.targets.ndim == 2 else self.targets[:, None]
                     if k < tg.shape[1]:
-                        d = pg.PlotDataItem(x, tg[:, k].astype(np.float64), pen=pg.mkPen(
-                            col, width=1, style=QtCore.Qt.PenStyle.DashLine))
-                        cache_static(d)
-                        self.plot.addItem(d)
-                        self.target_curves.append(d)
+                        self._targets[k].set(x, tg[:, k])
+                        self.target_curves.append(self._targets[k])
             lo = min(float(np.nanmin(self.outputs)), float(np.nanmin(tg)) if
                      self.targets is not None else np.inf)
             hi = max(float(np.nanmax(self.outputs)), float(np.nanmax(tg)) if
@@ -330,15 +329,10 @@ class LossPanel(Panel):
     def __init__(self, parent=None):
         super().__init__(parent)
         p = self.add_plot(0, 0, "loss at each step", "loss", "time step t")
-        self.curve = pg.PlotDataItem(pen=CURVE_PEN, skipFiniteCheck=True)
-        self.ghost = pg.PlotDataItem(pen=GHOST_PEN, skipFiniteCheck=True)
+        self.ghost = Curve(p, GHOST_PEN)
+        # a lone loss-carrying step (many-to-one: the last) would be a curve of one point
+        self.curve = Curve(p, CURVE_PEN, symbols=3, symbol_size=6, symbol_brush="#1f77b4")
         self.dot = Dot(p)
-        for it in (self.ghost, self.curve):
-            p.addItem(it)
-        for c in (self.curve, self.ghost):
-            c.setDownsampling(auto=True, method="peak")
-            c.setClipToView(True)
-        cache_static(self.curve, self.ghost)
         self.line = StepLine(p)
         self.plot = p
         self.add_hover(p, self._hover)
@@ -351,17 +345,13 @@ class LossPanel(Panel):
         if self.loss is None:
             self.caption.setText("no loss: this input has no targets")
             for c in (self.curve, self.ghost):
-                set_curve(c, [], None)
+                c.set([], None)
             self.dot.clear()
             return
         x = np.arange(len(self.loss), dtype=np.float64)
-        set_curve(self.curve, x, self.loss, connect="finite")
-        # a lone loss-carrying step (many-to-one: the last) would be a curve of one point
-        self.curve.setSymbol("o" if np.isfinite(self.loss).sum() <= 3 else None)
-        self.curve.setSymbolSize(6)
-        self.curve.setSymbolBrush("#1f77b4")
+        self.curve.set(x, self.loss)
         b = view.base_step_loss
-        set_curve(self.ghost, x, b, connect="finite")
+        self.ghost.set(x, b)
         tops = [np.nanmax(a) for a in (self.loss, b) if a is not None and np.isfinite(a).any()]
         top = max(tops) if tops else 1.0
         # a round top, kept while the loss fits it: the axis is not re-planned per key

@@ -14,16 +14,15 @@ from .base import (
     GHOST_PEN,
     STATE_CMAP,
     Bars,
+    Curve,
     Dot,
     Heatmap,
     Panel,
     StepLine,
     TraceView,
     axis_label,
-    cache_static,
     decade_labels,  # noqa: I001
     record_source,
-    set_curve,
     set_range,
     set_title,
     state_levels,
@@ -32,12 +31,6 @@ from .base import (
 )
 
 MAX_GATES = 4
-
-
-def _positive(a: np.ndarray) -> np.ndarray:
-    """Values for a log axis: zeros (steps no loss reaches) become gaps."""
-    a = np.asarray(a, dtype=np.float64)
-    return np.where(a > 0, a, np.nan)
 
 
 class StatePanel(Panel):
@@ -218,15 +211,12 @@ class GradientPanel(Panel):
         np_.getAxis("left").setWidth(52)   # fixed: labels of other decades move nothing
         np_.showGrid(y=True, alpha=0.25)
         self.norm_plot = np_
-        self.curve = pg.PlotDataItem(pen=CURVE_PEN, skipFiniteCheck=True)
-        self.ghost = pg.PlotDataItem(pen=GHOST_PEN, skipFiniteCheck=True)
+        self.ghost = Curve(np_, GHOST_PEN)          # drawn under the others
+        self.c_curve = Curve(np_, C_PEN)
+        self.curve = Curve(np_, CURVE_PEN)
         self.dot = Dot(np_, log=True)
-        self.c_curve = pg.PlotDataItem(pen=C_PEN, skipFiniteCheck=True)
         self.c_dot = Dot(np_, log=True)
         self.c_dot.item.setBrush(pg.mkBrush("#ff7f0e"))
-        for it in (self.ghost, self.c_curve, self.curve):
-            np_.addItem(it)
-        cache_static(self.curve, self.ghost, self.c_curve)
         self.norm_line = StepLine(np_)
         self.add_hover(np_, self._hover_norm)
         hp = self.add_plot(1, 0, "dL/dh  (units × time)", "unit", "time step t")
@@ -259,7 +249,7 @@ class GradientPanel(Panel):
             self.caption.setText(why)
             self.show_message(why)
             for c in (self.curve, self.ghost, self.c_curve):
-                set_curve(c, [], None)
+                c.set([], None)
             self.dot.clear()
             self.c_dot.clear()
             self.heat.set(np.zeros((1, 1)))
@@ -272,8 +262,8 @@ class GradientPanel(Panel):
         lstm = self.c_norms is not None
         T = len(self.norms)
         x = np.arange(T, dtype=np.float64)
-        set_curve(self.curve, x, _positive(self.norms), connect="finite")
-        set_curve(self.c_curve, x, _positive(self.c_norms) if lstm else None, connect="finite")
+        self.curve.set(x, self.norms)           # on a log axis: nothing drawn at 0
+        self.c_curve.set(x, self.c_norms if lstm else None)
         set_title(self.norm_plot, BOTH_TITLE if lstm else NORM_TITLE)
         if self.c_plot.isVisible() != lstm:
             self.c_plot.setVisible(lstm)
@@ -298,7 +288,7 @@ class GradientPanel(Panel):
             set_range(self.norm_plot, (-0.5, time_extent(self.norm_plot, T) - 0.5), (lo, hi),
                       padding=0.08)
         ghost = view.base_dh_norm
-        set_curve(self.ghost, x, None if ghost is None else _positive(ghost), connect="finite")
+        self.ghost.set(x, ghost)
         cuts = np.flatnonzero(rec.cut)
         for s in cuts[:200]:
             self.cut_lines.append(StepLine(self.norm_plot, float(s) - 0.5, CUT_PEN))

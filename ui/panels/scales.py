@@ -122,50 +122,6 @@ def axis_label(plot: pg.PlotItem, name: str, text: str) -> None:
         plot.showAxis(name)
 
 
-def set_curve(item: pg.PlotDataItem, x: np.ndarray, y: np.ndarray | None, **kw) -> None:
-    """``item.setData(x, y, **kw)`` unless it draws exactly that already (``y`` None: no
-    data). A what-if's ghost curve is the same trace's again: redrawing its path and its
-    cached picture costs a millisecond for nothing."""
-    if y is None or not len(y):
-        key = None
-    else:
-        key = (np.asarray(x, np.float64), np.asarray(y, np.float64), repr(sorted(kw.items())))
-    old = getattr(item, "_shown_data", None)
-    if key is None and old is None and getattr(item, "_shown_set", False):
-        return
-    if key is not None and old is not None and old[2] == key[2] and \
-            np.array_equal(old[0], key[0]) and np.array_equal(old[1], key[1], equal_nan=True):
-        return
-    if key is None:
-        item.setData([], [])
-    else:
-        _pen_for(item, len(key[0]))
-        item.setData(key[0], key[1], **kw)
-    item._shown_data, item._shown_set = key, True
-
-
-# A curve of more points than this is drawn with a one-pixel line: its points are closer
-# than a wide pen's width anyway, and Qt draws a wide pen segment by segment (~0.8 ms for
-# 1000 points, against ~0.09 ms for a one-pixel line).
-DENSE_POINTS = 400
-
-
-def _pen_for(item: pg.PlotDataItem, n: int) -> None:
-    pen = item.opts.get("pen")
-    wide = getattr(item, "_wide_pen", None)
-    if wide is None:
-        if n <= DENSE_POINTS or not isinstance(pen, QtGui.QPen) or pen.widthF() <= 1.0:
-            return
-        item._wide_pen = wide = QtGui.QPen(pen)
-        thin = QtGui.QPen(pen)
-        thin.setWidthF(1.0)
-        item._thin_pen = thin
-    thin = n > DENSE_POINTS
-    if getattr(item, "_is_thin", False) != thin:
-        item.setPen(item._thin_pen if thin else wide)
-        item._is_thin = thin
-
-
 def set_title(plot: pg.PlotItem, text: str, size: str = "9pt") -> None:
     """The plot's title; the same title again costs nothing (pyqtgraph relays it out)."""
     if getattr(plot, "_title", None) == (text, size):
