@@ -174,10 +174,18 @@ class LayerChoice(QtWidgets.QComboBox):
         super().__init__(parent)
         self.currentIndexChanged.connect(self._picked)
         self._sel = None
+        self._shown: tuple | None = None      # (choices, sel) last set
 
     def set_choices(self, choices, sel) -> None:
         """``choices``: (node, layer, direction[, call], label), the key then its label;
-        ``sel`` the selected key."""
+        ``sel`` the selected key. The same again changes nothing (and repaints nothing: a
+        new trace of the same model names the same layers)."""
+        shown = ([tuple(ch) for ch in choices], None if sel is None else tuple(sel))
+        cur = self.currentData()
+        if shown == self._shown and self.count() == len(choices) and \
+                (None if cur is None else tuple(cur)) == shown[1]:
+            return
+        self._shown = shown
         self.blockSignals(True)
         self.clear()
         for ch in choices:

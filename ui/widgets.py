@@ -182,6 +182,7 @@ class TokenStrip(QtWidgets.QWidget):
         self.tokens: list[str] = []
         self.spaced = False
         self._shown: list[str] = []
+        self._drawn: tuple | None = None      # what the last repaint asked for shows
         self.t = 0
         f = self.font()
         f.setFamily("monospace")
@@ -205,11 +206,22 @@ class TokenStrip(QtWidgets.QWidget):
         end = " " if self.spaced else ""
         shown = {s: self.shown(s) + end for s in distinct}
         self._shown = list(map(shown.__getitem__, tokens))
-        self.update()
+        self._changed()
 
     def set_step(self, t: int) -> None:
         if t != self.t:
             self.t = t
+            self._changed()
+
+    def _changed(self) -> None:
+        """Repaint if what the strip shows changed: the tokens around the step (a token
+        typed far to the right of it changes nothing on screen)."""
+        n = len(self.tokens)
+        t = min(max(self.t, 0), n - 1)
+        lo, hi = max(0, t - self.window), min(n, t + self.window + 1)
+        drawn = (t, lo, hi < n, self.spaced, self._shown[lo:hi])
+        if drawn != self._drawn:
+            self._drawn = drawn
             self.update()
 
     def text(self) -> str:

@@ -64,6 +64,11 @@ def _bar_xs(n: int) -> np.ndarray:
     return xs
 
 
+def _same(a: np.ndarray, b: np.ndarray) -> bool:
+    """The same values, bit for bit."""
+    return a.shape == b.shape and a.tobytes() == b.tobytes()
+
+
 def hairline(pen: QtGui.QPen) -> QtGui.QPen:
     """The pen as a width-0 (one device pixel) pen: Qt then bounds a polygon item by its
     points instead of stroking the whole outline to find its shape at every change."""
@@ -94,10 +99,20 @@ class BarItem(QtWidgets.QGraphicsRectItem):
         self._layout: tuple | None = None
         self._xs = np.zeros(0)                # the bars' x when side by side
         self.opts = {"x": np.zeros(0), "height": np.zeros(0)}    # what is drawn
+        self._given = np.zeros(0)             # the values last given (NaNs and all)
 
     def set_values(self, values, x=None, width: float = 1.0) -> None:
+        """Draw bars of ``values`` (at ``x``, ``width`` wide each). The very bars drawn
+        already cost nothing: no repaint (a new trace that leaves the current step as it
+        was, such as a key typed at the end of the text, repaints no bar plot)."""
         v = np.asarray(values, dtype=np.float64).ravel()
         n = len(v)
+        if x is not None:
+            x = np.asarray(x, dtype=np.float64).ravel()
+        if self._layout == (n, None if x is None else width) and \
+                _same(v, self._given) and (x is None or _same(x, self.opts["x"])):
+            return
+        self._given = v.copy()
         if n:       # the bounds' extremes also tell whether a value is NaN or infinite
             lo, hi = float(v.min()), float(v.max())
             if not (math.isfinite(lo) and math.isfinite(hi)):
@@ -105,7 +120,6 @@ class BarItem(QtWidgets.QGraphicsRectItem):
                 lo, hi = float(v.min()), float(v.max())
         layout = (n, None if x is None else width)
         if x is not None:
-            x = np.asarray(x, dtype=np.float64).ravel()
             if len(x) != n:
                 raise ValueError(f"{len(x)} bar positions for {n} values")
         if layout != self._layout:
