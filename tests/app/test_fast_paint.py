@@ -636,3 +636,23 @@ def test_kept_columns_with_new_levels_or_no_blocks_are_drawn_afresh(qapp):
     for x in (w, w2):
         x.close()
         x.deleteLater()
+
+
+@pytest.mark.parametrize("sx, sy", [(0.37, 0.2), (0.5, 1 / 3), (1.0, 7.0), (2.5, 0.2),
+                                    (3.0000001, 1.0), (9.0, 3.0)])
+def test_downsample_factors_are_pyqtgraphs(qapp, sx, sy):
+    """The map's blocks of pixels (looked up with one device transform) are the ones
+    pyqtgraph's own ImageItem picks for the same view, at many scales."""
+    w = pg.PlotWidget()
+    w.resize(400, 200)
+    mine, ref = LevelsImage(axisOrder="row-major"), pg.ImageItem(axisOrder="row-major")
+    for it in (mine, ref):
+        w.addItem(it)
+        it.setImage(np.zeros((256, 1000), np.float32))
+    w.getPlotItem().vb.setRange(xRange=(0, 1000 * sx), yRange=(0, 256 * sy), padding=0)
+    w.show()
+    qapp.processEvents()
+    assert mine._computeDownsampleFactors() == ref._computeDownsampleFactors()
+    assert mine._computeDownsampleFactors() != (1, 1) or sx <= 1.0
+    w.close()
+    w.deleteLater()

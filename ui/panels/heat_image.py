@@ -15,6 +15,8 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6 import QtCore, QtGui
 
+_ORIGIN, _X, _Y = QtCore.QPointF(0, 0), QtCore.QPointF(1, 0), QtCore.QPointF(0, 1)
+
 
 class LevelsImage(pg.ImageItem):
     """An ImageItem that turns a heatmap (a 2-D float32 image without NaNs, fixed levels, a
@@ -51,6 +53,19 @@ class LevelsImage(pg.ImageItem):
             return QtCore.QRectF()
         w, h = image.shape[:2] if self.axisOrder == "col-major" else image.shape[1::-1]
         return QtCore.QRectF(0.0, 0.0, float(w), float(h))
+
+    def _computeDownsampleFactors(self) -> tuple[int, int]:  # noqa: N802  (pyqtgraph's)
+        """pyqtgraph's (the same points mapped, the same arithmetic), with the device
+        transform looked up once instead of three times (~40 us a map a trace)."""
+        vt = self.deviceTransform_()
+        if vt is None:             # scene may not be available yet
+            return 1, 1
+        o = vt.map(_ORIGIN)
+        w = pg.Point(vt.map(_X) - o).length()
+        h = pg.Point(vt.map(_Y) - o).length()
+        if w == 0 or h == 0:
+            return 1, 1
+        return max(1, int(1.0 / w)), max(1, int(1.0 / h))
 
     def _render_as_pyqtgraph(self) -> None:
         """pyqtgraph's render, its image then in a format Qt draws as it is: an indexed or
