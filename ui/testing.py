@@ -10,9 +10,10 @@ from __future__ import annotations
 import gc
 import warnings
 
+import numpy as np
 import pytest
 import shiboken6
-from PySide6 import QtCore, QtWidgets
+from PySide6 import QtCore, QtGui, QtWidgets
 
 from . import collector
 
@@ -83,3 +84,13 @@ def close_window(win) -> None:
     win.close()
     win.deleteLater()
     QtWidgets.QApplication.processEvents()
+
+
+
+def image_pixels(img: QtGui.QImage, fmt=QtGui.QImage.Format.Format_RGB32) -> np.ndarray:
+    """A QImage's pixels in ``fmt`` (a 32-bit format) as an ``(H, W, 4)`` uint8 copy: what
+    tests compare drawings by."""
+    img = img.convertToFormat(fmt)
+    h, w, bpl = img.height(), img.width(), img.bytesPerLine()
+    a = np.frombuffer(img.constBits(), np.uint8, count=h * bpl).reshape(h, bpl)
+    return a[:, :w * 4].reshape(h, w, 4).copy()

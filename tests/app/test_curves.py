@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 import pytest
-from PySide6 import QtGui
 
 from ui.panels.curves import DENSE_POINTS, Curve
+from ui.testing import image_pixels
 
 WHITE = np.array([255, 255, 255, 255], np.uint8)
 
@@ -34,10 +34,7 @@ def _covered(qapp, w, x_range, y_range):
     w.setYRange(*y_range, padding=0)
     w.show()
     qapp.processEvents()
-    img = w.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB32)
-    a = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())
-    px = a[:, :img.width() * 4].reshape(img.height(), img.width(), 4)
-    return np.any(px != WHITE, axis=-1)
+    return np.any(image_pixels(w.grab().toImage()) != WHITE, axis=-1)
 
 
 def _reference(qapp, x, y, pen, ranges, log=False, size=(300, 120)):

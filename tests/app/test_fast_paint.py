@@ -11,6 +11,7 @@ from PySide6 import QtCore, QtGui, QtWidgets
 
 from ui.panels.base import GATE_CMAP, STATE_CMAP
 from ui.panels.items import LevelsImage
+from ui.testing import image_pixels
 
 
 def _rendered(qapp, data, size=(300, 150), cls=LevelsImage, levels=(-1.0, 1.0),
@@ -35,9 +36,8 @@ def _rendered(qapp, data, size=(300, 150), cls=LevelsImage, levels=(-1.0, 1.0),
 def _pixels(qapp, cls, data, levels, cmap, size):
     item, w = _rendered(qapp, data, size, cls, levels, cmap)
     # as drawn: premultiplied (a transparent NaN pixel is (0, 0, 0, 0) whatever its colour)
-    q = item.qimage.convertToFormat(item.qimage.Format.Format_ARGB32_Premultiplied)
-    a = np.frombuffer(q.constBits(), np.uint8).reshape(q.height(), q.bytesPerLine())
-    out = a[:, :q.width() * 4].reshape(q.height(), q.width(), 4).copy(), item._lastDownsample
+    out = image_pixels(item.qimage, QtGui.QImage.Format.Format_ARGB32_Premultiplied), \
+        item._lastDownsample
     w.close()
     w.deleteLater()
     return out
@@ -101,9 +101,7 @@ def _scene_pixels(qapp, items, x_range, y_range, size=(300, 120)):
     w.setYRange(*y_range, padding=0)
     w.show()
     qapp.processEvents()
-    img = w.grab().toImage().convertToFormat(QtGui.QImage.Format.Format_RGB32)
-    a = np.frombuffer(img.constBits(), np.uint8).reshape(img.height(), img.bytesPerLine())
-    out = a[:, :img.width() * 4].reshape(img.height(), img.width(), 4).copy()
+    out = image_pixels(w.grab().toImage())
     w.close()
     w.deleteLater()
     return out

@@ -64,8 +64,8 @@ def _bar_xs(n: int) -> np.ndarray:
     return xs
 
 
-def _same(a: np.ndarray, b: np.ndarray) -> bool:
-    """The same values, bit for bit."""
+def same_values(a: np.ndarray, b: np.ndarray) -> bool:
+    """The same values, bit for bit (a NaN equals a NaN; -0.0 is not 0.0)."""
     return a.shape == b.shape and a.tobytes() == b.tobytes()
 
 
@@ -110,7 +110,7 @@ class BarItem(QtWidgets.QGraphicsRectItem):
         if x is not None:
             x = np.asarray(x, dtype=np.float64).ravel()
         if self._layout == (n, None if x is None else width) and \
-                _same(v, self._given) and (x is None or _same(x, self.opts["x"])):
+                same_values(v, self._given) and (x is None or same_values(x, self.opts["x"])):
             return
         self._given = v.copy()
         if n:       # the bounds' extremes also tell whether a value is NaN or infinite

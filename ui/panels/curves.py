@@ -16,6 +16,8 @@ import pyqtgraph as pg
 import shiboken6
 from PySide6 import QtCore, QtGui, QtWidgets
 
+from .bars import same_values
+
 # A curve of more points than this is drawn with a one-pixel line: its points are closer
 # than a wide pen's width anyway, and Qt draws a wide pen segment by segment (~0.8 ms for
 # 1000 points, against ~0.09 ms for a one-pixel line).
@@ -41,11 +43,6 @@ def polyline(x: np.ndarray, y: np.ndarray) -> QtGui.QPolygonF:
         a[0::2] = x
         a[1::2] = y
     return poly
-
-
-def _same(a: np.ndarray, b: np.ndarray) -> bool:
-    """The same values, bit for bit (a NaN equals a NaN; -0.0 is not 0.0)."""
-    return a.shape == b.shape and a.tobytes() == b.tobytes()
 
 
 def by_segments(pen: QtGui.QPen) -> bool:
@@ -117,7 +114,6 @@ class Curve(QtWidgets.QGraphicsRectItem):
         self._ok = np.zeros(0, bool)        # which points are finite (drawn)
         self._finite = 0
         self._bounds: tuple | None = None   # of the finite points: x0, x1, y0, y1
-        self._x_finite = True               # (the x given were all finite)
         self._window: tuple | None = None   # points first..stop drawn, and their columns
         self.drawn_points = self.drawn_lines = 0    # the line's corners, and its pieces
         self._log = False
@@ -145,10 +141,9 @@ class Curve(QtWidgets.QGraphicsRectItem):
             y = np.asarray(y, np.float64)
             if x.shape != y.shape:
                 raise ValueError(f"a curve of {len(x)} x values and {len(y)} y values")
-            if self._y is not None and _same(self._x, x) and _same(self._y, y):
+            if self._y is not None and same_values(self._x, x) and same_values(self._y, y):
                 return
             self._x, self._y = x.copy(), y.copy()
-            self._x_finite = bool(np.isfinite(x).all())
         self._rebuild()
 
     def setLogMode(self, x: bool, y: bool) -> None:   # noqa: N802  (pyqtgraph calls it)
@@ -172,9 +167,7 @@ class Curve(QtWidgets.QGraphicsRectItem):
                     self._dy = np.log10(np.where(y > 0, y, np.nan))
             else:
                 self._dy = y
-        ok = np.isfinite(self._dy)
-        if not self._x_finite:
-            ok &= np.isfinite(self._dx)
+        ok = np.isfinite(self._dy) & np.isfinite(self._dx)
         self._ok = ok
         self._finite = int(np.count_nonzero(ok))
         if not self._finite:
